@@ -1,0 +1,1 @@
+"""Audio helpers shared by the CLI, the transports and the benchmarks."""

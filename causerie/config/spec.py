@@ -1,0 +1,124 @@
+"""The typed agent definition: what ``agent.yaml`` may contain.
+
+Unknown fields are refused (``extra="forbid"``) so a typo is an error, not a silent default.
+Provider names are checked against the registry in :mod:`causerie.config.loader`, because the
+set of providers depends on what is installed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+ProviderKind = Literal["stt", "llm", "tts", "vad"]
+PROVIDER_KINDS: tuple[ProviderKind, ...] = ("stt", "llm", "tts", "vad")
+
+DEFAULT_INSTRUCTIONS = (
+    "You are Causerie, a friendly voice assistant. Answer briefly, in one or two short "
+    "sentences, because everything you say is spoken aloud."
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ProviderSpec(_Strict):
+    """One pipeline stage: ``{provider, model, voice, options...}``."""
+
+    provider: str = Field(min_length=1)
+    model: str | None = None
+    voice: str | None = None
+    language: str | None = Field(
+        default=None, description="Overrides the agent's language for this stage."
+    )
+    base_url: str | None = Field(
+        default=None, description="For OpenAI-compatible servers (Ollama, vLLM, llama.cpp)."
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="Prefer the provider's environment variable."
+    )
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("provider")
+    @classmethod
+    def _lower(cls, v: str) -> str:
+        return v.strip().lower()
+
+
+class TurnSpec(_Strict):
+    """Turn-taking. Every value is pinned: livekit-agents' defaults assume LiveKit Cloud."""
+
+    detection: Literal["vad", "turn_model"] = Field(
+        default="vad",
+        description="'vad': end of turn after a short silence (lowest latency); "
+        "'turn_model': the bundled local turn model (v1-mini) decides.",
+    )
+    min_endpointing_delay: float = Field(default=0.2, ge=0.0, le=5.0)
+    max_endpointing_delay: float = Field(default=3.0, ge=0.1, le=30.0)
+    interruptions: bool = Field(default=True, description="Barge-in: the user may talk over the agent.")
+    min_interruption_duration: float = Field(default=0.3, ge=0.05, le=5.0)
+    max_tool_steps: int = Field(default=3, ge=0, le=20)
+    max_response_time: float = Field(
+        default=15.0, gt=0.0, le=300.0, description="Seconds the LLM may take for one reply."
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> TurnSpec:
+        if self.max_endpointing_delay < self.min_endpointing_delay:
+            raise ValueError(
+                "max_endpointing_delay must be >= min_endpointing_delay "
+                f"(got {self.max_endpointing_delay} < {self.min_endpointing_delay})"
+            )
+        return self
+
+
+class MetricsSpec(_Strict):
+    enabled: bool = True
+
+
+class AgentSpec(_Strict):
+    """The whole agent. See ``agent.yaml`` at the project root for a commented example."""
+
+    name: str = Field(default="Causerie", min_length=1, max_length=64)
+    instructions: str | None = None
+    instructions_file: Path | None = None
+    language: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Za-z]{2})?$")
+    greeting: str | None = Field(
+        default=None, description="Said when a session starts; empty for none."
+    )
+    stt: ProviderSpec = Field(default_factory=lambda: ProviderSpec(provider="pocketsphinx"))
+    llm: ProviderSpec = Field(default_factory=lambda: ProviderSpec(provider="scripted"))
+    tts: ProviderSpec = Field(default_factory=lambda: ProviderSpec(provider="espeak"))
+    vad: ProviderSpec = Field(default_factory=lambda: ProviderSpec(provider="silero"))
+    turn: TurnSpec = Field(default_factory=TurnSpec)
+    plugins: list[str] = Field(default_factory=list)
+    plugin_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    tools: list[str] = Field(default_factory=list)
+    tool_options: dict[str, Any] = Field(default_factory=dict)
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+
+    @model_validator(mode="after")
+    def _one_instructions(self) -> AgentSpec:
+        if self.instructions is not None and self.instructions_file is not None:
+            raise ValueError("give either instructions or instructions_file, not both")
+        return self
+
+    @property
+    def base_language(self) -> str:
+        """'fr' for 'fr-FR'."""
+        return self.language.split("-")[0]
+
+    def provider(self, kind: ProviderKind) -> ProviderSpec:
+        spec: ProviderSpec = getattr(self, kind)
+        return spec
+
+    def resolved_instructions(self, base_dir: Path | None = None) -> str:
+        if self.instructions_file is not None:
+            path = self.instructions_file
+            if not path.is_absolute() and base_dir is not None:
+                path = base_dir / path
+            return path.read_text(encoding="utf-8").strip()
+        return (self.instructions or DEFAULT_INSTRUCTIONS).strip()

@@ -1,0 +1,1 @@
+"""Cloud providers, each an optional extra imported only when built."""

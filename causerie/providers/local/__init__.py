@@ -1,0 +1,1 @@
+"""Providers that run inside the process with no network and no key."""

@@ -1,0 +1,156 @@
+"""Name -> builder registry for STT, LLM, TTS and VAD providers.
+
+Every provider, built-in or third-party, is a :class:`ProviderInfo` published under the
+``causerie.providers`` entry-point group as ``"<kind>.<name>"``. Modules that hold a
+``ProviderInfo`` must import their vendor SDK inside ``build`` only, so listing providers
+stays cheap and works without the optional extras installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Literal
+
+from ..config.spec import PROVIDER_KINDS, ProviderKind, ProviderSpec
+from ..errors import MissingExtraError, MissingKeyError, ProviderError, UnknownProviderError
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "causerie.providers"
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a builder may use besides its own spec."""
+
+    language: str = "en"
+    """The agent's language (e.g. 'en', 'fr-FR'); a stage's own ``language`` wins."""
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    base_dir: Path | None = None
+    """Folder of agent.yaml, for relative paths in options."""
+
+    def language_for(self, spec: ProviderSpec) -> str:
+        return spec.language or self.language
+
+
+Builder = Callable[[ProviderSpec, BuildContext], Any]
+
+Status = Literal["ready", "missing_extra", "missing_key"]
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    kind: ProviderKind
+    name: str
+    build: Builder
+    description: str = ""
+    modules: tuple[str, ...] = ()
+    """Importable modules the builder needs; a missing one means a missing extra."""
+    extra: str | None = None
+    """The causerie extra that installs ``modules``."""
+    key_env: tuple[str, ...] = ()
+    """Environment variables that may hold the API key (any one is enough)."""
+    offline: bool = False
+    models: tuple[str, ...] = ()
+    """Well-known model names, for help texts; others may still work."""
+    voices: tuple[str, ...] = ()
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.kind}.{self.name}"
+
+    def missing_module(self) -> str | None:
+        for mod in self.modules:
+            try:
+                if importlib.util.find_spec(mod) is None:
+                    return mod
+            except (ImportError, ValueError):
+                return mod
+        return None
+
+    def has_key(self, spec: ProviderSpec | None, env: Mapping[str, str]) -> bool:
+        if not self.key_env:
+            return True
+        if spec is not None and spec.api_key is not None and spec.api_key.get_secret_value():
+            return True
+        return any(env.get(var) for var in self.key_env)
+
+    def status(self, env: Mapping[str, str], spec: ProviderSpec | None = None) -> Status:
+        if self.missing_module() is not None:
+            return "missing_extra"
+        # A local OpenAI-compatible server needs no real key.
+        if spec is not None and spec.base_url and self.name == "ollama":
+            return "ready"
+        if not self.has_key(spec, env):
+            return "missing_key"
+        return "ready"
+
+    def check(self, spec: ProviderSpec | None, env: Mapping[str, str]) -> None:
+        """Raise the error a user can act on, or return if the provider can be built."""
+        missing = self.missing_module()
+        if missing is not None:
+            raise MissingExtraError(self.kind, self.name, self.extra or self.name, missing)
+        if self.status(env, spec) == "missing_key":
+            raise MissingKeyError(self.kind, self.name, self.key_env)
+
+
+class Registry:
+    """Holds ProviderInfo by (kind, name). Built from entry points, or by hand in tests."""
+
+    def __init__(self, providers: Iterable[ProviderInfo] = ()) -> None:
+        self._providers: dict[tuple[str, str], ProviderInfo] = {}
+        for info in providers:
+            self.register(info)
+
+    @classmethod
+    def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> Registry:
+        reg = cls()
+        for ep in entry_points(group=group):
+            try:
+                info = ep.load()
+            except Exception:
+                # One broken third-party package must not hide every other provider.
+                logger.exception("cannot load provider entry point %s = %s", ep.name, ep.value)
+                continue
+            if not isinstance(info, ProviderInfo):
+                logger.error("entry point %s does not point at a ProviderInfo", ep.name)
+                continue
+            if ep.name != info.qualified:
+                logger.warning("entry point %s registers %s", ep.name, info.qualified)
+            reg.register(info)
+        return reg
+
+    def register(self, info: ProviderInfo) -> None:
+        if info.kind not in PROVIDER_KINDS:
+            raise ValueError(f"bad provider kind {info.kind!r}")
+        self._providers[(info.kind, info.name)] = info
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(name for k, name in self._providers if k == kind)
+
+    def all(self) -> list[ProviderInfo]:
+        return [self._providers[k] for k in sorted(self._providers)]
+
+    def get(self, kind: str, name: str) -> ProviderInfo:
+        info = self._providers.get((kind, name.lower()))
+        if info is None:
+            raise UnknownProviderError(kind, name, self.names(kind))
+        return info
+
+    def build(self, kind: ProviderKind, spec: ProviderSpec, ctx: BuildContext) -> Any:
+        info = self.get(kind, spec.provider)
+        info.check(spec, ctx.env)
+        try:
+            return info.build(spec, ctx)
+        except ProviderError:
+            raise
+        except ImportError as e:  # an extra half-installed
+            raise MissingExtraError(kind, spec.provider, info.extra or info.name, e.name or str(e)) from e
+        except (ValueError, TypeError, FileNotFoundError) as e:
+            raise ProviderError(f"{kind} provider {spec.provider!r}: {e}") from e
