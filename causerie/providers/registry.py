@@ -114,9 +114,10 @@ class Registry:
         for ep in entry_points(group=group):
             try:
                 info = ep.load()
-            except Exception:
+            except Exception as e:
                 # One broken third-party package must not hide every other provider.
-                logger.exception("cannot load provider entry point %s = %s", ep.name, ep.value)
+                logger.warning("skipping provider %s (%s): %s", ep.name, ep.value, e)
+                logger.debug("provider load failure", exc_info=True)
                 continue
             if not isinstance(info, ProviderInfo):
                 logger.error("entry point %s does not point at a ProviderInfo", ep.name)

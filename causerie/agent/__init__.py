@@ -1,0 +1,1 @@
+"""Builds the livekit-agents ``Agent`` and ``AgentSession`` from an agent definition."""

@@ -1,0 +1,41 @@
+"""Provider faults: logged, counted, and turned into a short apology instead of a dead session."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+logger = logging.getLogger("causerie.faults")
+
+APOLOGIES = {
+    "en": "Sorry, I ran into a problem. Could you say that again?",
+    "fr": "Désolé, j'ai rencontré un problème. Pouvez-vous répéter ?",
+}
+TIMEOUT_APOLOGIES = {
+    "en": "Sorry, that took too long. Could you ask again?",
+    "fr": "Désolé, c'était trop long. Pouvez-vous redemander ?",
+}
+
+
+def apology(language: str, *, timeout: bool = False) -> str:
+    table = TIMEOUT_APOLOGIES if timeout else APOLOGIES
+    return table.get(language.split("-")[0], table["en"])
+
+
+@dataclass
+class Faults:
+    """Per-process fault counters; observers (metrics, events to the client) subscribe."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    observers: list[Callable[[str, BaseException], None]] = field(default_factory=list)
+
+    def record(self, component: str, error: BaseException) -> None:
+        self.counts[component] += 1
+        logger.error("%s failed: %s: %s", component, type(error).__name__, error)
+        for obs in list(self.observers):
+            try:
+                obs(component, error)
+            except Exception:  # an observer must never break the voice path
+                logger.exception("fault observer failed")

@@ -1,0 +1,79 @@
+"""Providers built once per process and shared by every session (models load once)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config.loader import LoadedConfig
+from ..config.spec import PROVIDER_KINDS
+from ..providers.registry import BuildContext, Registry
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Pipeline:
+    stt: Any
+    llm: Any
+    tts: Any
+    vad: Any
+    turn_detector: Any | None = None
+    load_seconds: dict[str, float] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, str]:
+        out = {}
+        for kind in PROVIDER_KINDS:
+            obj = getattr(self, kind)
+            provider = getattr(obj, "provider", None) or type(obj).__name__
+            model = getattr(obj, "model", None)
+            out[kind] = f"{provider}/{model}" if model and model != "unknown" else str(provider)
+        return out
+
+    async def aclose(self) -> None:
+        for obj in (self.stt, self.llm, self.tts):
+            close = getattr(obj, "aclose", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception:
+                    logger.exception("closing %r", obj)
+
+
+def build_pipeline(loaded: LoadedConfig, registry: Registry, progress: Progress | None = None) -> Pipeline:
+    """Build and prewarm every stage. Blocking (models load): call it in a thread."""
+    spec = loaded.spec
+    ctx = BuildContext(language=spec.language, env=loaded.env, base_dir=loaded.base_dir)
+    built: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+    for kind in PROVIDER_KINDS:
+        pspec = spec.provider(kind)
+        if kind == "llm" and pspec.provider == "scripted" and "agent_name" not in pspec.options:
+            pspec = pspec.model_copy(update={"options": {**pspec.options, "agent_name": spec.name}})
+        if progress:
+            progress(f"loading {kind}: {pspec.provider}{'/' + pspec.model if pspec.model else ''}")
+        t0 = time.perf_counter()
+        obj = registry.build(kind, pspec, ctx)
+        prewarm = getattr(obj, "prewarm", None)
+        if kind in ("stt", "tts") and callable(prewarm):
+            try:
+                prewarm()
+            except TypeError:
+                pass  # livekit's async-loop prewarm signature; the session calls it
+        timings[kind] = time.perf_counter() - t0
+        built[kind] = obj
+    turn_detector = None
+    if spec.turn.detection == "turn_model":
+        if progress:
+            progress("loading turn model: v1-mini")
+        t0 = time.perf_counter()
+        from livekit.agents import inference
+
+        turn_detector = inference.TurnDetector(version="v1-mini")
+        timings["turn_model"] = time.perf_counter() - t0
+    return Pipeline(turn_detector=turn_detector, load_seconds=timings, **built)

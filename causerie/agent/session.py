@@ -1,0 +1,74 @@
+"""One conversation: an ``AgentSession`` with every turn setting pinned, wired to custom I/O."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from livekit.agents import APIConnectOptions
+from livekit.agents.voice import AgentSession
+from livekit.agents.voice.agent_session import SessionConnectOptions
+
+from ..config.loader import LoadedConfig
+from ..config.spec import TurnSpec
+from .faults import Faults
+from .pipeline import Pipeline
+from .voice_agent import CauserieAgent
+
+
+def turn_handling(turn: TurnSpec, pipeline: Pipeline) -> dict[str, Any]:
+    """livekit's defaults assume LiveKit Cloud (cloud turn and interruption models, 0.5 s
+    endpointing); offline they cost seconds. Every field is set explicitly."""
+    detection: Any = pipeline.turn_detector if turn.detection == "turn_model" else "vad"
+    return {
+        "turn_detection": detection,
+        "endpointing": {
+            "mode": "fixed",
+            "min_delay": turn.min_endpointing_delay,
+            "max_delay": turn.max_endpointing_delay,
+        },
+        "interruption": {
+            "enabled": turn.interruptions,
+            "mode": "vad",
+            "min_duration": turn.min_interruption_duration,
+            "min_words": 0,
+            "discard_audio_if_uninterruptible": True,
+            "resume_false_interruption": False,
+            "false_interruption_timeout": None,
+        },
+        "preemptive_generation": {"enabled": True, "preemptive_tts": False},
+    }
+
+
+def build_session(loaded: LoadedConfig, pipeline: Pipeline) -> AgentSession:
+    spec = loaded.spec
+    # Errors are handled in CauserieAgent's nodes; the session must not close on them,
+    # and offline providers gain nothing from retries.
+    conn = SessionConnectOptions(
+        stt_conn_options=APIConnectOptions(max_retry=1, retry_interval=0.1, timeout=10.0),
+        llm_conn_options=APIConnectOptions(max_retry=0, timeout=spec.turn.max_response_time),
+        tts_conn_options=APIConnectOptions(max_retry=1, retry_interval=0.1, timeout=10.0),
+        max_unrecoverable_errors=1000,
+    )
+    return AgentSession(
+        stt=pipeline.stt,
+        llm=pipeline.llm,
+        tts=pipeline.tts,
+        vad=pipeline.vad,
+        turn_handling=turn_handling(spec.turn, pipeline),  # type: ignore[arg-type]
+        max_tool_steps=spec.turn.max_tool_steps,
+        aec_warmup_duration=None,  # no echo path here; 3 s default drops the user's words
+        user_away_timeout=None,
+        conn_options=conn,
+    )
+
+
+def build_agent(loaded: LoadedConfig, faults: Faults, tools: list[Any] | None = None) -> CauserieAgent:
+    spec = loaded.spec
+    return CauserieAgent(
+        instructions=loaded.instructions,
+        language=spec.base_language,
+        faults=faults,
+        max_response_time=spec.turn.max_response_time,
+        greeting=spec.greeting or None,
+        tools=tools,
+    )

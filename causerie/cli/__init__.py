@@ -1,0 +1,1 @@
+"""The ``causerie`` command line. Commands import heavy modules inside their bodies."""

@@ -1,0 +1,98 @@
+"""Entry point: ``causerie [--config agent.yaml] COMMAND``.
+
+User errors (bad config, bad WAV, unknown provider) print one line on stderr and exit 2;
+no traceback unless ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import CauserieError
+
+
+@dataclass
+class CliState:
+    config: Path | None
+    env_file: Path
+    verbose: bool
+
+    def load(self, overrides: dict[str, Any] | None = None, check_providers: bool = True) -> Any:
+        from ..config.loader import load_config
+        from ..providers.registry import Registry
+
+        registry = Registry.from_entry_points()
+        loaded = load_config(
+            self.config, dotenv=self.env_file, overrides=overrides,
+            registry=registry if check_providers else None,
+        )
+        return loaded, registry
+
+
+def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
+    from ..config.edit import expand
+
+    out: dict[str, Any] = {}
+    for item in values:
+        key, eq, raw = item.partition("=")
+        if not eq or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
+        out.update({k: v for k, v in expand(key.strip(), raw).items() if v is not None})
+    return out
+
+
+set_option = click.option(
+    "--set", "sets", multiple=True, metavar="KEY=VALUE",
+    help="Override a field for this run only, e.g. --set turn.min_endpointing_delay=0.3",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-c", "--config", type=click.Path(dir_okay=False, path_type=Path), envvar="CAUSERIE_CONFIG",
+              help="Agent definition [default: ./agent.yaml, else built-in defaults].")
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=Path(".env"),
+              show_default=True, help="Environment file read under the process environment.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging and tracebacks.")
+@click.version_option(package_name="causerie")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, env_file: Path, verbose: bool) -> None:
+    """Causerie: real-time voice agents defined by config, offline first."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = CliState(config=config, env_file=env_file, verbose=verbose)
+
+
+def _register() -> None:
+    from . import chat, config_cmd, init_cmd, providers_cmd, talk
+
+    for mod in (talk, chat, config_cmd, providers_cmd, init_cmd):
+        mod.register(cli)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="causerie", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except CauserieError as e:
+        if "-v" in sys.argv or "--verbose" in sys.argv:
+            raise
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)

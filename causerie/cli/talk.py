@@ -1,0 +1,62 @@
+"""``causerie talk``: a WAV in, the agent's spoken replies out, with measured latency."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from pathlib import Path
+
+import click
+
+from .main import CliState, parse_sets, set_option
+
+
+@click.command("talk")
+@click.option("-i", "--input", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="WAV with the user's speech (any rate, mono or stereo).")
+@click.option("-o", "--output", "output_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("reply.wav"), show_default=True, help="Where to write the agent's audio.")
+@click.option("--fast", is_flag=True, help="Push speech faster than real time and skip silent gaps.")
+@set_option
+@click.pass_obj
+def talk(state: CliState, input_path: Path, output_path: Path, fast: bool, sets: tuple[str, ...]) -> None:
+    """Talk to the agent with a WAV file, as if through a microphone."""
+    from ..audio.wav import read_wav, write_wav
+    from ..transports.file import IN_RATE
+
+    loaded, registry = state.load(parse_sets(sets))
+    pcm = read_wav(input_path, IN_RATE)
+    click.echo(f"input: {input_path} ({pcm.duration:.1f} s){' [fast]' if fast else ''}", err=True)
+    result = asyncio.run(_run(loaded, registry, pcm, fast))
+    assert result.output is not None
+    write_wav(output_path, result.output)
+    lat = result.latencies
+    if not result.turns:
+        click.echo("no speech was understood in the input: no turn", err=True)
+    elif lat:
+        med = statistics.median(lat) * 1000
+        click.echo(f"{len(result.turns)} turn(s); voice-to-voice median {med:.0f} ms "
+                   f"(min {min(lat) * 1000:.0f}, max {max(lat) * 1000:.0f})", err=True)
+    click.echo(f"agent audio written to {output_path}", err=True)
+
+
+async def _run(loaded, registry, pcm, fast):  # type: ignore[no-untyped-def]
+    from ..agent.faults import Faults
+    from ..agent.pipeline import build_pipeline
+    from ..agent.session import build_agent, build_session
+    from ..transports.file import talk as run_talk
+
+    def progress(msg: str) -> None:
+        click.echo(msg, err=True)
+
+    pipeline = await asyncio.to_thread(build_pipeline, loaded, registry, progress)
+    try:
+        session = build_session(loaded, pipeline)
+        agent = build_agent(loaded, Faults())
+        return await run_talk(session, agent, pcm, fast=fast, printer=click.echo)
+    finally:
+        await pipeline.aclose()
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(talk)

@@ -1,0 +1,248 @@
+"""Load an agent definition with a documented precedence:
+
+    command-line options  >  process environment  >  .env  >  agent.yaml  >  defaults
+
+Every error names the field (and the environment variable when the value came from one) and
+the allowed values, so the CLI can print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from ..errors import ConfigError
+from .spec import PROVIDER_KINDS, AgentSpec
+
+DEFAULT_CONFIG = "agent.yaml"
+CONFIG_ENV = "CAUSERIE_CONFIG"
+
+# The original design's variables -> dotted path in the spec.
+ENV_OVERRIDES: dict[str, str] = {
+    "AGENT_NAME": "name",
+    "AGENT_INSTRUCTIONS": "instructions",
+    "AGENT_LANGUAGE": "language",
+    "LLM_PROVIDER": "llm.provider",
+    "LLM_MODEL": "llm.model",
+    "LLM_BASE_URL": "llm.base_url",
+    "STT_PROVIDER": "stt.provider",
+    "STT_MODEL": "stt.model",
+    "TTS_PROVIDER": "tts.provider",
+    "TTS_MODEL": "tts.model",
+    "TTS_VOICE_ID": "tts.voice",
+    "ENABLED_PLUGINS": "plugins",
+    "MIN_ENDPOINTING_DELAY": "turn.min_endpointing_delay",
+    "MAX_ENDPOINTING_DELAY": "turn.max_endpointing_delay",
+    "TURN_DETECTION": "turn.detection",
+    "ENABLE_BARGE_IN": "turn.interruptions",
+    "MAX_TOOL_STEPS": "turn.max_tool_steps",
+    "MAX_RESPONSE_TIME": "turn.max_response_time",
+    "ENABLE_METRICS": "metrics.enabled",
+}
+_LIST_FIELDS = {"plugins", "tools"}
+
+
+@dataclass
+class LoadedConfig:
+    spec: AgentSpec
+    path: Path | None
+    """The agent.yaml used, if any."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Dotted field -> where its value came from, for fields not from agent.yaml."""
+    env: dict[str, str] = field(default_factory=dict)
+    """The merged environment (.env under the process environment), for provider keys."""
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    @property
+    def instructions(self) -> str:
+        return self.spec.resolved_instructions(self.base_dir)
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.preserve_quotes = True
+    y.indent(mapping=2, sequence=4, offset=2)
+    return y
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})") from e
+    try:
+        data = _yaml().load(text)
+    except YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of fields, got {type(data).__name__}")
+    return data
+
+
+def find_config(explicit: str | Path | None, env: Mapping[str, str]) -> Path | None:
+    if explicit:
+        p = Path(explicit)
+        if not p.exists():
+            raise ConfigError(f"{p}: no such agent file (use `causerie init` to create one)")
+        return p
+    if env.get(CONFIG_ENV):
+        p = Path(env[CONFIG_ENV])
+        if not p.exists():
+            raise ConfigError(f"{CONFIG_ENV}={p}: no such agent file")
+        return p
+    p = Path(DEFAULT_CONFIG)
+    return p if p.exists() else None
+
+
+def _parse_env_value(path: str, raw: str) -> Any:
+    if path in _LIST_FIELDS:
+        return [s.strip() for s in raw.split(",") if s.strip()]
+    return raw  # pydantic coerces "0.3", "true", "false", "1" from strings
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    cur = data
+    for p in parts[:-1]:
+        nxt = cur.get(p)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            cur[p] = nxt
+        cur = nxt
+    cur[parts[-1]] = value
+
+
+def apply_overrides(
+    data: dict[str, Any], env: Mapping[str, str], origin: Mapping[str, str]
+) -> dict[str, str]:
+    """Apply ENV_OVERRIDES to ``data``; returns dotted field -> source description."""
+    sources: dict[str, str] = {}
+    for var, dotted in ENV_OVERRIDES.items():
+        raw = env.get(var)
+        if raw is None or raw == "":
+            continue
+        kind, _, leaf = dotted.partition(".")
+        if leaf == "provider" and kind in PROVIDER_KINDS:
+            old = data.get(kind)
+            if isinstance(old, dict) and str(old.get("provider", "")).lower() != raw.lower():
+                # Another vendor's model/voice/options would be wrong for the new one.
+                data[kind] = {"provider": raw}
+        if dotted == "instructions":
+            data.pop("instructions_file", None)
+        _set_path(data, dotted, _parse_env_value(dotted, raw))
+        sources[dotted] = f"{origin.get(var, 'environment')} ({var})"
+    return sources
+
+
+def format_validation_error(err: ValidationError, sources: Mapping[str, str], where: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            parent = _model_at(e["loc"][:-1])
+            allowed = ", ".join(parent.model_fields) if parent else ""
+            msg = f"unknown field; allowed fields here: {allowed}"
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        src = sources.get(loc)
+        origin = f" [from {src}]" if src else ""
+        lines.append(f"{where}: {loc}: {msg}{origin}")
+    return "\n".join(lines)
+
+
+def _model_at(loc: tuple[Any, ...]) -> Any:
+    model: Any = AgentSpec
+    for part in loc:
+        f = getattr(model, "model_fields", {}).get(part)
+        if f is None:
+            return None
+        model = f.annotation
+    return model if hasattr(model, "model_fields") else None
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    dotenv: str | Path | None = ".env",
+    overrides: Mapping[str, Any] | None = None,
+    registry: Any = None,
+) -> LoadedConfig:
+    """Load and validate the agent definition.
+
+    ``overrides`` are dotted fields from the command line. ``registry`` (a
+    :class:`causerie.providers.registry.Registry`) checks provider names when given.
+    """
+    process_env = dict(os.environ if environ is None else environ)
+    origin: dict[str, str] = {}
+    env: dict[str, str] = {}
+    if dotenv and Path(dotenv).exists():
+        for k, v in dotenv_values(dotenv).items():
+            if v is not None:
+                env[k] = v
+                origin[k] = str(dotenv)
+    env.update(process_env)
+    for k in process_env:
+        origin[k] = "environment"
+
+    cfg_path = find_config(path, env)
+    data: dict[str, Any] = read_yaml(cfg_path) if cfg_path else {}
+    data = _plain(data)
+    where = str(cfg_path) if cfg_path else "agent definition"
+    sources = apply_overrides(data, env, origin)
+    for dotted, value in (overrides or {}).items():
+        _set_path(data, dotted, value)
+        sources[dotted] = "command line"
+    try:
+        spec = AgentSpec.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e, sources, where)) from None
+
+    loaded = LoadedConfig(spec=spec, path=cfg_path, sources=sources, env=env)
+    if spec.instructions_file is not None:
+        p = spec.instructions_file if spec.instructions_file.is_absolute() else loaded.base_dir / spec.instructions_file
+        if not p.is_file():
+            raise ConfigError(f"{where}: instructions_file: {p} does not exist")
+    if registry is not None:
+        check_providers(loaded, registry)
+    return loaded
+
+
+def check_providers(loaded: LoadedConfig, registry: Any) -> None:
+    """Provider names must be registered; reported like any other field error."""
+    where = str(loaded.path) if loaded.path else "agent definition"
+    errors = []
+    for kind in PROVIDER_KINDS:
+        name = loaded.spec.provider(kind).provider
+        known = registry.names(kind)
+        if name not in known:
+            src = loaded.sources.get(f"{kind}.provider")
+            origin = f" [from {src}]" if src else ""
+            errors.append(
+                f"{where}: {kind}.provider: unknown provider {name!r}; allowed: {', '.join(known)}{origin}"
+            )
+    if errors:
+        raise ConfigError("\n".join(errors))
+
+
+def _plain(obj: Any) -> Any:
+    """ruamel's commented containers -> plain dicts/lists (pydantic wants plain types)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    return obj
