@@ -12,6 +12,7 @@ from ..config.loader import LoadedConfig
 from ..config.spec import TurnSpec
 from .faults import Faults
 from .pipeline import Pipeline
+from .userdata import SessionData
 from .voice_agent import CauserieAgent
 
 
@@ -39,8 +40,11 @@ def turn_handling(turn: TurnSpec, pipeline: Pipeline) -> dict[str, Any]:
     }
 
 
-def build_session(loaded: LoadedConfig, pipeline: Pipeline) -> AgentSession:
+def build_session(
+    loaded: LoadedConfig, pipeline: Pipeline, userdata: SessionData | None = None
+) -> AgentSession[SessionData]:
     spec = loaded.spec
+    data = userdata or SessionData(language=spec.base_language)
     # Errors are handled in CauserieAgent's nodes; the session must not close on them,
     # and offline providers gain nothing from retries.
     conn = SessionConnectOptions(
@@ -49,7 +53,8 @@ def build_session(loaded: LoadedConfig, pipeline: Pipeline) -> AgentSession:
         tts_conn_options=APIConnectOptions(max_retry=1, retry_interval=0.1, timeout=10.0),
         max_unrecoverable_errors=1000,
     )
-    return AgentSession(
+    return AgentSession[SessionData](
+        userdata=data,
         stt=pipeline.stt,
         llm=pipeline.llm,
         tts=pipeline.tts,
