@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from livekit import rtc
+from livekit.agents.utils.audio import AudioByteStream
 from livekit.agents.voice import io
 
 logger = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class PacedAudioOutput(io.AudioOutput):
         self._rate = sample_rate
         self._channels = num_channels
         self._spf = sample_rate * FRAME_MS // 1000
-        self._bstream = rtc.AudioByteStream(sample_rate, num_channels, samples_per_channel=self._spf)
+        self._bstream = AudioByteStream(sample_rate, num_channels, samples_per_channel=self._spf)
         self._queue: deque[rtc.AudioFrame | None] = deque()  # None marks a flush (end of segment)
         self._wakeup = asyncio.Event()
         self._segments = 0
