@@ -1,0 +1,104 @@
+"""faster-whisper STT (optional extra ``causerie[whisper]``), in-process on the CPU.
+
+Whisper is not a streaming model: the session wraps it with livekit's ``StreamAdapter``,
+which cuts utterances with the VAD and decodes each one whole. Models are never downloaded
+at run time (``local_files_only``): ``stt.model`` is a CTranslate2 model folder, or a size
+name already in the local Hugging Face cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from livekit import rtc
+from livekit.agents import stt, utils
+from livekit.agents.types import NOT_GIVEN, APIConnectOptions, NotGivenOr
+
+from ...config.spec import ProviderSpec
+from ...errors import ProviderError
+from ..registry import BuildContext, ProviderInfo
+
+_OPTIONS = {"compute_type", "beam_size", "cpu_threads", "device"}
+
+
+class WhisperSTT(stt.STT):
+    def __init__(self, model: Any, *, model_name: str, language: str | None, beam_size: int = 1) -> None:
+        super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
+        self._model = model
+        self._model_name = model_name
+        self._language = language
+        self._beam_size = beam_size
+
+    @property
+    def model(self) -> str:
+        return self._model_name
+
+    @property
+    def provider(self) -> str:
+        return "whisper"
+
+    async def _recognize_impl(
+        self,
+        buffer: utils.AudioBuffer,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions,
+    ) -> stt.SpeechEvent:
+        frame = rtc.combine_audio_frames(buffer)
+        if frame.sample_rate != 16000 or frame.num_channels != 1:
+            frame = frame.remix_and_resample(16000, 1)
+        audio = np.frombuffer(frame.data, dtype=np.int16).astype(np.float32) / 32768.0
+        lang = language if isinstance(language, str) else self._language
+        # CTranslate2 releases the GIL: a thread keeps the event loop free.
+        text = await asyncio.to_thread(self._transcribe, audio, lang)
+        return stt.SpeechEvent(
+            type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+            alternatives=[stt.SpeechData(language=lang or "", text=text)],  # type: ignore[arg-type]
+        )
+
+    def _transcribe(self, audio: np.ndarray, language: str | None) -> str:
+        segments, _info = self._model.transcribe(audio, language=language, beam_size=self._beam_size,
+                                                 vad_filter=False, condition_on_previous_text=False)
+        return " ".join(s.text.strip() for s in segments).strip()
+
+
+def load_model(name: str, base_dir: Path | None, options: dict[str, Any]) -> Any:
+    from faster_whisper import WhisperModel
+
+    path = Path(name)
+    if not path.is_absolute() and base_dir is not None and (base_dir / path).exists():
+        path = base_dir / path
+    target = str(path) if path.exists() else name
+    try:
+        return WhisperModel(
+            target, device=str(options.get("device", "cpu")),
+            compute_type=str(options.get("compute_type", "int8")),
+            cpu_threads=int(options.get("cpu_threads", 0)), local_files_only=True,
+        )
+    except Exception as e:
+        raise ProviderError(
+            f"stt provider 'whisper': cannot load model {name!r} ({type(e).__name__}: {str(e)[:160]}). "
+            "Models are not downloaded at run time: set stt.model to a local CTranslate2 Whisper "
+            "folder (e.g. converted with ct2-transformers-converter), or a size already in the "
+            "Hugging Face cache."
+        ) from e
+
+
+def _build(spec: ProviderSpec, ctx: BuildContext) -> WhisperSTT:
+    unknown = set(spec.options) - _OPTIONS
+    if unknown:
+        raise ValueError(f"stt.options: unknown option(s) {sorted(unknown)}; allowed: {sorted(_OPTIONS)}")
+    name = spec.model or "small"
+    model = load_model(name, ctx.base_dir, spec.options)
+    language = ctx.language_for(spec).split("-")[0]
+    return WhisperSTT(model, model_name=name, language=language, beam_size=int(spec.options.get("beam_size", 1)))
+
+
+PROVIDER = ProviderInfo(
+    kind="stt", name="whisper", build=_build,
+    description="faster-whisper on the CPU from a local model folder (accurate, not streaming)",
+    modules=("faster_whisper",), extra="whisper", offline=True, models=("tiny", "base", "small"),
+)
