@@ -1,0 +1,272 @@
+"""The store interface that every backend implements (SQLite, Redis) and that
+:class:`~causerie.store.buffered.BufferedStore` wraps.
+
+Semantics shared by all backends (the contract tests in ``tests/integration/test_store.py``
+check them on each one):
+
+* ``start_session`` is an upsert; every other write for a session that was never started,
+  or was deleted, is ignored, so a late record cannot resurrect a deleted session.
+* ``add_turn`` is idempotent per ``(session_id, index)``: writing it again replaces it, so
+  a retried write cannot duplicate a turn.
+* Each write is durable when its call returns (committed / executed), one record at a time.
+* Time windows are half-open, ``since <= t < until``; sessions and turns are placed in time
+  by ``started_at``, errors by ``at``. Lists come newest first, turns oldest first.
+* With ``transcripts=False`` no user or agent text is stored: turn texts, transcript
+  entries and tool-call arguments are dropped before they reach the backend.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from ..metrics.records import (
+    OUTCOMES,
+    ErrorRecord,
+    Outcome,
+    Percentiles,
+    SessionRecord,
+    TranscriptEntry,
+    TurnRecord,
+    turn_percentiles,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFilter:
+    """Filters of :meth:`Store.list_sessions`; ``None`` means "any"."""
+
+    transport: str | None = None
+    outcome: str | None = None
+    agent_name: str | None = None
+    since: float | None = None
+    until: float | None = None
+    text: str | None = None
+    """Case-insensitive substring of any transcript entry."""
+
+    def matches(self, s: SessionRecord) -> bool:
+        """Everything but ``text``, which backends check against the stored transcript."""
+        return (
+            (self.transport is None or s.transport == self.transport)
+            and (self.outcome is None or s.outcome == self.outcome)
+            and (self.agent_name is None or s.agent_name == self.agent_name)
+            and (self.since is None or s.started_at >= self.since)
+            and (self.until is None or s.started_at < self.until)
+        )
+
+
+@dataclass(slots=True)
+class SessionPage:
+    items: list[SessionRecord]
+    total: int
+    """How many sessions match the filters, over all pages."""
+    limit: int
+    offset: int
+    filters: SessionFilter = field(default_factory=SessionFilter)
+
+    @property
+    def next_offset(self) -> int | None:
+        nxt = self.offset + len(self.items)
+        return nxt if nxt < self.total else None
+
+
+class Store(abc.ABC):
+    """Async persistence for sessions, turns, transcripts and errors.
+
+    Backends do no I/O in ``__init__``: they connect on first use, or at ``await open()``
+    when a caller wants configuration errors at startup. ``async with store:`` opens and
+    closes.
+    """
+
+    transcripts: bool = True
+
+    async def open(self) -> None:  # noqa: B027 - optional hook, not abstract
+        """Connect (and migrate) now instead of on first use."""
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # -- writes -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def start_session(self, session: SessionRecord) -> None: ...
+
+    @abc.abstractmethod
+    async def end_session(
+        self,
+        session_id: str,
+        outcome: Outcome = "completed",
+        error: str | None = None,
+        *,
+        ended_at: float | None = None,
+    ) -> None:
+        """Mark a session ended; ``ended_at`` defaults to now."""
+
+    @abc.abstractmethod
+    async def add_turn(self, turn: TurnRecord) -> None: ...
+
+    @abc.abstractmethod
+    async def add_transcript_entry(self, session_id: str, entry: TranscriptEntry) -> None: ...
+
+    @abc.abstractmethod
+    async def annotate_session(self, session_id: str, annotations: Mapping[str, Any]) -> None:
+        """Merge ``annotations`` into the session's, key by key (a key is replaced whole)."""
+
+    @abc.abstractmethod
+    async def add_error(self, error: ErrorRecord) -> None: ...
+
+    # -- reads --------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        """The session with its turns (by index) and transcript (in order), or ``None``."""
+
+    async def list_sessions(
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        transport: str | None = None,
+        outcome: str | None = None,
+        agent_name: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        text: str | None = None,
+    ) -> SessionPage:
+        """Session summaries (no turns, no transcript), newest first."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise ValueError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
+        if offset < 0:
+            raise ValueError(f"offset must be >= 0, got {offset}")
+        flt = SessionFilter(transport, outcome, agent_name, since, until, text or None)
+        items, total = await self._list_sessions(flt, limit, offset)
+        return SessionPage(items, total, limit, offset, flt)
+
+    @abc.abstractmethod
+    async def _list_sessions(
+        self, flt: SessionFilter, limit: int, offset: int
+    ) -> tuple[list[SessionRecord], int]: ...
+
+    @abc.abstractmethod
+    async def turns_between(
+        self, since: float, until: float | None = None, *, limit: int | None = None
+    ) -> list[TurnRecord]:
+        """Turns that started in ``[since, until)``, oldest first."""
+
+    @abc.abstractmethod
+    async def list_errors(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        session_id: str | None = None,
+        limit: int = 100,
+    ) -> list[ErrorRecord]:
+        """Errors, newest first."""
+
+    @abc.abstractmethod
+    async def count_active(self) -> int:
+        """Sessions whose outcome is still ``"active"``."""
+
+    async def percentiles(
+        self, metric: str, since: float, until: float | None = None
+    ) -> Percentiles:
+        """p50/p90/p99 of a per-turn metric (see ``TURN_METRICS``) over a time window."""
+        return turn_percentiles(await self.turns_between(since, until), metric)
+
+    # -- housekeeping -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def delete_session(self, session_id: str) -> bool:
+        """Delete a session, its turns, transcript and errors; ``False`` if unknown."""
+
+    async def apply_retention(
+        self,
+        *,
+        max_age_days: float | None = None,
+        max_sessions: int | None = None,
+        now: float | None = None,
+    ) -> int:
+        """Delete sessions that started more than ``max_age_days`` ago (errors too), then
+        the oldest sessions beyond ``max_sessions``. Returns how many sessions went."""
+        if max_age_days is not None and max_age_days < 0:
+            raise ValueError("max_age_days must be >= 0")
+        if max_sessions is not None and max_sessions < 0:
+            raise ValueError("max_sessions must be >= 0")
+        cutoff = None
+        if max_age_days is not None:
+            cutoff = (time.time() if now is None else now) - max_age_days * 86400.0
+        return await self._apply_retention(cutoff, max_sessions)
+
+    @abc.abstractmethod
+    async def _apply_retention(self, cutoff: float | None, max_sessions: int | None) -> int: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """Whether a failed write may succeed later (backend down) rather than never (bad
+        record). :class:`BufferedStore` retries the first kind and drops the second."""
+        return isinstance(exc, OSError | ConnectionError | TimeoutError)
+
+    # -- helpers for backends -----------------------------------------------------------
+
+    def _scrub_turn(self, turn: TurnRecord) -> TurnRecord:
+        if self.transcripts:
+            return turn
+        return dataclasses.replace(
+            turn,
+            user_text=None,
+            agent_text=None,
+            tool_calls=[dataclasses.replace(t, arguments="{}") for t in turn.tool_calls],
+        )
+
+    def _scrub_session(self, session: SessionRecord) -> SessionRecord:
+        if self.transcripts:
+            return session
+        return dataclasses.replace(session, transcript=[])
+
+
+def check_outcome(outcome: str) -> None:
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
+
+
+async def retention_loop(
+    store: Store,
+    *,
+    max_age_days: float | None,
+    max_sessions: int | None,
+    interval: float = 3600.0,
+) -> None:
+    """Apply retention now and every ``interval`` seconds until cancelled. Run it as a
+    named task owned by the server; a failure is logged and retried at the next tick."""
+    if max_age_days is None and max_sessions is None:
+        return
+    while True:
+        try:
+            n = await store.apply_retention(max_age_days=max_age_days, max_sessions=max_sessions)
+            if n:
+                logger.info("retention deleted %d session(s)", n)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("store retention failed; retrying in %.0f s", interval)
+        await asyncio.sleep(interval)
