@@ -16,7 +16,7 @@ from .main import CliState, parse_sets, set_option
               help="WAV with the user's speech (any rate, mono or stereo).")
 @click.option("-o", "--output", "output_path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("reply.wav"), show_default=True, help="Where to write the agent's audio.")
-@click.option("--fast", is_flag=True, help="Push speech faster than real time and skip silent gaps.")
+@click.option("--fast", is_flag=True, help="Skip silent gaps once the agent has answered (speech stays real time).")
 @set_option
 @click.pass_obj
 def talk(state: CliState, input_path: Path, output_path: Path, fast: bool, sets: tuple[str, ...]) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from livekit import rtc
@@ -31,6 +32,10 @@ class Turn:
     """Wall time the utterance's last loud sample was pushed."""
     reply_start: float | None = None
     """Wall time the first audible reply sample left."""
+    transcript_at: float | None = None
+    """Wall time the final transcript arrived."""
+    committed_at: float | None = None
+    """Wall time the user turn was committed (end of turn decided)."""
     interrupted: bool = False
 
     @property
@@ -38,6 +43,13 @@ class Turn:
         if self.user_end is None or self.reply_start is None:
             return None
         return self.reply_start - self.user_end
+
+    @property
+    def after_commit(self) -> float | None:
+        """End of turn decided -> first audio: LLM, TTS and the framework's own overhead."""
+        if self.committed_at is None or self.reply_start is None:
+            return None
+        return self.reply_start - self.committed_at
 
 
 @dataclass
@@ -106,6 +118,12 @@ async def talk(
     session.output.audio = audio_out
 
     current = Turn()
+    last_final: list[float] = []
+
+    @session.on("user_input_transcribed")
+    def _on_transcript(ev: Any) -> None:
+        if ev.is_final:
+            last_final.append(time.time())
 
     @session.on("conversation_item_added")
     def _on_item(ev: ConversationItemAddedEvent) -> None:
@@ -116,7 +134,8 @@ async def talk(
             return
         if item.role == "user":  # type: ignore[union-attr]
             printer(f"user: {text}")
-            current = Turn(user_text=text, user_end=ends[-1] if ends else None)
+            current = Turn(user_text=text, user_end=ends[-1] if ends else None,
+                           transcript_at=last_final[-1] if last_final else None, committed_at=time.time())
             result.turns.append(current)
         else:
             printer(f"agent: {text}")
@@ -138,18 +157,16 @@ async def talk(
                 chunk = np.pad(chunk, (0, spf - len(chunk)))
             pos = i * FRAME_MS / 1000
             in_speech = next_seg is not None and next_seg[0] - 0.3 <= pos < next_seg[1]
+            # --fast skips the rest of a silent gap once the reply is done; speech itself
+            # stays real time so the latencies measured are the real ones.
             if fast and not in_speech and not _busy(session, audio_out) and _after_reply(ends, replies, pos, next_seg):
-                continue  # skip the rest of a silent gap once the reply is done
+                continue
             audio_in.push(rtc.AudioFrame(chunk.tobytes(), IN_RATE, 1, spf))
             if next_seg is not None and pos + FRAME_MS / 1000 >= next_seg[1]:
                 ends.append(time.time())
                 next_seg = next(seg_iter, None)
-            if fast and in_speech:
-                await asyncio.sleep(0)
-                clock = time.monotonic()
-            else:
-                clock += FRAME_MS / 1000
-                await asyncio.sleep(max(0.0, clock - time.monotonic()))
+            clock += FRAME_MS / 1000
+            await asyncio.sleep(max(0.0, clock - time.monotonic()))
         # Keep the line open (silence) until the agent has answered the last utterance
         # and gone quiet, or the timeout passes.
         silence = rtc.AudioFrame(bytes(spf * 2), IN_RATE, 1, spf)

@@ -1,0 +1,160 @@
+"""Voice-to-voice latency of the offline stack, against plain livekit-agents defaults.
+
+Both configurations get the same WAV (12 utterances of espeak speech) through the same STT,
+LLM and TTS, played at real-time pace; each runs in its own process so peak memory is per
+session. Latency is measured from the audio: last loud input sample pushed -> first audible
+output sample sent.
+
+    python bench/latency.py            # writes the "Voice-to-voice (offline stack)" section of docs/PERFORMANCE.md
+    python bench/latency.py --quick    # 4 utterances, no file written
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+UTTERANCES = [
+    "Hello there.", "What can you do?", "Who are you?", "Thank you.", "What time is it?",
+    "How are you?", "Good morning.", "Can you help me?", "Tell me about yourself.",
+    "What is your name?", "Good evening.", "Thanks a lot.",
+]
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+
+
+async def run_one(mode: str, wav: Path) -> dict[str, Any]:
+    from livekit.agents.voice import AgentSession
+
+    from causerie.agent.faults import Faults
+    from causerie.agent.pipeline import build_pipeline
+    from causerie.agent.session import build_agent, build_session
+    from causerie.audio.wav import read_wav
+    from causerie.config import load_config
+    from causerie.providers.registry import Registry
+    from causerie.transports.file import IN_RATE, talk
+
+    registry = Registry.from_entry_points()
+    loaded = load_config(ROOT / "agent.yaml", environ={}, dotenv=None, registry=registry)
+    pipeline = await asyncio.to_thread(build_pipeline, loaded, registry)
+    rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if mode == "causerie":
+        session = build_session(loaded, pipeline)
+    else:
+        # Plain livekit-agents: same providers, the library's default VAD and turn handling.
+        from livekit.agents import inference
+
+        session = AgentSession(stt=pipeline.stt, llm=pipeline.llm, tts=pipeline.tts, vad=inference.VAD())
+    pcm = read_wav(wav, IN_RATE)
+    t0 = time.perf_counter()
+    result = await talk(session, build_agent(loaded, Faults()), pcm, fast=True, printer=lambda s: None)
+    wall = time.perf_counter() - t0
+    await pipeline.aclose()
+    turns = [
+        {"user": t.user_text, "v2v": t.voice_to_voice, "after_commit": t.after_commit,
+         "stt_final": (t.transcript_at - t.user_end) if t.transcript_at and t.user_end else None,
+         "commit": (t.committed_at - t.user_end) if t.committed_at and t.user_end else None}
+        for t in result.turns
+    ]
+    return {"mode": mode, "turns": turns, "wall": wall, "rss_loaded_mb": rss_loaded,
+            "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def summarize(res: dict[str, Any]) -> dict[str, Any]:
+    v2v = [t["v2v"] * 1000 for t in res["turns"] if t["v2v"] is not None]
+    over = [t["after_commit"] * 1000 for t in res["turns"] if t["after_commit"] is not None]
+    stt = [t["stt_final"] * 1000 for t in res["turns"] if t["stt_final"] is not None]
+    commit = [t["commit"] * 1000 for t in res["turns"] if t["commit"] is not None]
+    return {
+        "n": len(v2v), "median": statistics.median(v2v) if v2v else float("nan"),
+        "p90": pct(v2v, 0.9) if v2v else float("nan"),
+        "overhead": statistics.median(over) if over else float("nan"),
+        "stt_final": statistics.median(stt) if stt else float("nan"),
+        "commit": statistics.median(commit) if commit else float("nan"),
+        "rss_loaded": res["rss_loaded_mb"], "rss_peak": res["rss_peak_mb"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="4 utterances; print only")
+    ap.add_argument("--child", choices=["causerie", "livekit-defaults"], help=argparse.SUPPRESS)
+    ap.add_argument("--wav", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(asyncio.run(run_one(args.child, args.wav))))
+        return
+
+    from tests.speech import write_speech_wav
+
+    utts = UTTERANCES[:4] if args.quick else UTTERANCES
+    out = ROOT / "out"
+    out.mkdir(exist_ok=True)
+    wav = write_speech_wav(out / "bench_latency.wav", utts, gap=7.0)
+    results = {}
+    for mode in ("causerie", "livekit-defaults"):
+        print(f"[{mode}] {len(utts)} utterances, real-time playback...", file=sys.stderr, flush=True)
+        proc = subprocess.run([sys.executable, __file__, "--child", mode, "--wav", str(wav)],
+                              capture_output=True, text=True, check=True)
+        results[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
+        s = summarize(results[mode])
+        print(f"[{mode}] done: {s['n']} turns, median {s['median']:.0f} ms", file=sys.stderr, flush=True)
+    ours, base = summarize(results["causerie"]), summarize(results["livekit-defaults"])
+    ratio = base["median"] / ours["median"] if ours["median"] else float("nan")
+    lines = [
+        "## Voice-to-voice (offline stack)",
+        "",
+        f"`python bench/latency.py` on {time.strftime('%Y-%m-%d')}, 2-core machine; pocketsphinx (streaming) + scripted LLM + espeak,",
+        f"{len(utts)} espeak utterances played at real-time pace. Measured from the audio: last loud input sample pushed",
+        "-> first audible output sample sent. Both runs use the same providers; only the turn handling differs.",
+        "",
+        "| configuration | turns | median | p90 | STT final after speech | turn committed after speech | commit -> first audio | RSS after load | peak RSS |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in (("Causerie (pinned turn settings)", ours), ("livekit-agents defaults", base)):
+        lines.append(
+            f"| {name} | {s['n']} | {s['median']:.0f} ms | {s['p90']:.0f} ms | {s['stt_final']:.0f} ms | "
+            f"{s['commit']:.0f} ms | {s['overhead']:.0f} ms | {s['rss_loaded']:.0f} MB | {s['rss_peak']:.0f} MB |"
+        )
+    lines += [
+        "",
+        f"Ratio (defaults / Causerie median): **{ratio:.1f}x**. Targets: median <= 350 ms; commit -> first audio "
+        "(LLM + TTS + framework) < 30 ms.",
+        "Peak RSS is the whole process (models included) for one session.",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if not args.quick:
+        write_section(ROOT / "docs" / "PERFORMANCE.md", "## Voice-to-voice (offline stack)", text)
+
+
+def write_section(path: Path, heading: str, text: str) -> None:
+    """Replace (or append) one '## ' section, keeping the others."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = path.read_text() if path.exists() else "# Performance\n\nMeasured on the project's 2-core machine. Rerun the commands to refresh.\n\n"
+    if heading in old:
+        start = old.index(heading)
+        nxt = old.find("\n## ", start + len(heading))
+        old = old[:start] + text.rstrip() + "\n" + (old[nxt:] if nxt != -1 else "")
+    else:
+        old = old.rstrip() + "\n\n" + text
+    path.write_text(old.rstrip() + "\n")
+
+
+if __name__ == "__main__":
+    main()
