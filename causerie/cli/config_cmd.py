@@ -43,7 +43,7 @@ def show(state: CliState, sources: bool) -> None:
             click.echo(f"#   {key} <- {src}")
 
 
-@config_group.command("set")
+@config_group.command("set", context_settings={"ignore_unknown_options": True})  # VALUE may be -4
 @click.argument("key")
 @click.argument("value")
 @click.pass_obj
