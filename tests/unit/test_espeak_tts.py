@@ -1,0 +1,245 @@
+"""EspeakTTS on the real libespeak-ng engine: no mocks, no downloads."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+import numpy as np
+import pytest
+from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT
+
+from causerie.config.spec import ProviderSpec
+from causerie.errors import ProviderError
+from causerie.providers.local.espeak_engine import get_engine
+from causerie.providers.local.espeak_tts import PROVIDER, EspeakTTS, _build, _Chunker
+from causerie.providers.registry import BuildContext, Registry
+
+EN = "Hello there, this is a test of the speech synthesizer. It should sound fine."
+FR = "Bonjour, ceci est un essai de la synthèse vocale. Elle devrait bien marcher."
+LONG = "This is a rather long sentence for the cancellation test. " * 400  # ~20 min of speech
+
+
+def _pcm(frames: list) -> np.ndarray:
+    return np.concatenate([np.frombuffer(f.data, dtype=np.int16) for f in frames])
+
+
+async def _frames(stream) -> list:
+    async with stream:
+        return [ev.frame async for ev in stream]
+
+
+def _other_tasks() -> set[asyncio.Task]:
+    return {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+
+
+def build(voice: str | None = None, language: str = "en", **options) -> EspeakTTS:
+    spec = ProviderSpec(provider="espeak", voice=voice, options=options)
+    return _build(spec, BuildContext(language=language))
+
+
+@pytest.mark.parametrize(("text", "language"), [(EN, "en"), (FR, "fr")])
+async def test_speaks_english_and_french(text: str, language: str) -> None:
+    tts = build(language=language)
+    frames = await _frames(tts.synthesize(text))
+    assert {f.sample_rate for f in frames} == {22050} and {f.num_channels for f in frames} == {1}
+    pcm = _pcm(frames)
+    assert pcm.dtype == np.int16
+    duration = len(pcm) / 22050
+    assert 2.5 < duration < 9.0, duration  # ~13 words at 175 wpm, plus pauses
+    rms = float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2)))
+    assert rms > 500 and np.abs(pcm).max() > 5000
+
+
+async def test_time_to_first_audio_is_small() -> None:
+    tts = build()
+    firsts = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        async with tts.synthesize(EN) as stream:
+            async for _ev in stream:
+                firsts.append(time.perf_counter() - t0)
+                break
+    print(f"espeak time to first audio: median {statistics.median(firsts) * 1000:.2f} ms")
+    assert statistics.median(firsts) < 0.5
+
+
+async def test_audio_arrives_in_several_frames_as_made() -> None:
+    frames = await _frames(build().synthesize(EN + " " + EN))
+    assert len(frames) >= 5
+    # The engine itself calls back chunk by chunk, long before it finishes.
+    engine, chunks = get_engine(), []
+    t0 = time.perf_counter()
+    engine.synthesize(EN * 5, lambda pcm: chunks.append(time.perf_counter() - t0), voice="en-us")
+    total = time.perf_counter() - t0
+    assert len(chunks) > 20 and chunks[0] < total / 5
+
+
+async def test_cancel_aborts_promptly_and_frees_the_engine() -> None:
+    tts = build()
+    before = _other_tasks()
+    stream = tts.synthesize(LONG)
+    got = 0
+    async for ev in stream:
+        got += ev.frame.samples_per_channel
+        if got > 22050:
+            break
+    t0 = time.perf_counter()
+    await stream.aclose()
+    assert time.perf_counter() - t0 < 0.2  # the whole text would take seconds to synthesize
+    assert get_engine()._lock.acquire(blocking=False)  # not held by a leftover synthesis
+    get_engine()._lock.release()
+    assert _other_tasks() <= before
+
+    t0 = time.perf_counter()
+    frames = await _frames(tts.synthesize("Next one."))
+    assert time.perf_counter() - t0 < 0.5 and len(_pcm(frames)) > 0.3 * 22050
+
+
+async def test_task_cancel_mid_synthesis_raises_cancelled() -> None:
+    tts = build()
+    started = asyncio.Event()
+
+    def sink(_data: bytes) -> None:
+        started.set()
+
+    task = asyncio.create_task(tts._speak(LONG, sink))
+    await started.wait()
+    t0 = time.perf_counter()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.perf_counter() - t0 < 0.2
+
+
+async def test_faster_rate_gives_shorter_audio() -> None:
+    slow = _pcm(await _frames(build(rate=120).synthesize(EN)))
+    fast = _pcm(await _frames(build(rate=320).synthesize(EN)))
+    assert len(fast) < 0.6 * len(slow)
+
+
+async def test_resamples_to_the_requested_rate() -> None:
+    tts = build(sample_rate=16000)
+    assert tts.sample_rate == 16000
+    frames = await _frames(tts.synthesize(EN))
+    assert {f.sample_rate for f in frames} == {16000}
+    native = _pcm(await _frames(build().synthesize(EN)))
+    assert abs(len(_pcm(frames)) / 16000 - len(native) / 22050) < 0.05
+
+
+async def test_concurrent_requests_both_complete() -> None:
+    tts_en, tts_fr = build(), build(language="fr")
+    en, fr = await asyncio.wait_for(
+        asyncio.gather(_frames(tts_en.synthesize(EN)), _frames(tts_fr.synthesize(FR))), 10
+    )
+    assert len(_pcm(en)) > 22050 and len(_pcm(fr)) > 22050
+
+
+async def test_stream_speaks_at_the_first_clause_and_aligns_transcript() -> None:
+    tts = build()
+    async with tts.stream() as stream:
+        for tok in ["Sure", ",", " I", " can"]:
+            stream.push_text(tok)
+        # No sentence end yet: audio must start on the clause alone.
+        first = await asyncio.wait_for(stream.__anext__(), 1.0)
+        rest = " help with that. The weather is sunny today, with a high of twenty degrees."
+        for tok in rest.split(" "):
+            stream.push_text(" " + tok if tok else "")
+        stream.end_input()
+        frames = [first.frame] + [ev.frame async for ev in stream]
+    text = "".join(
+        str(s) for f in frames for s in f.userdata.get(USERDATA_TIMED_TRANSCRIPT, [])
+    )
+    assert text == "Sure, I can" + rest
+    assert len(_pcm(frames)) / 22050 > 3.0
+
+
+async def test_stream_cancel_mid_speech() -> None:
+    tts = build()
+    stream = tts.stream()
+    stream.push_text(LONG)
+    stream.end_input()
+    await stream.__anext__()
+    t0 = time.perf_counter()
+    await stream.aclose()
+    assert time.perf_counter() - t0 < 0.2
+    frames = await _frames(tts.synthesize("Still working."))
+    assert len(frames) > 0
+
+
+def test_chunker_cuts_at_clauses_when_eager_and_sentences_otherwise() -> None:
+    c = _Chunker()
+    assert c.push("Well, I think", eager=False) is None
+    assert c.push(" so. And", eager=False) == "Well, I think so. "
+    assert c.push(" then, more", eager=True) == "And then, "
+    assert c.push(" Dr. Smith said 3.5 or 1,000.", eager=False) is None
+    assert c.push(" M. Dupont", eager=False) == "more Dr. Smith said 3.5 or 1,000. "
+    assert c.flush() == "M. Dupont" and c.flush() is None
+    assert c.push("Bonjour ! Ça", eager=False) == "Bonjour ! "
+    assert c.push(" va" * 120, eager=False) is not None  # bounded without punctuation
+
+
+@pytest.mark.parametrize(
+    ("language", "voice"),
+    [("en", "en-us"), ("en-GB", "en-gb"), ("fr", "fr-fr"), ("fr-CA", "fr-fr"), ("en-AU", "en-gb")],
+)
+def test_default_voice_follows_the_language(language: str, voice: str) -> None:
+    assert build(language=language).voice == voice
+
+
+@pytest.mark.parametrize("voice", ["en-us", "en-gb", "fr-fr", "en-us+f3", "fr-fr+m2", "de"])
+def test_named_voices(voice: str) -> None:
+    assert build(voice).voice == voice
+    assert len(get_engine().synthesize_pcm("Yes.", voice=voice)) > 0
+
+
+def test_unknown_voice_lists_voices_for_the_language() -> None:
+    with pytest.raises(ProviderError, match=r"unknown espeak voice 'xx-nope'.*fr-fr"):
+        build("xx-nope", language="fr")
+    with pytest.raises(ProviderError, match=r"variant 'zz'.*f3"):
+        build("en-us+zz")
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"rate": 1000}, r"tts\.options\.rate .*80 to 450"),
+        ({"rate": True}, r"tts\.options\.rate"),
+        ({"pitch": "high"}, r"tts\.options\.pitch .*0 to 99"),
+        ({"volume": 2.5}, r"tts\.options\.volume .*0 to 200"),
+        ({"sample_rate": 100}, r"tts\.options\.sample_rate .*8000 to 48000"),
+        ({"speed": 2}, r"unknown option.*speed.*allowed: rate"),
+    ],
+)
+def test_bad_options(options: dict, match: str) -> None:
+    with pytest.raises(ProviderError, match=match):
+        build(**options)
+
+
+def test_registry_entry() -> None:
+    assert PROVIDER.qualified == "tts.espeak" and PROVIDER.offline
+    assert PROVIDER.status({}) == "ready"
+    tts = Registry([PROVIDER]).build("tts", ProviderSpec(provider="espeak"), BuildContext("fr"))
+    assert isinstance(tts, EspeakTTS) and tts.capabilities.streaming
+
+
+def test_engine_lists_every_language_of_a_voice() -> None:
+    engine = get_engine()
+    gb = engine.find_voice("en-gb")
+    assert gb is not None and {"en-gb", "en"} <= set(gb.languages)
+    assert engine.resolve_voice("fr-fr") == "roa/fr"
+    assert engine.resolve_voice("en-us+nope") is None
+    assert "f3" in engine.variants()
+
+
+def test_engine_propagates_callback_errors_and_stays_usable() -> None:
+    engine = get_engine()
+
+    def boom(_pcm: np.ndarray) -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        engine.synthesize("Hello.", boom)
+    assert engine.synthesize("Hello.", lambda _pcm: None) is True
+    assert engine.synthesize("Hello. " * 20, lambda _pcm: False) is False
