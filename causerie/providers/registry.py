@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, Literal
 
@@ -101,10 +101,15 @@ class ProviderInfo:
 
 
 class Registry:
-    """Holds ProviderInfo by (kind, name). Built from entry points, or by hand in tests."""
+    """Holds ProviderInfo by (kind, name). Built from entry points, or by hand in tests.
+
+    Entry points are named ``<kind>.<name>``, so names are known without importing
+    anything; a provider's module is imported the first time it is looked up.
+    """
 
     def __init__(self, providers: Iterable[ProviderInfo] = ()) -> None:
         self._providers: dict[tuple[str, str], ProviderInfo] = {}
+        self._lazy: dict[tuple[str, str], EntryPoint] = {}
         for info in providers:
             self.register(info)
 
@@ -112,19 +117,11 @@ class Registry:
     def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> Registry:
         reg = cls()
         for ep in entry_points(group=group):
-            try:
-                info = ep.load()
-            except Exception as e:
-                # One broken third-party package must not hide every other provider.
-                logger.warning("skipping provider %s (%s): %s", ep.name, ep.value, e)
-                logger.debug("provider load failure", exc_info=True)
+            kind, dot, name = ep.name.partition(".")
+            if not dot or kind not in PROVIDER_KINDS or not name:
+                logger.warning("ignoring provider entry point %r: name must be '<kind>.<name>'", ep.name)
                 continue
-            if not isinstance(info, ProviderInfo):
-                logger.error("entry point %s does not point at a ProviderInfo", ep.name)
-                continue
-            if ep.name != info.qualified:
-                logger.warning("entry point %s registers %s", ep.name, info.qualified)
-            reg.register(info)
+            reg._lazy[(kind, name.lower())] = ep
         return reg
 
     def register(self, info: ProviderInfo) -> None:
@@ -132,14 +129,33 @@ class Registry:
             raise ValueError(f"bad provider kind {info.kind!r}")
         self._providers[(info.kind, info.name)] = info
 
+    def _load(self, key: tuple[str, str]) -> ProviderInfo | None:
+        ep = self._lazy.pop(key, None)
+        if ep is None:
+            return self._providers.get(key)
+        try:
+            info = ep.load()
+        except Exception as e:
+            # One broken third-party package must not hide every other provider.
+            logger.warning("skipping provider %s (%s): %s", ep.name, ep.value, e)
+            logger.debug("provider load failure", exc_info=True)
+            return None
+        if not isinstance(info, ProviderInfo) or (info.kind, info.name) != key:
+            logger.error("entry point %s does not point at a ProviderInfo for %s", ep.name, ep.name)
+            return None
+        self.register(info)
+        return info
+
     def names(self, kind: str) -> list[str]:
-        return sorted(name for k, name in self._providers if k == kind)
+        return sorted({name for k, name in [*self._providers, *self._lazy] if k == kind})
 
     def all(self) -> list[ProviderInfo]:
+        for key in list(self._lazy):
+            self._load(key)
         return [self._providers[k] for k in sorted(self._providers)]
 
     def get(self, kind: str, name: str) -> ProviderInfo:
-        info = self._providers.get((kind, name.lower()))
+        info = self._load((kind, name.lower()))
         if info is None:
             raise UnknownProviderError(kind, name, self.names(kind))
         return info

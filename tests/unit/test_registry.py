@@ -82,3 +82,29 @@ def test_vad_options_validated() -> None:
         reg.build("vad", ProviderSpec(provider="silero", options={"min_silence_duration": 10}), BuildContext(env={}))
     with pytest.raises(ProviderError, match="unknown option"):
         reg.build("vad", ProviderSpec(provider="silero", options={"speed": 1}), BuildContext(env={}))
+
+
+def test_names_are_known_without_importing_providers() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from causerie.providers.registry import Registry\n"
+        "r = Registry.from_entry_points()\n"
+        "assert 'espeak' in r.names('tts') and 'pocketsphinx' in r.names('stt')\n"
+        "assert 'livekit.agents' not in sys.modules, 'listing names imported livekit'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_broken_third_party_entry_point_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    from importlib.metadata import EntryPoint
+
+    reg = Registry.from_entry_points()
+    reg._lazy[("tts", "broken")] = EntryPoint("tts.broken", "no_such_pkg_causerie:PROVIDER", "causerie.providers")
+    assert "broken" in reg.names("tts")
+    with pytest.raises(UnknownProviderError):
+        reg.get("tts", "broken")
+    assert "skipping provider tts.broken" in caplog.text
+    assert "espeak" in [i.name for i in reg.all() if i.kind == "tts"]
