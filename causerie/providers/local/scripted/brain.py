@@ -31,6 +31,11 @@ class Turn:
     history: list[tuple[str, str]] = field(default_factory=list)
     """(role, text) of earlier messages, oldest first."""
     instructions: str = ""
+    """System messages, joined (instructions, then any per-turn context notes)."""
+    past_tools: list[ToolResult] = field(default_factory=list)
+    """Tool calls of earlier turns with their outputs, oldest first ("it": the last product)."""
+    resources: Mapping[str, Any] = field(default_factory=dict)
+    """What the tools offer the brain (``tool.scripted_resources``), e.g. the catalogue."""
 
     @property
     def words(self) -> list[str]:

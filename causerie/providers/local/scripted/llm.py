@@ -21,6 +21,7 @@ from .smalltalk import SmallTalk, fallback
 # Skills are named in ``llm.options.skills``; values are "module:factory" paths, imported on use.
 SKILLS: dict[str, str] = {
     "smalltalk": "causerie.providers.local.scripted.smalltalk:SmallTalk",
+    "shop": "causerie.providers.local.scripted.shop:ShopSkill",
 }
 
 
@@ -103,22 +104,33 @@ def build_turn(chat_ctx: llm.ChatContext, tools: list[llm.Tool], language: str) 
         else:
             break
     results.reverse()
+    current = len(results)
+    outputs = [i for i in items if isinstance(i, llm.FunctionCallOutput)]
+    past = [
+        ToolResult(o.name, calls[o.call_id].arguments if o.call_id in calls else "{}", o.output, o.is_error)
+        for o in (outputs[:-current] if current else outputs)
+    ]
     history: list[tuple[str, str]] = []
     user_text = ""
-    instructions = ""
+    system: list[str] = []
     for item in items:
         if isinstance(item, llm.ChatMessage):
             text = item.text_content or ""
             if item.role in ("system", "developer"):
-                instructions = text
+                system.append(text)
             elif item.role == "user":
                 user_text = text
             history.append((item.role, text))
     names = frozenset(t.id for t in tools)
+    resources: dict[str, Any] = {}
+    for t in tools:
+        res = getattr(t, "scripted_resources", None)
+        if isinstance(res, dict):
+            resources.update(res)
     return Turn(
         user_text=user_text, language=language, tools=names, tool_results=results,
         history=history[:-1] if history and history[-1][0] == "user" else history,
-        instructions=instructions,
+        instructions="\n\n".join(s for s in system if s), past_tools=past, resources=resources,
     )
 
 
