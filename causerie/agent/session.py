@@ -10,6 +10,7 @@ from livekit.agents.voice.agent_session import SessionConnectOptions
 
 from ..config.loader import LoadedConfig
 from ..config.spec import TurnSpec
+from ..plugins.manager import PluginHost
 from .faults import Faults
 from .pipeline import Pipeline
 from .userdata import SessionData
@@ -67,8 +68,24 @@ def build_session(
     )
 
 
-def build_agent(loaded: LoadedConfig, faults: Faults, tools: list[Any] | None = None) -> CauserieAgent:
+def build_agent(
+    loaded: LoadedConfig,
+    faults: Faults,
+    tools: list[Any] | None = None,
+    plugins: PluginHost | None = None,
+) -> CauserieAgent:
+    """The agent ``loaded`` defines. ``tools``/``plugins`` default to what agent.yaml enables
+    (``tools:``, ``plugins:``); pass ``[]`` for no tools. A bad catalogue, tool or plugin name
+    raises :class:`~causerie.errors.ConfigError` here, before any session starts."""
     spec = loaded.spec
+    if tools is None:
+        from ..tools import build_tools
+
+        tools = list(build_tools(loaded))
+    if plugins is None:
+        from ..plugins import load_plugins
+
+        plugins = load_plugins(loaded)
     return CauserieAgent(
         instructions=loaded.instructions,
         language=spec.base_language,
@@ -76,4 +93,5 @@ def build_agent(loaded: LoadedConfig, faults: Faults, tools: list[Any] | None = 
         max_response_time=spec.turn.max_response_time,
         greeting=spec.greeting or None,
         tools=tools,
+        plugins=plugins,
     )

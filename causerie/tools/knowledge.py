@@ -11,6 +11,7 @@ words found in the passage (words the documents never use count against it).
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -22,6 +23,9 @@ import numpy as np
 
 from ..errors import ConfigError
 from .textnorm import terms
+
+# bm25s logs each index build at DEBUG on its own logger; keep the CLI quiet.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*#*\s*$")
 # Longest first within a family; one pass strips at most one suffix.
@@ -47,7 +51,7 @@ def stem(word: str) -> str:
 _QUESTION_WORDS = frozenset(
     "many get make go kind sort thing something anything able possible usually often normally "
     "faut savoir quelqu chose question exactly actually really policy policie politique "
-    "rule regle vai allez aller quand when".split()
+    "rule regle vai allez aller quand when angry upset annoyed really very".split()
 )
 # A few question idioms point at words the documents use.
 _EXPAND = {"much": "cost", "combien": "prix", "pay": "payment", "payer": "paiement"}

@@ -84,7 +84,8 @@ class Shop:
     options: ShopOptions
 
 
-_cache: dict[tuple[Any, ...], Shop] = {}
+_catalogues: dict[tuple[Any, ...], tuple[Catalogue, Index]] = {}
+_knowledge: dict[tuple[Any, ...], KnowledgeBase] = {}
 _lock = threading.Lock()
 
 
@@ -97,21 +98,29 @@ def _stamp(path: Path | None) -> Any:
 
 
 def load_shop(options: ShopOptions) -> Shop:
-    """The shop for these options, built once per set of files (thread-safe)."""
-    key = (options, _stamp(options.catalogue), _stamp(options.knowledge_base))
+    """The shop for these options. The catalogue, its index and the knowledge base are built
+    once per set of files and shared (thread-safe); the order book is per data folder."""
+    cat_key = (options.catalogue, _stamp(options.catalogue))
+    kb_key = (
+        options.knowledge_base,
+        _stamp(options.knowledge_base),
+        options.kb_min_score,
+        options.kb_min_coverage,
+    )
     with _lock:
-        shop = _cache.get(key)
-        if shop is None:
+        if cat_key not in _catalogues:
             catalogue = load_catalogue(options.catalogue)
-            kb = None
-            if options.knowledge_base is not None:
-                kb = KnowledgeBase(
-                    options.knowledge_base,
-                    min_score=options.kb_min_score,
-                    min_coverage=options.kb_min_coverage,
-                )
-            shop = Shop(catalogue, Index(catalogue), kb, OrderBook(options.data_dir), options)
-            if len(_cache) > 16:
-                _cache.clear()
-            _cache[key] = shop
-        return shop
+            _catalogues[cat_key] = (catalogue, Index(catalogue))
+        kb = _knowledge.get(kb_key)
+        if kb is None and options.knowledge_base is not None:
+            kb = KnowledgeBase(
+                options.knowledge_base,
+                min_score=options.kb_min_score,
+                min_coverage=options.kb_min_coverage,
+            )
+            _knowledge[kb_key] = kb
+        for cache in (_catalogues, _knowledge):
+            if len(cache) > 16:  # files edited many times in a long-lived process
+                cache.clear()
+    catalogue, index = _catalogues[cat_key]
+    return Shop(catalogue, index, kb, OrderBook(options.data_dir), options)
