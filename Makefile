@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 .PHONY: help setup demo talk chat test lint typecheck bench config-show clean
 
 help:
-	@echo "make demo        set up, then talk to the offline agent with a generated question"
+	@echo "make demo        set up, then serve the offline agent at http://localhost:8080"
+	@echo "make talk        set up, then talk to the agent with a generated question WAV"
 	@echo "make chat        set up, then chat with the agent in text"
 	@echo "make test        set up, then run the tests"
 	@echo "make lint        ruff + mypy"
@@ -23,6 +24,9 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/causerie serve
+
+talk: $(STAMP)
 	$(BIN)/python -m causerie.demo
 
 chat: $(STAMP)
