@@ -71,9 +71,9 @@ def cli(ctx: click.Context, config: Path | None, env_file: Path, verbose: bool) 
 
 
 def _register() -> None:
-    from . import chat, config_cmd, init_cmd, providers_cmd, talk
+    from . import chat, config_cmd, init_cmd, livekit_cmd, providers_cmd, talk
 
-    for mod in (talk, chat, config_cmd, providers_cmd, init_cmd):
+    for mod in (talk, chat, config_cmd, providers_cmd, init_cmd, livekit_cmd):
         mod.register(cli)
 
 

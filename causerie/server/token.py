@@ -1,0 +1,238 @@
+"""``GET /token?room=...&identity=...`` (or ``POST /token`` with that JSON body): a LiveKit
+access token for one room, for a browser or an app.
+
+Answers ``{"url": LIVEKIT_URL, "token": JWT}``. The token joins that room only, publishes a
+microphone, subscribes, sends data, and expires after ``CAUSERIE_TOKEN_TTL`` seconds; with
+``CAUSERIE_TOKEN_DISPATCH`` (default on) it also carries a room configuration dispatching the
+worker named ``LIVEKIT_AGENT_NAME`` when the room is created.
+
+Errors are JSON ``{"error": code, "message": text}``, checked in this order:
+
+- 429 ``rate_limited``: more than ``CAUSERIE_TOKEN_RATE_LIMIT`` requests a minute from one client
+- 401 ``unauthorized``: ``CAUSERIE_TOKEN_API_KEY`` is set and the ``X-API-Key`` header (or
+  ``Authorization: Bearer``) does not match
+- 422 ``invalid_request``: a bad ``room`` or ``identity``; ``field`` names it
+- 503 ``livekit_not_configured``: ``missing`` names the ``LIVEKIT_*`` variables to set; no
+  token is ever made from half a configuration
+
+CORS: origins in ``CAUSERIE_TOKEN_CORS_ORIGINS`` (comma-separated, ``*`` for any) may call it
+from another site; same-origin pages need nothing.
+
+Mount with ``app.include_router(token_router())``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hmac
+import json
+import logging
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import Field, SecretStr, field_validator
+
+from ..errors import ConfigError
+from ..transports.livekit.settings import EnvSettings, LiveKitSettings
+from ..transports.livekit.tokens import check_identity, check_room, user_token
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 4096
+MAX_CLIENTS = 10_000
+"""Rate-limit buckets kept; the least recently seen client is forgotten first."""
+
+
+class TokenSettings(EnvSettings):
+    """``CAUSERIE_TOKEN_*`` settings."""
+
+    env_prefix: ClassVar[str] = "CAUSERIE_TOKEN_"
+
+    api_key: SecretStr | None = Field(default=None, description="When set, callers must send it.")
+    ttl: int = Field(default=600, ge=30, le=86400, description="Token lifetime, seconds.")
+    rate_limit: int = Field(
+        default=30, ge=1, le=100_000, description="Requests per client a minute."
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="Comma-separated; * for any.")
+    dispatch: bool = Field(default=True, description="Tokens dispatch LIVEKIT_AGENT_NAME's worker.")
+    trust_proxy: bool = Field(
+        default=False, description="Rate-limit by X-Forwarded-For (only behind a trusted proxy)."
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [o.strip().rstrip("/") for o in v.split(",") if o.strip()]
+        return v
+
+
+class RateLimiter:
+    """A token bucket per client: ``rate`` requests a minute, bursts up to ``rate``."""
+
+    def __init__(self, rate: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.capacity = float(rate)
+        self.per_second = rate / 60.0
+        self.clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, client: str) -> float:
+        """0 when allowed (one request counted), else the seconds until the next is."""
+        now = self.clock()
+        tokens, last = self._buckets.pop(client, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.per_second)
+        wait = 0.0
+        if tokens >= 1.0:
+            tokens -= 1.0
+        else:
+            wait = (1.0 - tokens) / self.per_second
+        self._buckets[client] = (tokens, now)
+        while len(self._buckets) > MAX_CLIENTS:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
+
+
+def token_router(
+    settings: TokenSettings | None = None,
+    livekit: LiveKitSettings | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> APIRouter:
+    """The ``/token`` routes. Settings default to ``env`` (default: the process environment);
+    a bad ``LIVEKIT_*`` value does not stop the server, it makes ``/token`` answer 503."""
+    settings = settings or TokenSettings.from_env(env)
+    problem: str | None = None
+    if livekit is None:
+        try:
+            livekit = LiveKitSettings.from_env(env)
+        except ConfigError as e:
+            problem = str(e)
+    limiter = RateLimiter(settings.rate_limit, clock)
+    origins = set(settings.cors_origins)
+    router = APIRouter()
+
+    def cors_headers(request: Request) -> dict[str, str]:
+        origin = request.headers.get("origin", "").rstrip("/")
+        if origin and ("*" in origins or origin in origins):
+            return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        return {}
+
+    def client_key(request: Request) -> str:
+        if settings.trust_proxy and (fwd := request.headers.get("x-forwarded-for")):
+            return fwd.split(",")[0].strip()
+        return request.client.host if request.client else "unknown"
+
+    def authorized(request: Request) -> bool:
+        if settings.api_key is None:
+            return True
+        given = request.headers.get("x-api-key")
+        if given is None:
+            scheme, _, value = request.headers.get("authorization", "").partition(" ")
+            given = value.strip() if scheme.lower() == "bearer" else ""
+        return hmac.compare_digest(given.encode(), settings.api_key.get_secret_value().encode())
+
+    def answer(request: Request, fields: Mapping[str, Any]) -> JSONResponse:
+        wait = limiter.take(client_key(request))
+        if wait > 0:
+            retry = math.ceil(wait)
+            response = _error(
+                429,
+                "rate_limited",
+                f"too many token requests (at most {settings.rate_limit} a minute); "
+                f"retry in {retry} s",
+            )
+            response.headers["Retry-After"] = str(retry)
+            return response
+        if not authorized(request):
+            return _error(
+                401, "unauthorized", "this endpoint needs its API key in the X-API-Key header"
+            )
+        room, identity = fields.get("room"), fields.get("identity")
+        for name, value, check in (
+            ("room", room, check_room),
+            ("identity", identity, check_identity),
+        ):
+            if not isinstance(value, str) or not value:
+                return _error(422, "invalid_request", f"{name}: required", field=name)
+            if rule := check(value):
+                return _error(422, "invalid_request", f"{name}: {rule}", field=name)
+        assert isinstance(room, str) and isinstance(identity, str)
+        if problem is not None or livekit is None:
+            return _error(503, "livekit_not_configured", problem or "LiveKit is not configured")
+        missing = livekit.missing()
+        if missing:
+            return _error(
+                503,
+                "livekit_not_configured",
+                f"LiveKit is not configured on this server: set {', '.join(missing)}",
+                missing=missing,
+            )
+        creds = livekit.require()
+        dispatch = livekit.agent_name if settings.dispatch and livekit.agent_name else None
+        token = user_token(
+            creds,
+            room=room,
+            identity=identity,
+            ttl=datetime.timedelta(seconds=settings.ttl),
+            dispatch_agent=dispatch,
+        )
+        logger.info("token for %s in room %s (dispatch: %s)", identity, room, dispatch or "none")
+        return JSONResponse(
+            {"url": creds.url, "token": token}, headers={"Cache-Control": "no-store"}
+        )
+
+    def with_cors(request: Request, response: Response) -> Response:
+        response.headers.update(cors_headers(request))
+        return response
+
+    @router.get("/token")
+    async def get_token(request: Request) -> Response:
+        return with_cors(request, answer(request, request.query_params))
+
+    @router.post("/token")
+    async def post_token(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return with_cors(
+                request, _error(413, "body_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+            )
+        try:
+            data = json.loads(body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if not isinstance(data, dict):
+            bad = _error(
+                400, "bad_json", 'the body must be a JSON object: {"room": ..., "identity": ...}'
+            )
+            return with_cors(request, bad)
+        return with_cors(request, answer(request, data))
+
+    @router.options("/token", include_in_schema=False)
+    async def preflight(request: Request) -> Response:
+        headers = cors_headers(request)
+        if not headers:
+            return _error(
+                403,
+                "cors_forbidden",
+                "this origin may not call /token (CAUSERIE_TOKEN_CORS_ORIGINS)",
+            )
+        headers.update(
+            {
+                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Headers": "Content-Type, X-API-Key, Authorization",
+                "Access-Control-Max-Age": "600",
+            }
+        )
+        return Response(status_code=204, headers=headers)
+
+    return router

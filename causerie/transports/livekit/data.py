@@ -1,0 +1,261 @@
+"""The event schema (:mod:`causerie.events.schema`) over LiveKit.
+
+Server -> client: each event of the session's :class:`~causerie.events.EventChannel` is one JSON
+data message on topic :data:`EVENTS_TOPIC` (reliable, in order). An event too large for one
+data packet goes as a text stream on the same topic, so a big tool UI event is never cut.
+
+Client -> server: RPC method :data:`CLIENT_RPC_METHOD` on the agent's participant, payload one
+client event (``text``, ``mute``, ``interrupt``, ``ping``); the reply is ``{"ok": true}`` or
+``{"ok": false, "error": code, "message": ...}``. RPC, not data messages, so a client learns
+whether the agent got it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from livekit import rtc
+from livekit.agents.voice import AgentSession, io
+from livekit.agents.voice.events import (
+    AgentStateChangedEvent,
+    CloseEvent,
+    ConversationItemAddedEvent,
+    UserInputTranscribedEvent,
+    UserStateChangedEvent,
+)
+
+from ...events.channel import EventChannel
+from ...events.schema import (
+    EventError,
+    Interrupt,
+    Mute,
+    Ping,
+    TextInput,
+    encode,
+    parse_client_event,
+)
+
+logger = logging.getLogger(__name__)
+
+EVENTS_TOPIC = "causerie.events"
+CLIENT_RPC_METHOD = "causerie.client"
+MAX_PACKET_BYTES = 14_000
+"""A reliable data packet carries about 15 KiB; above this an event goes as a text stream."""
+
+
+class EventPublisher:
+    """Sends events to the room in order from one owned task. ``publish`` never blocks (it is
+    an :class:`EventChannel` listener on the voice path); past ``max_pending`` the oldest
+    unsent events are dropped and counted rather than growing without bound."""
+
+    def __init__(
+        self,
+        participant: rtc.LocalParticipant,
+        *,
+        topic: str = EVENTS_TOPIC,
+        max_pending: int = 512,
+    ) -> None:
+        self._participant = participant
+        self._topic = topic
+        self._pending: deque[tuple[str, list[str]]] = deque()
+        self._max_pending = max_pending
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self.sent = 0
+        self.dropped = 0
+        self.failed = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="livekit.EventPublisher")
+
+    def publish(self, event: dict[str, Any], to: list[str] | None = None) -> None:
+        """Queue ``event`` for everyone in the room, or only for the identities in ``to``."""
+        self._pending.append((encode(event), list(to or [])))
+        while len(self._pending) > self._max_pending:
+            self._pending.popleft()
+            self.dropped += 1
+        self._idle.clear()
+        self._wakeup.set()
+
+    async def _run(self) -> None:
+        while True:
+            if not self._pending:
+                self._idle.set()
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            text, to = self._pending.popleft()
+            try:
+                await self._send(text, to)
+                self.sent += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a room that went away: the events have nobody to reach
+                self.failed += 1
+                logger.warning("could not send an event to the room: %s", e)
+
+    async def _send(self, text: str, to: list[str]) -> None:
+        if len(text.encode()) <= MAX_PACKET_BYTES:
+            await self._participant.publish_data(
+                text, reliable=True, topic=self._topic, destination_identities=to
+            )
+        else:
+            await self._participant.send_text(
+                text, topic=self._topic, destination_identities=to or None
+            )
+
+    async def aclose(self, flush_timeout: float = 1.0) -> None:
+        """Send what is queued (up to ``flush_timeout`` s), then stop."""
+        if self._task is None:
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), flush_timeout)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+
+class _AgentText(io.TextOutput):
+    """The reply's text as RoomIO's synchronizer releases it (in step with the audio)."""
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        super().__init__(label="causerie-livekit-transcript", next_in_chain=None)
+        self._emit = emit
+        self._text = ""
+
+    async def capture_text(self, text: str) -> None:
+        self._text += text
+        if self._text.strip():
+            self._emit(self._text.strip())
+
+    def flush(self) -> None:
+        self._text = ""
+
+
+class SessionEvents:
+    """Turns an ``AgentSession``'s events into schema events on ``events``: transcripts,
+    agent and user state, interruptions, per-turn metrics, a fatal close."""
+
+    def __init__(self, session: AgentSession[Any], events: EventChannel) -> None:
+        self._session = session
+        self._events = events
+        self._user_metrics: dict[str, Any] = {}
+        self.turns = 0
+        self.text_output: io.TextOutput = _AgentText(self._on_agent_text)
+        self._handlers: dict[str, Callable[[Any], None]] = {
+            "agent_state_changed": self._on_agent_state,
+            "user_state_changed": self._on_user_state,
+            "user_input_transcribed": self._on_transcribed,
+            "conversation_item_added": self._on_item,
+            "close": self._on_close,
+        }
+
+    def attach(self) -> None:
+        for name, cb in self._handlers.items():
+            self._session.on(name, cb)  # type: ignore[arg-type]
+
+    def detach(self) -> None:
+        for name, cb in self._handlers.items():
+            self._session.off(name, cb)  # type: ignore[arg-type]
+
+    def _on_agent_text(self, text: str) -> None:
+        self._events.emit("agent_transcript", text=text, final=False, interrupted=False)
+
+    def _on_agent_state(self, ev: AgentStateChangedEvent) -> None:
+        self._events.emit("agent_state", state=ev.new_state)
+
+    def _on_user_state(self, ev: UserStateChangedEvent) -> None:
+        self._events.emit("user_state", state=ev.new_state)
+
+    def _on_transcribed(self, ev: UserInputTranscribedEvent) -> None:
+        if ev.transcript.strip():
+            self._events.emit("user_transcript", text=ev.transcript.strip(), final=ev.is_final)
+
+    def _on_item(self, ev: ConversationItemAddedEvent) -> None:
+        item = ev.item
+        role = getattr(item, "role", None)
+        if role == "user":
+            self._user_metrics = dict(getattr(item, "metrics", {}) or {})
+        elif role == "assistant":
+            text = getattr(item, "text_content", None) or ""
+            interrupted = bool(getattr(item, "interrupted", False))
+            if interrupted:
+                self._events.emit("interrupted")
+            self._events.emit("agent_transcript", text=text, final=True, interrupted=interrupted)
+            self._emit_turn_metrics(dict(getattr(item, "metrics", {}) or {}), interrupted)
+
+    def _emit_turn_metrics(self, m: dict[str, Any], interrupted: bool) -> None:
+        # From the chat items, not metrics_collected: providers are shared by every session of
+        # the process, so their events would mix conversations up.
+        self.turns += 1
+        u, self._user_metrics = self._user_metrics, {}
+        self._events.emit(
+            "turn_metrics",
+            turn=self.turns,
+            voice_to_voice=None,  # the wire is WebRTC: only the client hears when audio lands
+            stt=u.get("transcription_delay"),
+            end_of_turn=u.get("end_of_turn_delay"),
+            llm_ttft=m.get("llm_node_ttft"),
+            tts_ttfb=m.get("tts_node_ttfb"),
+            lk_e2e_latency=m.get("e2e_latency"),
+            interrupted=interrupted,
+        )
+
+    def _on_close(self, ev: CloseEvent) -> None:
+        if ev.error is not None:
+            self._events.emit("error", code="session_closed", message=str(ev.error), fatal=True)
+
+
+class ClientEvents:
+    """Applies client events (received by RPC) to the session; answers every call, never raises."""
+
+    def __init__(self, session: AgentSession[Any], events: EventChannel) -> None:
+        self._session = session
+        self._events = events
+
+    async def handle_rpc(self, data: rtc.RpcInvocationData) -> str:
+        return json.dumps(self.handle(data.payload))
+
+    def handle(self, raw: str | bytes | dict[str, Any]) -> dict[str, Any]:
+        try:
+            ev = parse_client_event(raw)
+        except EventError as e:
+            self._events.emit("error", code=e.code, message=e.message, fatal=False)
+            return {"ok": False, "error": e.code, "message": e.message}
+        try:
+            if isinstance(ev, TextInput):
+                self._interrupt(quiet=True)
+                self._session.generate_reply(user_input=ev.text)
+            elif isinstance(ev, Mute):
+                self._session.input.set_audio_enabled(not ev.muted)
+            elif isinstance(ev, Interrupt):
+                self._interrupt(quiet=False)
+            elif isinstance(ev, Ping):
+                self._events.emit("pong", id=ev.id)
+        except RuntimeError as e:  # the session is closing or not started
+            return {"ok": False, "error": "not_running", "message": str(e)}
+        return {"ok": True}
+
+    def _interrupt(self, *, quiet: bool) -> None:
+        try:
+            fut = self._session.interrupt()
+        except RuntimeError as e:  # not running, or the speech is uninterruptible
+            if not quiet:
+                self._events.emit("error", code="interrupt_failed", message=str(e), fatal=False)
+            return
+        fut.add_done_callback(_log_future_error)
+
+
+def _log_future_error(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        logger.warning("interrupt failed: %s", fut.exception())

@@ -1,0 +1,291 @@
+"""One conversation in a LiveKit room, shared by the worker's jobs and ``causerie join --direct``.
+
+The session is the one every transport builds (:func:`causerie.agent.session.build_session`
+and ``build_agent``); only its I/O differs: RoomIO (the room's tracks) here, or custom audio
+I/O given by :attr:`AgentRuntime.io_factory` (job simulation in tests).
+
+It ends when the last human participant leaves (tracked from room events), when the session
+closes, when the room disconnects, or when nobody joins within ``join_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from livekit import rtc
+from livekit.agents.types import NOT_GIVEN
+from livekit.agents.voice import AgentSession, io, room_io
+
+from ...agent.faults import Faults
+from ...agent.pipeline import Pipeline
+from ...agent.session import build_agent, build_session
+from ...agent.userdata import SessionData
+from ...config.loader import LoadedConfig
+from ...events.channel import EventChannel
+from .data import CLIENT_RPC_METHOD, ClientEvents, EventPublisher, SessionEvents
+
+logger = logging.getLogger(__name__)
+
+IN_RATE = 16000
+"""The room's audio is resampled once, to the rate the VAD and STT work at."""
+
+SessionHook = Callable[["RoomSession"], None]
+"""Called with each conversation before its session starts, in the task that starts it (a
+metrics collector attaches here; it may add to ``on_end``)."""
+ToolsFactory = Callable[[SessionData], list[Any]]
+IOFactory = Callable[[SessionData], tuple[io.AudioInput | None, io.AudioOutput | None]]
+
+HUMAN_KINDS = (
+    rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD,
+    rtc.ParticipantKind.PARTICIPANT_KIND_SIP,
+)
+
+
+@dataclass
+class AgentRuntime:
+    """What a process shares between its conversations: built once (the worker's prewarm)."""
+
+    loaded: LoadedConfig
+    pipeline: Pipeline
+    faults: Faults = field(default_factory=Faults)
+    tools_factory: ToolsFactory | None = None
+    session_hooks: list[SessionHook] = field(default_factory=list)
+    io_factory: IOFactory | None = None
+    """Custom audio I/O instead of the room's tracks (tests); None in production."""
+
+
+class ParticipantTracker:
+    """The humans in the room, kept from ``participant_connected`` / ``participant_disconnected``
+    events: seeded once when attached, never re-read from a participant list later."""
+
+    def __init__(self, room: rtc.Room) -> None:
+        self._room = room
+        self.humans: dict[str, str] = {}
+        """identity -> sid"""
+        self.seen_any = False
+        self.changed = asyncio.Event()
+        self.on_join: Callable[[str], None] | None = None
+
+    def attach(self) -> None:
+        # Subscribe first, then seed: a join between the two is seen twice (harmless), never lost.
+        self._room.on("participant_connected", self._joined)
+        self._room.on("participant_disconnected", self._left)
+        for p in list(self._room.remote_participants.values()):
+            self._add(p)
+
+    def detach(self) -> None:
+        self._room.off("participant_connected", self._joined)
+        self._room.off("participant_disconnected", self._left)
+
+    @property
+    def all_left(self) -> bool:
+        return self.seen_any and not self.humans
+
+    def _add(self, p: rtc.RemoteParticipant) -> bool:
+        if p.kind not in HUMAN_KINDS or p.identity in self.humans:
+            return False
+        self.humans[p.identity] = p.sid
+        self.seen_any = True
+        self.changed.set()
+        return True
+
+    def _joined(self, p: rtc.RemoteParticipant) -> None:
+        if self._add(p) and self.on_join is not None:
+            self.on_join(p.identity)
+
+    def _left(self, p: rtc.RemoteParticipant) -> None:
+        if self.humans.pop(p.identity, None) is not None:
+            logger.info("participant %s left (%d left in the room)", p.identity, len(self.humans))
+            self.changed.set()
+
+
+def session_faults(process: Faults, events: EventChannel) -> Faults:
+    """Per-session faults: the client gets an error event; the process counters still count."""
+
+    def observe(component: str, error: BaseException) -> None:
+        events.emit(
+            "error",
+            code=f"{component}_failed",
+            message=f"{type(error).__name__}: {error}",
+            fatal=False,
+        )
+        process.counts[component] += 1
+        for obs in list(process.observers):
+            try:
+                obs(component, error)
+            except Exception:
+                logger.exception("fault observer failed")
+
+    return Faults(observers=[observe])
+
+
+@dataclass
+class RoomSession:
+    """Build with :meth:`create`, then :meth:`run` once; ``run`` always cleans up."""
+
+    room: rtc.Room
+    runtime: AgentRuntime
+    userdata: SessionData
+    session: AgentSession[SessionData]
+    agent: Any
+    faults: Faults
+    participant_identity: str | None = None
+    hooks: list[SessionHook] = field(default_factory=list)
+    """This conversation's own hooks, run after the runtime's."""
+    ended_reason: str = ""
+    on_end: list[Callable[[str], None]] = field(default_factory=list)
+    """Called with the reason the conversation ended, before the session closes."""
+
+    @classmethod
+    def create(
+        cls,
+        room: rtc.Room,
+        runtime: AgentRuntime,
+        *,
+        participant_identity: str | None = None,
+        hooks: list[SessionHook] | None = None,
+    ) -> RoomSession:
+        spec = runtime.loaded.spec
+        userdata = SessionData(
+            language=spec.base_language, transport="livekit", identity=participant_identity
+        )
+        session = build_session(runtime.loaded, runtime.pipeline, userdata)
+        tools = runtime.tools_factory(userdata) if runtime.tools_factory is not None else None
+        faults = session_faults(runtime.faults, userdata.events)
+        agent = build_agent(runtime.loaded, faults, tools)
+        return cls(
+            room, runtime, userdata, session, agent, faults, participant_identity, hooks or []
+        )
+
+    @property
+    def session_id(self) -> str:
+        return self.userdata.session_id
+
+    @property
+    def transport(self) -> str:
+        return "livekit"
+
+    @property
+    def agent_name(self) -> str:
+        return self.runtime.loaded.spec.name
+
+    def ready_event(self) -> dict[str, Any]:
+        return {
+            "type": "ready",
+            "session_id": self.session_id,
+            "transport": self.transport,
+            "agent_name": self.agent_name,
+            "sample_rate": 48000,  # Opus over WebRTC; nothing is framed by us
+            "frame_bytes": 0,
+        }
+
+    async def run(self, *, join_timeout: float = 120.0) -> str:
+        """Run until the conversation ends; returns why: ``participant_left``,
+        ``session_closed``, ``room_disconnected`` or ``no_participant``."""
+        events = self.userdata.events
+        mapper = SessionEvents(self.session, events)
+        publisher = EventPublisher(self.room.local_participant)
+        clients = ClientEvents(self.session, events)
+        tracker = ParticipantTracker(self.room)
+        wake = tracker.changed
+        closed = {"session": False, "room": False}
+
+        def on_close(_: Any) -> None:
+            closed["session"] = True
+            wake.set()
+
+        def on_room_disconnected(*_: Any) -> None:
+            closed["room"] = True
+            wake.set()
+
+        def on_join(identity: str) -> None:
+            if self.userdata.identity is None:
+                self.userdata.identity = identity
+            publisher.publish({**self.ready_event(), "ts": time.time()}, to=[identity])
+
+        unsubscribe = events.subscribe(publisher.publish)
+        self.room.local_participant.register_rpc_method(CLIENT_RPC_METHOD, clients.handle_rpc)
+        self.room.on("disconnected", on_room_disconnected)
+        self.session.on("close", on_close)
+        try:
+            publisher.start()
+            mapper.attach()
+            tracker.attach()
+            if self.userdata.identity is None and tracker.humans:
+                self.userdata.identity = next(iter(tracker.humans))
+            tracker.on_join = on_join
+            for hook in [*self.runtime.session_hooks, *self.hooks]:
+                hook(self)
+            if self.runtime.io_factory is not None:
+                audio_in, audio_out = self.runtime.io_factory(self.userdata)
+                self.session.input.audio = audio_in
+                self.session.output.audio = audio_out
+            await self.session.start(
+                self.agent, room=self.room, room_options=self._room_options(mapper), record=False
+            )
+            events.emit(**self.ready_event())
+            self.ended_reason = await self._wait_end(tracker, closed, join_timeout)
+            logger.info("session %s ended: %s", self.userdata.session_id, self.ended_reason)
+            return self.ended_reason
+        finally:
+            for cb in self.on_end:
+                try:
+                    cb(self.ended_reason or "cancelled")
+                except Exception:
+                    logger.exception("end hook failed")
+            tracker.detach()
+            self.room.off("disconnected", on_room_disconnected)
+            self.session.off("close", on_close)
+            try:
+                await self.session.aclose()
+            finally:
+                mapper.detach()
+                await publisher.aclose()
+                unsubscribe()
+                _unregister_rpc(self.room)
+
+    def _room_options(self, mapper: SessionEvents) -> room_io.RoomOptions:
+        custom = self.runtime.io_factory is not None
+        return room_io.RoomOptions(
+            audio_input=False if custom else room_io.AudioInputOptions(sample_rate=IN_RATE),
+            audio_output=not custom,
+            text_output=room_io.TextOutputOptions(next_in_chain=mapper.text_output),
+            participant_identity=self.participant_identity or NOT_GIVEN,
+            # Ending on departure is ours (ParticipantTracker): one owner for that decision.
+            close_on_disconnect=False,
+        )
+
+    async def _wait_end(
+        self, tracker: ParticipantTracker, closed: dict[str, bool], join_timeout: float
+    ) -> str:
+        deadline = time.monotonic() + join_timeout
+        while True:
+            if closed["session"]:
+                return "session_closed"
+            if closed["room"]:
+                return "room_disconnected"
+            if tracker.all_left:
+                return "participant_left"
+            tracker.changed.clear()
+            if not tracker.seen_any:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return "no_participant"
+                try:
+                    await asyncio.wait_for(tracker.changed.wait(), left)
+                except TimeoutError:
+                    continue
+            else:
+                await tracker.changed.wait()
+
+
+def _unregister_rpc(room: rtc.Room) -> None:
+    try:
+        room.local_participant.unregister_rpc_method(CLIENT_RPC_METHOD)
+    except Exception as e:  # the room's FFI handle is gone after a disconnect
+        logger.debug("unregister_rpc_method: %s", e)
