@@ -144,7 +144,7 @@ class _Index:
 
 
 class KnowledgeBase:
-    def __init__(self, root: Path, *, min_score: float = 0.8, min_coverage: float = 0.51) -> None:
+    def __init__(self, root: Path, *, min_score: float = 0.3, min_coverage: float = 0.51) -> None:
         if not root.is_dir():
             raise ConfigError(
                 f"knowledge base folder not found: {root} (tool_options.knowledge_base)"

@@ -58,6 +58,11 @@ class Lexicon:
             for p in catalogue.producers.values()
         }
         self._generic = {w for k in self._category_words for w in k.split()}
+        # Category ids and labels name a category; other synonyms ("flour") also narrow it.
+        self.label_words = {
+            w for c in catalogue.categories.values() for n in [c.id, *c.label.all()]
+            for w in terms(n, keep_stopwords=True)
+        }
         self.vocabulary = set(self.idf) | {w for k in self._category_words for w in k.split()}
         for words in self._producer_words.values():
             self.vocabulary |= words

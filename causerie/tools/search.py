@@ -47,8 +47,8 @@ class Index:
             prod = catalogue.producer_of(p)
             cat = catalogue.categories.get(p.category)
             parts = [*p.name.all(), *p.description.all(), p.category, prod.name, prod.region]
-            if cat:
-                parts += [*cat.label.all(), *cat.synonyms]
+            if cat:  # labels only: a synonym ("flour") must not match every product of "pantry"
+                parts += cat.label.all()
             for k, v in p.attributes.items():
                 if v is True:
                     parts.append(k.replace("_", " "))

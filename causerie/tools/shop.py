@@ -32,7 +32,7 @@ class ShopOptions:
     tool_timeout: float = 5.0
     max_quantity: int = 20
     search_limit: int = 5
-    kb_min_score: float = 0.8
+    kb_min_score: float = 0.3
     kb_min_coverage: float = 0.51
 
     @classmethod

@@ -107,7 +107,8 @@ def build_turn(chat_ctx: llm.ChatContext, tools: list[llm.Tool], language: str) 
     current = len(results)
     outputs = [i for i in items if isinstance(i, llm.FunctionCallOutput)]
     past = [
-        ToolResult(o.name, calls[o.call_id].arguments if o.call_id in calls else "{}", o.output, o.is_error)
+        ToolResult(o.name, calls[o.call_id].arguments if o.call_id in calls else "{}",
+                   o.output, o.is_error)
         for o in (outputs[:-current] if current else outputs)
     ]
     history: list[tuple[str, str]] = []

@@ -18,6 +18,7 @@ from . import shop_words as W
 from .brain import Reply, Response, ToolRequest, ToolResult, Turn, pick
 from .shop_memory import memory_request, recall, welcome_back
 from .shop_nlu import (
+    NUMBER_WORDS,
     REFERENCES,
     SEARCH_WORDS,
     cart_ids,
@@ -32,6 +33,15 @@ from .shop_nlu import (
 )
 from .shop_say import PHRASES, listing, many_adds, say
 
+CAN_DO_EN = (
+    "I can find products, show their details and producers, compare them, answer questions "
+    "about delivery, returns and storage, fill your cart and place your order."
+)
+CAN_DO_FR = (
+    "Je peux trouver des produits, présenter leurs détails et producteurs, les comparer, "
+    "répondre sur la livraison, les retours et la conservation, remplir votre panier et "
+    "passer votre commande."
+)
 SHOP_TOOLS = frozenset({"search_products", "display_product", "cart_add", "ask_knowledge_base"})
 
 
@@ -46,28 +56,15 @@ def _ask_which(products: list[Product], lang: str) -> Reply:
     )
 
 
+def _words(*groups: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(singular(w) for group in groups for phrase in group for w in phrase.split())
+
+
 _INTENT_WORDS = (
-    frozenset(
-        singular(w)
-        for group in (
-            W.ADD,
-            W.REMOVE,
-            W.CHANGE,
-            W.CART,
-            W.SELECTION,
-            W.COMPARE,
-            W.TABLE,
-            W.HIGHLIGHT,
-            W.PRODUCER,
-            W.DISPLAY,
-            W.SEARCH,
-            W.ABOUT_IT,
-            REFERENCES,
-        )
-        for phrase in group
-        for w in phrase.split()
-    )
+    _words(W.ADD, W.REMOVE, W.CHANGE, W.CART, W.SELECTION, W.COMPARE, W.TABLE, W.HIGHLIGHT)
+    | _words(W.PRODUCER, W.DISPLAY, W.SEARCH, W.ABOUT_IT, REFERENCES)
     | SEARCH_WORDS
+    | NUMBER_WORDS
 )
 
 
@@ -116,6 +113,10 @@ class ShopSkill:
             return [ToolRequest("finish_conversation", {"reason": "user is done"})]
         if cat and has(text, *W.CATALOGUE_QUESTION) and not search_slots(text, cat).any():
             return Reply(self._catalogue_overview(cat, lang))
+        if has(text, *W.CAPABILITIES):
+            return Reply(pick(lang, CAN_DO_EN, CAN_DO_FR))
+        if cat and has(text, *W.PRODUCERS) and not named and not cat.lexicon.producers_in(text):
+            return Reply(self._producers_overview(cat, text, lang))
         action = has(text, *W.ADD, *W.REMOVE, *W.CHANGE, *W.DISPLAY, *W.PRODUCER)
         if ambiguous and not named and action and not has(text, *W.SEARCH):
             return _ask_which(ambiguous, lang)
@@ -130,14 +131,14 @@ class ShopSkill:
         )
 
     def _cart_and_selection(self, turn: Turn, text: str, targets: list[Product]) -> Response | None:
+        if has(text, *W.SELECTION):
+            return self._selection(text, targets)
         if has(text, *W.CART) and has(text, *W.CART_CLEAR) and not has(text, *W.ADD):
             return [ToolRequest("cart_clear", {})]
         if (has(text, *W.CART) and not has(text, *W.ADD, *W.REMOVE, *W.CHANGE)) or has(
             text, *W.CART_LIST
         ):
             return [ToolRequest("cart_list", {})]
-        if has(text, *W.SELECTION):
-            return self._selection(text, targets)
         if has(text, *W.TABLE, *W.COMPARE):
             return None
         qty = quantity(text, targets[0] if targets else None)
@@ -189,6 +190,8 @@ class ShopSkill:
         wants = slots.category or slots.producer or slots.attributes or has(text, *W.SEARCH)
         if slots.any() and (wants or slots.max_price is not None or slots.min_price is not None):
             return [ToolRequest("search_products", slots.arguments())]
+        if has(text, *W.SMALLTALK) or not terms(text):
+            return None  # "who are you?", "what time is it?": the smalltalk skill's
         if text.strip().endswith("?") or has(text, *W.QUESTION):
             return [ToolRequest("ask_knowledge_base", {"question": text})]
         return None
@@ -196,7 +199,7 @@ class ShopSkill:
     # -- slots ---------------------------------------------------------------------------
 
     def _referred(self, turn: Turn, text: str, cat: Catalogue | None) -> list[Product]:
-        if cat is None or not refers_back(text):
+        if cat is None or not (refers_back(text) or has(text, *W.CHEAPEST)):
             return []
         shown = [p for pid in last_shown(turn.past_tools) if (p := cat.get(pid))]
         n = ordinal(text)
@@ -271,6 +274,19 @@ class ShopSkill:
             if ids
             else [ToolRequest("selection_list", {})]
         )
+
+    def _producers_overview(self, cat: Catalogue, text: str, lang: str) -> str:
+        category = search_slots(text, cat).category
+        makers = {p.producer for p in cat.products.values() if category in (None, p.category)}
+        who = listing(
+            [
+                f"{p.name} ({p.region})" if p.region else p.name
+                for p in cat.producers.values()
+                if p.id in makers
+            ],
+            lang,
+        )
+        return pick(lang, f"Our producers: {who}.", f"Nos producteurs : {who}.")
 
     def _catalogue_overview(self, cat: Catalogue, lang: str) -> str:
         labels = listing(sorted({cat.category_label(c, lang) for c in cat.categories}), lang)

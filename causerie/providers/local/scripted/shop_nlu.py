@@ -14,7 +14,7 @@ from typing import Any
 
 from ....tools.catalogue import Catalogue, Product
 from ....tools.state import ALLERGEN_SYNONYMS
-from ....tools.textnorm import normalize, terms
+from ....tools.textnorm import normalize, singular, terms
 from .brain import ToolResult
 
 _NUMBERS = {
@@ -37,27 +37,11 @@ _ORDINALS = {
     ).split()
     for w, _, n in [pair.partition("=")]
 }
-REFERENCES = (
-    "it",
-    "that",
-    "this",
-    "that one",
-    "this one",
-    "them",
-    "those",
-    "these",
-    "the one",
-    "le",
-    "la",
-    "les",
-    "ca",
-    "cela",
-    "celui",
-    "celle",
-    "celui ci",
-    "celle ci",
-    "ceux",
+REFERENCES = tuple(
+    "it|that|this|that one|this one|them|those|these|the one|more|another|again|same|le|la|les|"
+    "ca|cela|celui|celle|celui ci|celle ci|ceux|en|encore|autre|meme".split("|")
 )
+NUMBER_WORDS = frozenset(_NUMBERS) | {singular(w) for w in _NUMBERS}  # "deux" -> "deu"
 _ALLERGENS = ALLERGEN_SYNONYMS
 _ATTRIBUTES = {
     "organic": ("organic", "bio", "biologique"),
@@ -77,8 +61,10 @@ SEARCH_WORDS = frozenset(
         "recherche produit produits quelque chose genre sorte euro euros eur price prix cost coute "
         "under below less cheaper cheap over above more least most between max maximum minimum "
         "moins dessous plus entre pas cher bon marche expensive premium recommend recommande "
-        "please would like love need want take buy ajoute add put voudrais aimerais prendre "
-        "cart basket panier selection remove delete enleve retire change quantity quantite",
+        "please would like love need want take buy ajoute ajoutez ajouter add put voudrais "
+        "aimerais prendre prends mets mettez "
+        "cart basket panier selection remove delete enleve retire change quantity quantite "
+        "hello hi hey bonjour salut bonsoir perfect great ok okay well help aide",
         keep_stopwords=True,
     )
 )
@@ -230,11 +216,15 @@ def search_slots(text: str, catalogue: Catalogue | None) -> Slots:
         if len(producers) == 1:
             slots.producer = catalogue.producers[producers[0]].name
             skip |= set(terms(slots.producer))
-        skip |= catalogue.lexicon.category_words()
+        skip |= catalogue.lexicon.label_words
         words = catalogue.lexicon.correct(terms(text))
     else:
         words = terms(text)
-    rest = [w for w in words if w not in skip and not re.fullmatch(r"[\d.,]+", w)]
+    rest = [
+        w
+        for w in words
+        if w not in skip and w not in NUMBER_WORDS and not re.fullmatch(r"[\d.,]+", w)
+    ]
     slots.query = " ".join(rest)
     return slots
 

@@ -38,7 +38,7 @@ REMOVE = phrases(
     "retirer|supprime|supprimer|enlevez|retirez"
 )
 CHANGE = phrases(
-    "change|set|make it|make that|instead|update|quantity|actually|modifie|modifier|au lieu|"
+    "change|set|make|make it|make that|instead|update|quantity|actually|modifie|modifier|au lieu|"
     "plutot|quantite|passe a|mets en"
 )
 CART = phrases("cart|basket|panier")
@@ -57,7 +57,8 @@ HIGHLIGHT = phrases(
 PRODUCER = phrases(
     "who makes|who made|who produces|producer|maker|made by|farm|where does|where do|come from|"
     "producteur|productrice|qui fait|qui fabrique|qui produit|d ou vient|d ou viennent|la ferme|"
-    "fabrique|fabriquent|qui le fait|qui la fait|qui les fait|qui le produit|qui la produit"
+    "fabrique|fabriquent|who is|who are|qui est|qui sont|qui le fait|qui la fait|qui les fait|"
+    "qui le produit|qui la produit"
 )
 DISPLAY = phrases(
     "more about|tell me about|details|detail|describe|what is|what s|sheet|show me|info|"
@@ -97,5 +98,19 @@ DEFAULT_CRITERIA = ["price", "price_per_unit", "producer", "organic"]
 # Words a question about "it" may use besides intent words ("is it organic?").
 ABOUT_IT = phrases(
     "organic|bio|allergen|allergens|allergene|contain|contains|contient|gluten|price|prix|cost|"
-    "coute|much|stock|available|disponible|vegan|vegetarian|good|bon|more|plus|one|un|une"
+    "coute|much|stock|available|disponible|vegan|vegetarian|good|bon|more|plus|one|un|une|"
+    "cheapest|cheaper|moins|cher"
+)
+# Left to the smalltalk skill when nothing else in the sentence is about the shop.
+SMALLTALK = phrases(
+    "what time|time is it|quelle heure|who are you|your name|are you a robot|are you real|help|"
+    "aide|what can you do|how are you|thank|thanks|merci|repeat|say that again|repete|qui es tu|"
+    "comment vas tu|comment allez vous|ca va"
+)
+CAPABILITIES = phrases(
+    "what can you do|what do you do|how can you help|que sais tu faire|que peux tu faire|"
+    "que pouvez vous faire|vous faites quoi"
+)
+PRODUCERS = phrases(
+    "producers|the producers|farms|who are the producers|producteurs|les producteurs"
 )
