@@ -71,9 +71,18 @@ def cli(ctx: click.Context, config: Path | None, env_file: Path, verbose: bool) 
 
 
 def _register() -> None:
-    from . import chat, config_cmd, init_cmd, livekit_cmd, providers_cmd, talk
+    from . import (
+        chat,
+        config_cmd,
+        init_cmd,
+        livekit_cmd,
+        plugins_cmd,
+        providers_cmd,
+        talk,
+        test_cmd,
+    )
 
-    for mod in (talk, chat, config_cmd, providers_cmd, init_cmd, livekit_cmd):
+    for mod in (talk, chat, config_cmd, providers_cmd, init_cmd, livekit_cmd, plugins_cmd, test_cmd):
         mod.register(cli)
 
 
