@@ -46,7 +46,7 @@ class Pipeline:
 
 
 def build_pipeline(loaded: LoadedConfig, registry: Registry, progress: Progress | None = None) -> Pipeline:
-    """Build and prewarm every stage. Blocking (models load): call it in a thread."""
+    """Build and preload every stage. Blocking (models load): call it in a thread."""
     spec = loaded.spec
     ctx = BuildContext(language=spec.language, env=loaded.env, base_dir=loaded.base_dir)
     built: dict[str, Any] = {}
@@ -59,12 +59,11 @@ def build_pipeline(loaded: LoadedConfig, registry: Registry, progress: Progress 
             progress(f"loading {kind}: {pspec.provider}{'/' + pspec.model if pspec.model else ''}")
         t0 = time.perf_counter()
         obj = registry.build(kind, pspec, ctx)
-        prewarm = getattr(obj, "prewarm", None)
-        if kind in ("stt", "tts") and callable(prewarm):
-            try:
-                prewarm()
-            except TypeError:
-                pass  # livekit's async-loop prewarm signature; the session calls it
+        # Convention: a provider with heavy state offers a blocking ``preload()``; we are in a
+        # worker thread here, so the first session does not stall the event loop loading it.
+        preload = getattr(obj, "preload", None)
+        if callable(preload):
+            preload()
         timings[kind] = time.perf_counter() - t0
         built[kind] = obj
     turn_detector = None

@@ -159,6 +159,10 @@ class EspeakTTS(tts.TTS):
         opts, engine = self._opts, self._engine
         _worker().submit(engine.synthesize, "a", lambda _pcm: False, voice=opts.voice_id)
 
+    def preload(self) -> None:
+        """Blocking load at process start."""
+        self._engine.synthesize("a", lambda _pcm: False, voice=self._opts.voice_id)
+
     def synthesize(
         self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
     ) -> EspeakChunkedStream:

@@ -429,6 +429,10 @@ class PocketSphinxSTT(stt.STT):
         # Called by the session on the event loop: must not block, so the load runs in a thread.
         self._pool.prewarm()
 
+    def preload(self) -> None:
+        """Blocking load at process start (a decoder load holds the GIL ~0.3 s)."""
+        self._pool.prewarm(wait=True)
+
     def stream(
         self,
         *,
