@@ -17,9 +17,10 @@ def make_question(path: Path, utterances: list[str], gap: float = 6.0) -> Path:
     from .providers.local.espeak_engine import get_engine
 
     eng = get_engine()
+    # This voice is the one pocketsphinx understands best among espeak's (see docs/PERFORMANCE.md).
     parts = [np.zeros(8000, dtype=np.int16)]
     for text in utterances:
-        parts.append(resample(eng.synthesize_pcm(text, voice="en-us", rate=160), eng.sample_rate, 16000))
+        parts.append(resample(eng.synthesize_pcm(text, voice="en-us+f2", rate=150), eng.sample_rate, 16000))
         parts.append(np.zeros(int(gap * 16000), dtype=np.int16))
     write_wav(path, PCM(np.concatenate(parts), 16000))
     return path
@@ -30,7 +31,7 @@ def main() -> None:
 
     out = Path("out")
     out.mkdir(exist_ok=True)
-    question = make_question(out / "question.wav", ["Hello there.", "What can you do?", "Thank you."])
+    question = make_question(out / "question.wav", ["Who are you?", "What can you do?", "What time is it?"])
     print(f"generated {question} with espeak; playing it to the agent...", file=sys.stderr)
     cli_main(["talk", "--fast", "--input", str(question), "--output", str(out / "reply.wav")])
 
