@@ -27,7 +27,7 @@ class Pipeline:
     load_seconds: dict[str, float] = field(default_factory=dict)
 
     def describe(self) -> dict[str, str]:
-        out = {}
+        out: dict[str, str] = {}
         for kind in PROVIDER_KINDS:
             obj = getattr(self, kind)
             provider = getattr(obj, "provider", None) or type(obj).__name__

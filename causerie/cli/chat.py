@@ -21,6 +21,7 @@ def chat(state: CliState, sets: tuple[str, ...]) -> None:
 
 async def _chat(loaded, registry, interactive: bool) -> None:  # type: ignore[no-untyped-def]
     from livekit.agents.voice import AgentSession
+    from livekit.agents.voice.run_result import RunResult
 
     from ..agent.faults import Faults
     from ..agent.session import build_agent
@@ -50,7 +51,7 @@ async def _chat(loaded, registry, interactive: bool) -> None:  # type: ignore[no
                 continue
             if text.lower() in ("quit", "exit", "/quit"):
                 break
-            result = await session.run(user_input=text)
+            result: RunResult[None] = await session.run(user_input=text)
             for ev in result.events:
                 if ev.type == "message" and ev.item.role == "assistant":
                     click.echo(f"agent: {ev.item.text_content}")

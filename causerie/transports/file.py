@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from livekit import rtc
@@ -20,6 +20,9 @@ from livekit.agents.voice.events import ConversationItemAddedEvent
 
 from ..audio.wav import PCM, speech_segments
 from .audio_io import FRAME_MS, PacedAudioOutput, QueueAudioInput, Segment
+
+if TYPE_CHECKING:
+    from ..metrics.collector import SessionCollector
 
 IN_RATE = 16000
 
@@ -98,8 +101,10 @@ async def talk(
     out_rate: int = 24000,
     printer: Printer = print,
     tail_timeout: float = 20.0,
+    collector: SessionCollector | None = None,
 ) -> TalkResult:
-    """Run ``pcm`` (16 kHz mono) through a started-here session; returns turns and audio."""
+    """Run ``pcm`` (16 kHz mono) through a started-here session; returns turns and audio.
+    A ``collector`` records the session, with the voice-to-voice measured here."""
     assert pcm.sample_rate == IN_RATE
     spf = IN_RATE * FRAME_MS // 1000
     utterances = speech_segments(pcm.samples, IN_RATE)
@@ -119,6 +124,8 @@ async def talk(
 
     current = Turn()
     last_final: list[float] = []
+    if collector is not None:
+        collector.attach(session)  # here: this task starts the session (see collector.py)
 
     @session.on("user_input_transcribed")
     def _on_transcript(ev: Any) -> None:
@@ -145,8 +152,10 @@ async def talk(
                 _match_replies([current], replies)
                 if current.voice_to_voice is not None:
                     printer(f"  voice-to-voice: {current.voice_to_voice * 1000:.0f} ms")
+                    if collector is not None:
+                        collector.report_voice_to_voice(current.voice_to_voice)
 
-    await session.start(agent)  # type: ignore[arg-type]
+    await session.start(agent)  # type: ignore[call-overload]
     try:
         frames = [pcm.samples[i : i + spf] for i in range(0, len(pcm.samples), spf)]
         seg_iter = iter(utterances)
@@ -188,6 +197,8 @@ async def talk(
         audio_in.close()
         await session.aclose()
         await audio_out.aclose()
+        if collector is not None:
+            collector.close()  # a no-op once the session's close event has done it
     _match_replies(result.turns, replies)
     result.output = recorder.render(int(len(pcm.samples) / IN_RATE * out_rate))
     result.dropped_frames = audio_in.dropped_frames

@@ -10,7 +10,7 @@ from ._common import api_key, kwargs
 
 
 def _build(spec: ProviderSpec, ctx: BuildContext) -> Any:
-    from livekit.plugins import anthropic
+    import livekit.plugins.anthropic as anthropic
 
     return anthropic.LLM(**kwargs(spec, model=spec.model or "claude-3-5-haiku-latest",
                                   api_key=api_key(spec, ctx, "ANTHROPIC_API_KEY"), base_url=spec.base_url))

@@ -10,7 +10,7 @@ from ._common import api_key, kwargs
 
 
 def _build(spec: ProviderSpec, ctx: BuildContext) -> Any:
-    from livekit.plugins import cartesia
+    import livekit.plugins.cartesia as cartesia
 
     return cartesia.TTS(**kwargs(spec, model=spec.model or "sonic-2", voice=spec.voice,
                                  language=ctx.language_for(spec).split("-")[0],

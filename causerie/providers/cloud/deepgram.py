@@ -10,7 +10,7 @@ from ._common import api_key, kwargs
 
 
 def _build(spec: ProviderSpec, ctx: BuildContext) -> Any:
-    from livekit.plugins import deepgram
+    import livekit.plugins.deepgram as deepgram
 
     return deepgram.STT(**kwargs(spec, model=spec.model or "nova-3", language=ctx.language_for(spec),
                                  api_key=api_key(spec, ctx, "DEEPGRAM_API_KEY")))

@@ -12,7 +12,7 @@ _KEY = ("ELEVEN_API_KEY", "ELEVENLABS_API_KEY")
 
 
 def _build(spec: ProviderSpec, ctx: BuildContext) -> Any:
-    from livekit.plugins import elevenlabs
+    import livekit.plugins.elevenlabs as elevenlabs
 
     return elevenlabs.TTS(**kwargs(spec, model=spec.model or "eleven_flash_v2_5", voice_id=spec.voice,
                                    api_key=api_key(spec, ctx, *_KEY)))

@@ -13,7 +13,7 @@ _KEY = ("OPENAI_API_KEY",)
 
 
 def _llm(spec: ProviderSpec, ctx: BuildContext) -> Any:
-    from livekit.plugins import openai
+    import livekit.plugins.openai as openai
 
     base_url = spec.base_url or ctx.env.get("OPENAI_BASE_URL")
     return openai.LLM(**kwargs(spec, model=spec.model or "gpt-4o-mini",
@@ -21,7 +21,7 @@ def _llm(spec: ProviderSpec, ctx: BuildContext) -> Any:
 
 
 def _ollama(spec: ProviderSpec, ctx: BuildContext) -> Any:
-    from livekit.plugins import openai
+    import livekit.plugins.openai as openai
 
     base_url = spec.base_url or ctx.env.get("OLLAMA_BASE_URL") or "http://localhost:11434/v1"
     # Local servers ignore the key, but the client insists on one.
@@ -30,7 +30,7 @@ def _ollama(spec: ProviderSpec, ctx: BuildContext) -> Any:
 
 
 def _stt(spec: ProviderSpec, ctx: BuildContext) -> Any:
-    from livekit.plugins import openai
+    import livekit.plugins.openai as openai
 
     return openai.STT(**kwargs(spec, model=spec.model or "gpt-4o-mini-transcribe",
                                language=ctx.language_for(spec).split("-")[0],
@@ -38,7 +38,7 @@ def _stt(spec: ProviderSpec, ctx: BuildContext) -> Any:
 
 
 def _tts(spec: ProviderSpec, ctx: BuildContext) -> Any:
-    from livekit.plugins import openai
+    import livekit.plugins.openai as openai
 
     return openai.TTS(**kwargs(spec, model=spec.model or "gpt-4o-mini-tts", voice=spec.voice or "alloy",
                                api_key=api_key(spec, ctx, *_KEY), base_url=spec.base_url))

@@ -36,7 +36,14 @@ def vad_options(options: dict[str, Any]) -> dict[str, float]:
 def _build(spec: ProviderSpec, ctx: BuildContext) -> Any:
     from livekit.agents import inference
 
-    return inference.VAD(model="silero", **vad_options(spec.options))
+    opts = vad_options(spec.options)
+    return inference.VAD(
+        model="silero",
+        min_silence_duration=opts["min_silence_duration"],
+        min_speech_duration=opts["min_speech_duration"],
+        prefix_padding_duration=opts["prefix_padding_duration"],
+        activation_threshold=opts["activation_threshold"],
+    )
 
 
 PROVIDER = ProviderInfo(

@@ -17,6 +17,7 @@ from livekit import rtc
 from livekit.agents import stt, utils
 from livekit.agents.types import NOT_GIVEN, APIConnectOptions, NotGivenOr
 
+from ...audio.wav import resample
 from ...config.spec import ProviderSpec
 from ...errors import ProviderError
 from ..registry import BuildContext, ProviderInfo
@@ -48,9 +49,11 @@ class WhisperSTT(stt.STT):
         conn_options: APIConnectOptions,
     ) -> stt.SpeechEvent:
         frame = rtc.combine_audio_frames(buffer)
-        if frame.sample_rate != 16000 or frame.num_channels != 1:
-            frame = frame.remix_and_resample(16000, 1)
-        audio = np.frombuffer(frame.data, dtype=np.int16).astype(np.float32) / 32768.0
+        pcm = np.frombuffer(frame.data, dtype=np.int16)
+        if frame.num_channels > 1:
+            pcm = pcm.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
+        pcm = resample(pcm, frame.sample_rate, 16000)
+        audio = pcm.astype(np.float32) / 32768.0
         lang = language if isinstance(language, str) else self._language
         # CTranslate2 releases the GIL: a thread keeps the event loop free.
         text = await asyncio.to_thread(self._transcribe, audio, lang)
