@@ -8,6 +8,7 @@ import time
 import jwt
 import pytest
 from livekit import api
+from livekit.api.access_token import Claims
 from pydantic import SecretStr
 
 from causerie.errors import ConfigError
@@ -23,7 +24,7 @@ KEY, SECRET = "APIkey123", "a-secret-long-enough-for-hs256-signing!"
 CREDS = Credentials("ws://localhost:7880", KEY, SecretStr(SECRET))
 
 
-def verify(token: str) -> api.Claims:
+def verify(token: str) -> Claims:
     return api.TokenVerifier(KEY, SECRET).verify(token)
 
 
