@@ -78,11 +78,13 @@ def _register() -> None:
         livekit_cmd,
         plugins_cmd,
         providers_cmd,
+        serve,
         talk,
         test_cmd,
     )
 
-    for mod in (talk, chat, config_cmd, providers_cmd, init_cmd, livekit_cmd, plugins_cmd, test_cmd):
+    for mod in (talk, chat, config_cmd, providers_cmd, init_cmd, livekit_cmd, plugins_cmd, test_cmd,
+                serve):
         mod.register(cli)
 
 

@@ -1,0 +1,97 @@
+"""``causerie serve``: the web client and the embedded WebRTC / WebSocket server."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import click
+
+from .main import CliState, parse_sets, set_option
+
+
+@click.command("serve")
+@click.option(
+    "--host", default=None, help="Interface to listen on [env CAUSERIE_HOST; default 127.0.0.1]."
+)
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    help="Port [env CAUSERIE_PORT; default 8080; 0: any free one].",
+)
+@click.option(
+    "--max-sessions",
+    type=click.IntRange(1, 512),
+    default=None,
+    help="Concurrent conversations before 'busy' [env CAUSERIE_MAX_SESSIONS; default 8].",
+)
+@set_option
+@click.pass_obj
+def serve(
+    state: CliState,
+    host: str | None,
+    port: int | None,
+    max_sessions: int | None,
+    sets: tuple[str, ...],
+) -> None:
+    """Talk to the agent in a browser: serves http://localhost:8080 (WebRTC or WebSocket)."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from ..server import ServerSettings, create_app
+
+    given: dict[str, Any] = {
+        k: v
+        for k, v in {"host": host, "port": port, "max_sessions": max_sessions}.items()
+        if v is not None
+    }
+    try:
+        settings = ServerSettings(**given)
+    except ValidationError as e:
+        raise click.UsageError(
+            f"server settings: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}"
+        ) from None
+    loaded, registry = state.load(parse_sets(sets))
+    # Bind before loading models: a port in use fails now, not after the models load.
+    sock = _bind(settings.host, settings.port)
+    bound_port = sock.getsockname()[1]
+    shown = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host
+
+    def progress(msg: str) -> None:
+        click.echo(msg, err=True)
+
+    def on_ready() -> None:
+        click.echo(
+            f"Causerie is ready: open http://{shown}:{bound_port} "
+            f"(max {settings.max_sessions} sessions; Ctrl+C to stop)",
+            err=True,
+        )
+
+    app = create_app(
+        settings, loaded=loaded, registry=registry, progress=progress, on_ready=on_ready
+    )
+    config = uvicorn.Config(
+        app, log_level="debug" if state.verbose else "warning", ws_max_size=64 * 1024, lifespan="on"
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> Any:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {e.strerror}; choose another --port"
+        ) from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(serve)

@@ -1,0 +1,81 @@
+"""The FastAPI app: ``create_app`` builds the pipeline once at startup (models load before
+the first request is served) and shares it with every session."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from ..agent.faults import Faults
+from ..agent.pipeline import Pipeline, Progress, build_pipeline
+from ..config.loader import LoadedConfig
+from ..transports.bridge import ToolsFactory
+from .routes import router
+from .sessions import SessionHook, SessionManager
+from .settings import ServerSettings
+from .token import token_router
+
+logger = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+def create_app(
+    settings: ServerSettings | None = None,
+    *,
+    loaded: LoadedConfig,
+    registry: object | None = None,
+    pipeline: Pipeline | None = None,
+    progress: Progress | None = None,
+    on_ready: Callable[[], None] | None = None,
+    faults: Faults | None = None,
+    tools_factory: ToolsFactory | None = None,
+    session_hooks: list[SessionHook] | None = None,
+) -> FastAPI:
+    """The server app. Give ``pipeline`` to share one you built (tests, benchmarks); else it
+    is built at startup from ``loaded`` and ``registry`` and closed at shutdown."""
+    settings = settings or ServerSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = pipeline is None
+        if pipeline is None:
+            from ..providers.registry import Registry
+
+            reg = registry if isinstance(registry, Registry) else Registry.from_entry_points()
+            built = await asyncio.to_thread(build_pipeline, loaded, reg, progress)
+        else:
+            built = pipeline
+        manager = SessionManager(
+            loaded=loaded,
+            pipeline=built,
+            max_sessions=settings.max_sessions,
+            faults=faults,
+            max_input_seconds=settings.max_input_seconds,
+            tools_factory=tools_factory,
+            session_hooks=session_hooks,
+        )
+        app.state.manager = manager
+        app.state.pipeline = built
+        if on_ready is not None:
+            on_ready()
+        try:
+            yield
+        finally:
+            await manager.aclose()
+            if own:
+                await built.aclose()
+
+    app = FastAPI(title="Causerie", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.loaded = loaded
+    app.include_router(router)
+    app.include_router(token_router(env=loaded.env))  # LiveKit tokens: docs/DEPLOY.md
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    return app

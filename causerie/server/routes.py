@@ -1,0 +1,114 @@
+"""HTTP and WebSocket endpoints. Errors are JSON: ``{"error": code, "message": text}``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, WebSocket
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from .sessions import Busy, SessionManager
+from .settings import ServerSettings
+
+router = APIRouter()
+
+_INDEX = Path(__file__).resolve().parent.parent / "web" / "index.html"
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+@router.get("/", include_in_schema=False)
+async def index() -> Response:
+    return FileResponse(_INDEX, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/healthz")
+async def healthz(request: Request) -> dict[str, Any]:
+    manager: SessionManager = request.app.state.manager
+    return {
+        "status": "ok",
+        "agent": request.app.state.loaded.spec.name,
+        "providers": manager.pipeline.describe(),
+        "sessions": manager.snapshot(),
+    }
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None when it is larger than ``limit`` (never buffers more)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _check_offer(body: bytes) -> tuple[str, str] | str:
+    """(sdp, type) or an error message."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return 'the body must be JSON: {"sdp": "...", "type": "offer"}'
+    if not isinstance(data, dict):
+        return 'the body must be a JSON object: {"sdp": "...", "type": "offer"}'
+    sdp, kind = data.get("sdp"), data.get("type")
+    if kind != "offer":
+        return f'"type" must be "offer", got {kind!r}'
+    if not isinstance(sdp, str) or not sdp.startswith("v=0"):
+        return '"sdp" must be an SDP session description (starting with "v=0")'
+    if "m=audio" not in sdp:
+        return "the offer has no audio section (m=audio): open the microphone before connecting"
+    return sdp, kind
+
+
+@router.post("/api/offer")
+async def offer(request: Request) -> Response:
+    """The browser's SDP offer -> our answer. 400 bad offer, 413 too large, 503 busy."""
+    from aiortc import RTCSessionDescription
+
+    from ..transports.webrtc import answer_offer
+
+    settings: ServerSettings = request.app.state.settings
+    manager: SessionManager = request.app.state.manager
+    body = await _read_limited(request, settings.max_offer_bytes)
+    if body is None:
+        return _error(
+            413, "offer_too_large", f"the offer is larger than {settings.max_offer_bytes} bytes"
+        )
+    checked = _check_offer(body)
+    if isinstance(checked, str):
+        return _error(400, "bad_offer", checked)
+    try:
+        slot = manager.reserve("webrtc")
+    except Busy as e:
+        return _error(503, "busy", str(e))
+    try:
+        answer, peer = await answer_offer(
+            RTCSessionDescription(sdp=checked[0], type=checked[1]),
+            slot,
+            connect_timeout=settings.connect_timeout,
+            disconnect_grace=settings.disconnect_grace,
+        )
+    except ValueError as e:
+        slot.release()
+        return _error(400, "bad_offer", str(e))
+    except BaseException:
+        slot.release()
+        raise
+    manager.spawn(peer.run(slot), name=f"webrtc.connection[{id(peer):x}]")
+    return JSONResponse({"sdp": answer.sdp, "type": answer.type})
+
+
+@router.websocket("/api/ws")
+async def websocket(ws: WebSocket) -> None:
+    from ..transports.websocket import serve_websocket
+
+    settings: ServerSettings = ws.app.state.settings
+    await serve_websocket(ws, ws.app.state.manager, max_backlog_s=settings.max_output_backlog)

@@ -1,0 +1,156 @@
+"""Concurrent sessions: a fixed number of slots, each connection holds one from its first
+byte to its last, and every background task the server starts has a name and an owner here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+from ..agent.faults import Faults
+from ..agent.pipeline import Pipeline
+from ..config.loader import LoadedConfig
+from ..events.channel import Listener
+from ..transports.bridge import LiveSession, SendAudio, ToolsFactory
+
+logger = logging.getLogger(__name__)
+
+SessionHook = Callable[[LiveSession], None]
+
+
+class Busy(Exception):
+    """Every slot is taken."""
+
+
+class Slot:
+    """One of ``max_sessions``. Release it exactly once (``release`` is idempotent)."""
+
+    def __init__(self, manager: SessionManager, transport: str) -> None:
+        self.manager = manager
+        self.transport = transport
+        self.live: LiveSession | None = None
+        self._released = False
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self.manager._slots.discard(self)
+
+    @asynccontextmanager
+    async def session(
+        self,
+        *,
+        out_rate: int,
+        send_audio: SendAudio,
+        drop_audio: Callable[[], None],
+        on_event: Listener,
+    ) -> AsyncIterator[LiveSession]:
+        """A started :class:`LiveSession`, closed (even when cancelled) on the way out.
+        ``on_event`` receives every event from before the start (``ready``) to the close."""
+        m = self.manager
+        live = LiveSession(
+            loaded=m.loaded,
+            pipeline=m.pipeline,
+            transport=self.transport,
+            out_rate=out_rate,
+            send_audio=send_audio,
+            drop_audio=drop_audio,
+            faults=m.faults,
+            max_input_seconds=m.max_input_seconds,
+            tools_factory=m.tools_factory,
+        )
+        self.live = live
+        unsubscribe = live.events.subscribe(on_event)
+        try:
+            for hook in m.session_hooks:
+                hook(live)
+            await live.start()
+            yield live
+        finally:
+            try:
+                await live.aclose()
+            finally:
+                unsubscribe()
+                self.live = None
+                self.release()
+
+
+class SessionManager:
+    def __init__(
+        self,
+        *,
+        loaded: LoadedConfig,
+        pipeline: Pipeline,
+        max_sessions: int,
+        faults: Faults | None = None,
+        max_input_seconds: float = 1.0,
+        tools_factory: ToolsFactory | None = None,
+        session_hooks: list[SessionHook] | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.pipeline = pipeline
+        self.max_sessions = max_sessions
+        self.faults = faults or Faults()
+        self.max_input_seconds = max_input_seconds
+        self.tools_factory = tools_factory
+        """Per-session tools (they may keep state in ``SessionData.state``)."""
+        self.session_hooks = session_hooks or []
+        """Called with each new session before it starts (e.g. a metrics recorder subscribing
+        to ``live.events``)."""
+        self._slots: set[Slot] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.total_sessions = 0
+
+    @property
+    def active(self) -> int:
+        return len(self._slots)
+
+    def sessions(self) -> list[LiveSession]:
+        return [s.live for s in self._slots if s.live is not None]
+
+    def reserve(self, transport: str) -> Slot:
+        """Take a slot now or raise :class:`Busy`; existing sessions are not touched."""
+        if len(self._slots) >= self.max_sessions:
+            n = self.max_sessions
+            raise Busy(f"the server is busy: {n} of {n} sessions in use; try again later")
+        slot = Slot(self, transport)
+        self._slots.add(slot)
+        self.total_sessions += 1
+        return slot
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run a connection's lifetime in the background, owned here (cancelled on shutdown)."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("%s failed", task.get_name(), exc_info=task.exception())
+
+    async def aclose(self) -> None:
+        """Shutdown: end every connection task, then any session still open."""
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        lives = self.sessions()
+        if lives:
+            await asyncio.gather(*(live.aclose() for live in lives), return_exceptions=True)
+
+    def snapshot(self) -> dict[str, Any]:
+        by_transport: dict[str, int] = {}
+        for s in self._slots:
+            by_transport[s.transport] = by_transport.get(s.transport, 0) + 1
+        return {
+            "active": self.active,
+            "max_sessions": self.max_sessions,
+            "by_transport": by_transport,
+            "total": self.total_sessions,
+            "faults": dict(self.faults.counts),
+        }

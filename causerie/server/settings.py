@@ -1,0 +1,45 @@
+"""Server settings: one typed object, ``CAUSERIE_*`` environment variables under CLI options."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServerSettings(BaseSettings):
+    """Precedence: ``causerie serve`` options > environment (``CAUSERIE_<FIELD>``) > defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="CAUSERIE_", extra="ignore")
+
+    host: str = Field(
+        default="127.0.0.1", description="Interface to listen on (0.0.0.0: every one)."
+    )
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_sessions: int = Field(
+        default=8,
+        ge=1,
+        le=512,
+        description="Concurrent conversations; one more gets 'busy' (HTTP 503 / WS close 1013).",
+    )
+    max_offer_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest SDP offer body accepted."
+    )
+    connect_timeout: float = Field(
+        default=15.0, gt=0, description="Seconds a WebRTC peer has to connect after its offer."
+    )
+    disconnect_grace: float = Field(
+        default=5.0,
+        ge=0,
+        description="Seconds a WebRTC peer may stay 'disconnected' before we hang up.",
+    )
+    max_input_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=30.0,
+        description="Microphone audio buffered per session; beyond it the oldest is dropped.",
+    )
+    max_output_backlog: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds of agent audio a WebSocket peer may fall behind before we hang up.",
+    )

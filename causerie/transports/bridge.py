@@ -1,0 +1,317 @@
+"""What every embedded transport shares: one connection's ``AgentSession`` with its audio
+I/O, and the translation between livekit session events and schema events (and back).
+
+A transport only moves bytes. It gives :class:`LiveSession` two callables, ``send_audio``
+(queue one output frame to the peer, never blocking) and ``drop_audio`` (forget frames queued
+to the peer: barge-in), pushes the peer's microphone frames with :meth:`LiveSession.push_audio`,
+reports each output frame as it leaves with :meth:`LiveSession.audio_sent`, feeds client
+messages to :meth:`LiveSession.handle_message`, and sends whatever
+``LiveSession.events`` emits (schema: :mod:`causerie.events.schema`).
+
+Voice-to-voice latency is measured here, at the transport: from the wall time the last
+audible input frame arrived (taken when the VAD says the user stopped) to the wall time the
+first audible frame of the reply left for the peer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from livekit import rtc
+from livekit.agents.voice import io
+from livekit.agents.voice.events import (
+    AgentStateChangedEvent,
+    CloseEvent,
+    ConversationItemAddedEvent,
+    ErrorEvent,
+    EventTypes,
+    UserInputTranscribedEvent,
+    UserStateChangedEvent,
+)
+from livekit.agents.voice.transcription import TranscriptSynchronizer
+
+from ..agent.faults import Faults
+from ..agent.pipeline import Pipeline
+from ..agent.session import build_agent, build_session
+from ..agent.userdata import SessionData
+from ..config.loader import LoadedConfig
+from ..events.schema import EventError, Interrupt, Mute, Ping, TextInput, parse_client_event
+from .audio_io import FRAME_MS, PacedAudioOutput, QueueAudioInput, Segment, is_audible
+
+logger = logging.getLogger(__name__)
+
+IN_RATE = 16000
+"""Rate of the frames pushed into the session (the STT and VAD rate)."""
+
+CLOSE_TRANSCRIPT_TIMEOUT = 0.3
+
+SendAudio = Callable[[rtc.AudioFrame], None]
+ToolsFactory = Callable[[SessionData], list[Any]]
+
+
+class _TranscriptOut(io.TextOutput):
+    """The reply's text as the synchronizer releases it (word by word, with the audio)."""
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        super().__init__(label="causerie-transcript", next_in_chain=None)
+        self._emit = emit
+        self._text = ""
+
+    async def capture_text(self, text: str) -> None:
+        self._text += text
+        if self._text.strip():
+            self._emit(self._text.strip())
+
+    def flush(self) -> None:
+        self._text = ""
+
+
+class LiveSession:
+    """One peer's conversation. Create, :meth:`start`, then always :meth:`aclose`."""
+
+    def __init__(
+        self,
+        *,
+        loaded: LoadedConfig,
+        pipeline: Pipeline,
+        transport: str,
+        out_rate: int,
+        send_audio: SendAudio,
+        drop_audio: Callable[[], None],
+        faults: Faults | None = None,
+        tools_factory: ToolsFactory | None = None,
+        identity: str | None = None,
+        max_input_seconds: float = 1.0,
+    ) -> None:
+        spec = loaded.spec
+        self.userdata = SessionData(
+            language=spec.base_language, transport=transport, identity=identity
+        )
+        self.events = self.userdata.events
+        self.session_id = self.userdata.session_id
+        self.transport = transport
+        self.agent_name = spec.name
+        self._send_audio = send_audio
+        self._drop_audio = drop_audio
+        self._process_faults = faults
+        self.faults = Faults(observers=[self._on_fault])
+        # Bounded: a peer streaming faster than real time loses its oldest audio, not our memory.
+        self.audio_in = QueueAudioInput(max_seconds=max_input_seconds)
+        self.audio_out = PacedAudioOutput(
+            self._on_frame_out,
+            sample_rate=out_rate,
+            on_segment_start=self._on_segment_start,
+            on_segment_end=self._on_segment_end,
+        )
+        self._sync = TranscriptSynchronizer(
+            next_in_chain_audio=self.audio_out,
+            next_in_chain_text=_TranscriptOut(self._on_agent_text),
+        )
+        self.session = build_session(loaded, pipeline, self.userdata)
+        tools = tools_factory(self.userdata) if tools_factory is not None else None
+        self.agent = build_agent(loaded, self.faults, tools)
+        self.muted = False
+        self.closed = asyncio.Event()
+        """Set when the session ended on its own (error) or was closed."""
+        self.started_at = time.time()
+        self._close_task: asyncio.Task[None] | None = None
+        self._silence = rtc.AudioFrame(
+            bytes(IN_RATE * FRAME_MS // 1000 * 2), IN_RATE, 1, IN_RATE * FRAME_MS // 1000
+        )
+        # Voice-to-voice bookkeeping.
+        self._speech_end: float | None = None
+        self._segment_started_at = 0.0
+        self._v2v: float | None = None
+        self._user_metrics: dict[str, Any] = {}
+        self._turns = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.session
+        s.input.audio = self.audio_in
+        s.output.audio = self._sync.audio_output
+        s.output.transcription = self._sync.text_output
+        for name, cb in self._handlers():
+            s.on(name, cb)
+        self.events.emit(
+            "ready",
+            session_id=self.session_id,
+            transport=self.transport,
+            agent_name=self.agent_name,
+            sample_rate=IN_RATE,
+            frame_bytes=IN_RATE * FRAME_MS // 1000 * 2,
+        )
+        await s.start(self.agent, record=False)
+
+    def _handlers(self) -> list[tuple[EventTypes, Callable[..., None]]]:
+        return [
+            ("agent_state_changed", self._on_agent_state),
+            ("user_state_changed", self._on_user_state),
+            ("user_input_transcribed", self._on_transcribed),
+            ("conversation_item_added", self._on_item),
+            ("error", self._on_error),
+            ("close", self._on_close),
+        ]
+
+    async def aclose(self) -> None:
+        """Close once; safe to call from several places. Cancelling the caller does not
+        cancel the close itself (a half-closed session would leak its tasks)."""
+        if self._close_task is None:
+            self._close_task = asyncio.create_task(
+                self._aclose(), name=f"LiveSession.close[{self.session_id}]"
+            )
+        await asyncio.shield(self._close_task)
+
+    async def _aclose(self) -> None:
+        self.audio_in.close()
+        # livekit waits up to 2 s (default) for the STT's final transcript on close, and a
+        # manual-flush STT with nothing pending sends none: the slot would stay taken 2 s
+        # after the peer left. A short wait still records an utterance that was ending.
+        opts = getattr(self.session, "_opts", None)
+        if opts is not None and hasattr(opts, "session_close_transcript_timeout"):
+            opts.session_close_transcript_timeout = CLOSE_TRANSCRIPT_TIMEOUT
+        try:
+            await self.session.aclose()
+        finally:
+            await self._sync.aclose()
+            await self.audio_out.aclose()
+            for name, cb in self._handlers():
+                self.session.off(name, cb)
+            self.closed.set()
+
+    # -- from the transport ----------------------------------------------------------------
+
+    def push_audio(self, frame: rtc.AudioFrame) -> None:
+        """One microphone frame (16 kHz mono). While muted the session hears silence, so its
+        VAD still sees the end of speech."""
+        self.audio_in.push(self._silence if self.muted else frame)
+
+    def audio_sent(self, frame: rtc.AudioFrame) -> None:
+        """The transport handed ``frame`` to the peer now: the end of a voice-to-voice span."""
+        end = self._speech_end
+        if end is not None and self._segment_started_at >= end and is_audible(frame):
+            self._v2v = time.time() - end
+            self._speech_end = None
+
+    def handle_message(self, raw: str | bytes) -> None:
+        """A client event; a bad one is answered with an error event, never an exception."""
+        try:
+            ev = parse_client_event(raw)
+        except EventError as e:
+            self.events.emit("error", code=e.code, message=e.message, fatal=False)
+            return
+        if isinstance(ev, TextInput):
+            self._interrupt()
+            self._speech_end = None  # typed: no voice-to-voice for this turn
+            self.session.generate_reply(user_input=ev.text)
+        elif isinstance(ev, Mute):
+            self.muted = ev.muted
+        elif isinstance(ev, Interrupt):
+            self._interrupt()
+        elif isinstance(ev, Ping):
+            self.events.emit("pong", id=ev.id)
+
+    def _interrupt(self) -> None:
+        try:
+            fut = self.session.interrupt()
+        except RuntimeError as e:  # not running, or the speech is uninterruptible
+            self.events.emit("error", code="interrupt_failed", message=str(e), fatal=False)
+            return
+        fut.add_done_callback(_log_future_error)
+
+    # -- audio output ----------------------------------------------------------------------
+
+    def _on_frame_out(self, frame: rtc.AudioFrame) -> None:
+        self._send_audio(frame)
+
+    def _on_segment_start(self, seg: Segment) -> None:
+        self._segment_started_at = time.time()
+
+    def _on_segment_end(self, seg: Segment) -> None:
+        if seg.interrupted:
+            # Frames already queued to the peer would keep the agent talking over the user.
+            self._drop_audio()
+            self.events.emit("interrupted")
+
+    # -- session events -> schema events ---------------------------------------------------
+
+    def _on_agent_text(self, text: str) -> None:
+        self.events.emit("agent_transcript", text=text, final=False, interrupted=False)
+
+    def _on_agent_state(self, ev: AgentStateChangedEvent) -> None:
+        self.events.emit("agent_state", state=ev.new_state)
+
+    def _on_user_state(self, ev: UserStateChangedEvent) -> None:
+        if ev.old_state == "speaking" and ev.new_state == "listening":
+            self._speech_end = self.audio_in.last_audible_at
+        self.events.emit("user_state", state=ev.new_state)
+
+    def _on_transcribed(self, ev: UserInputTranscribedEvent) -> None:
+        if ev.transcript.strip():
+            self.events.emit("user_transcript", text=ev.transcript.strip(), final=ev.is_final)
+
+    def _on_item(self, ev: ConversationItemAddedEvent) -> None:
+        item = ev.item
+        role = getattr(item, "role", None)
+        if role == "user":
+            self._user_metrics = dict(getattr(item, "metrics", {}) or {})
+        elif role == "assistant":
+            text = getattr(item, "text_content", None) or ""
+            interrupted = bool(getattr(item, "interrupted", False))
+            self.events.emit("agent_transcript", text=text, final=True, interrupted=interrupted)
+            self._emit_turn_metrics(dict(getattr(item, "metrics", {}) or {}), interrupted)
+
+    def _emit_turn_metrics(self, m: dict[str, Any], interrupted: bool) -> None:
+        # Per-turn figures from the chat items: livekit's metrics_collected events come from
+        # the providers, which every session shares, so they would mix sessions up.
+        self._turns += 1
+        u = self._user_metrics
+        self.events.emit(
+            "turn_metrics",
+            turn=self._turns,
+            voice_to_voice=self._v2v,
+            stt=u.get("transcription_delay"),
+            end_of_turn=u.get("end_of_turn_delay"),
+            llm_ttft=m.get("llm_node_ttft"),
+            tts_ttfb=m.get("tts_node_ttfb"),
+            lk_e2e_latency=m.get("e2e_latency"),
+            interrupted=interrupted,
+        )
+        self._v2v = None
+        self._user_metrics = {}
+
+    def _on_error(self, ev: ErrorEvent) -> None:
+        # Not forwarded: livekit relays a provider's errors to every session sharing that
+        # provider. This session's own faults reach the client through ``self.faults``.
+        logger.info("session %s: provider error: %s", self.session_id, ev.error)
+
+    def _on_fault(self, component: str, error: BaseException) -> None:
+        self.events.emit(
+            "error",
+            code=f"{component}_failed",
+            message=f"{type(error).__name__}: {error}",
+            fatal=False,
+        )
+        pf = self._process_faults
+        if pf is not None:  # process-wide counters and observers (metrics, /healthz)
+            pf.counts[component] += 1
+            for obs in list(pf.observers):
+                try:
+                    obs(component, error)
+                except Exception:
+                    logger.exception("fault observer failed")
+
+    def _on_close(self, ev: CloseEvent) -> None:
+        if ev.error is not None:
+            self.events.emit("error", code="session_closed", message=str(ev.error), fatal=True)
+        self.closed.set()
+
+
+def _log_future_error(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        logger.warning("interrupt failed: %s", fut.exception())

@@ -1,0 +1,190 @@
+"""WebSocket transport: raw PCM both ways plus JSON events on one socket.
+
+Framing (docs/WEBSOCKET.md):
+
+* binary message = exactly one 20 ms frame of 16 kHz s16le mono (640 bytes), both ways;
+* text message = one JSON event (:mod:`causerie.events.schema`).
+
+A binary message of any other size is dropped and answered with an ``error`` event
+(``bad_frame``, at most one per second); the connection stays open. A full server closes
+with code 1013 and a reason; a session that ends on its own closes with 1011.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from typing import Any
+
+from livekit import rtc
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from ..events.schema import encode
+from .audio_io import FRAME_MS
+from .bridge import IN_RATE, LiveSession
+
+logger = logging.getLogger(__name__)
+
+SAMPLES_PER_FRAME = IN_RATE * FRAME_MS // 1000
+FRAME_BYTES = SAMPLES_PER_FRAME * 2
+CLOSE_BUSY = 1013  # "try again later"
+CLOSE_SESSION_ENDED = 1011
+CLOSE_TOO_SLOW = 1008
+
+
+class WebSocketPeer:
+    """The send side of one socket: a single writer task drains an outbox of events and
+    audio, so sends never interleave and a barge-in can drop queued audio."""
+
+    def __init__(self, ws: WebSocket, *, max_backlog_s: float = 2.0) -> None:
+        self.ws = ws
+        self._outbox: deque[str | rtc.AudioFrame] = deque()
+        self._audio_queued = 0
+        self._max_audio = int(max_backlog_s * 1000 / FRAME_MS)
+        self._wake = asyncio.Event()
+        self._emptied = asyncio.Event()
+        self.too_slow = False
+        self.live: LiveSession | None = None
+        self._last_bad_frame_error = 0.0
+
+    # Called by LiveSession / its event channel (sync, on the loop).
+    def send_audio(self, frame: rtc.AudioFrame) -> None:
+        if self._audio_queued >= self._max_audio:
+            self.too_slow = True  # the peer stopped reading; the run loop hangs up
+            self._wake.set()
+            return
+        self._outbox.append(frame)
+        self._audio_queued += 1
+        self._wake.set()
+
+    def drop_audio(self) -> None:
+        if self._audio_queued:
+            self._outbox = deque(x for x in self._outbox if isinstance(x, str))
+            self._audio_queued = 0
+
+    def send_event(self, event: dict[str, Any]) -> None:
+        self._outbox.append(encode(event))
+        self._wake.set()
+
+    async def _writer(self) -> None:
+        while True:
+            while not self._outbox:
+                self._emptied.set()
+                if self.too_slow:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+            item = self._outbox.popleft()
+            if isinstance(item, str):
+                await self.ws.send_text(item)
+            else:
+                self._audio_queued -= 1
+                await self.ws.send_bytes(item.data.tobytes())
+                if self.live is not None:
+                    self.live.audio_sent(item)
+
+    async def _reader(self, live: LiveSession) -> None:
+        while True:
+            msg = await self.ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                return
+            data = msg.get("bytes")
+            if data is not None:
+                if len(data) == FRAME_BYTES:
+                    live.push_audio(rtc.AudioFrame(data, IN_RATE, 1, SAMPLES_PER_FRAME))
+                else:
+                    self._bad_frame(len(data))
+            elif msg.get("text") is not None:
+                live.handle_message(msg["text"])
+
+    def _bad_frame(self, size: int) -> None:
+        now = time.monotonic()
+        if now - self._last_bad_frame_error >= 1.0:  # one error per second, not one per frame
+            self._last_bad_frame_error = now
+            self.send_event(
+                {
+                    "type": "error",
+                    "ts": time.time(),
+                    "code": "bad_frame",
+                    "fatal": False,
+                    "message": f"binary messages must be {FRAME_BYTES} bytes "
+                    f"(20 ms of 16 kHz s16le mono); got {size}, dropped",
+                }
+            )
+
+    async def _drain(self) -> None:
+        while self._outbox:
+            self._emptied.clear()
+            await self._emptied.wait()
+
+    async def run(self, live: LiveSession) -> tuple[int, str] | None:
+        """Pump both directions until the peer leaves or the session ends; returns the
+        close code and reason to send, or None when the peer already closed."""
+        self.live = live
+        sid = live.session_id
+        reader = asyncio.create_task(self._reader(live), name=f"ws.read[{sid}]")
+        writer = asyncio.create_task(self._writer(), name=f"ws.write[{sid}]")
+        ended = asyncio.create_task(live.closed.wait(), name=f"ws.session-ended[{sid}]")
+        tasks = {reader, writer, ended}
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if ended in done and not writer.done():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.5):
+                        await self._drain()  # let the last events (a fatal error) out
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if reader in done:
+            return None
+        if self.too_slow:
+            return CLOSE_TOO_SLOW, "client is not reading the agent's audio"
+        if ended in done:
+            return CLOSE_SESSION_ENDED, "the session ended"
+        exc = writer.exception() if writer.done() and not writer.cancelled() else None
+        if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError | OSError):
+            raise exc
+        return None  # the socket failed while sending: the peer is gone
+
+
+async def serve_websocket(ws: WebSocket, manager: Any, *, max_backlog_s: float = 2.0) -> None:
+    """One connection of ``/api/ws``, from accept to close. ``manager``: a SessionManager."""
+    from ..server.sessions import Busy
+
+    await ws.accept()
+    try:
+        slot = manager.reserve("websocket")
+    except Busy as e:
+        # Accept first: a refused handshake shows the browser a bare 403, not the reason.
+        await ws.send_text(
+            encode(
+                {
+                    "type": "error",
+                    "ts": time.time(),
+                    "code": "busy",
+                    "message": str(e),
+                    "fatal": True,
+                }
+            )
+        )
+        await ws.close(code=CLOSE_BUSY, reason="server busy, try again later")
+        return
+    peer = WebSocketPeer(ws, max_backlog_s=max_backlog_s)
+    close: tuple[int, str] | None = None
+    try:
+        async with slot.session(
+            out_rate=IN_RATE,
+            send_audio=peer.send_audio,
+            drop_audio=peer.drop_audio,
+            on_event=peer.send_event,
+        ) as live:
+            close = await peer.run(live)
+    finally:
+        slot.release()
+        if close is not None and ws.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                await ws.close(code=close[0], reason=close[1])

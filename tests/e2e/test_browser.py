@@ -1,0 +1,101 @@
+"""The talk page in real Debian chromium, with espeak speech as the fake microphone."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import ServerThread, serve_shared, write_fake_mic
+
+CHROMIUM = "/usr/bin/chromium"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason=f"{CHROMIUM} is not installed (apt-get install chromium)",
+    ),
+]
+
+
+def chromium_args(wav: Path) -> list[str]:
+    return [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}",
+        "--autoplay-policy=no-user-gesture-required",
+        "--disable-background-networking",
+        "--allow-loopback-in-peer-connection",
+        "--no-sandbox",
+    ]
+
+
+@pytest.fixture(scope="session", name="server")
+def _server() -> Iterator[ServerThread]:
+    yield from serve_shared()
+
+
+@pytest.fixture
+async def open_page(tmp_path: Path) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    browsers: list[Any] = []
+    async with async_playwright() as pw:
+
+        async def open_(url: str, utterances: list[str], gap: float = 4.0) -> Any:
+            wav = write_fake_mic(
+                tmp_path / f"mic{len(browsers)}.wav", utterances, gap=gap, lead=1.5
+            )
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=chromium_args(wav))
+            browsers.append(browser)
+            page = await browser.new_page()
+            page.on("console", lambda m: print(f"[page] {m.type}: {m.text}"))
+            page.on("pageerror", lambda e: print(f"[page error] {e}"))
+            await page.goto(url)
+            return page
+
+        yield open_
+        for b in browsers:
+            await b.close()
+
+
+async def lines(page: Any, role: str) -> list[str]:
+    return await page.eval_on_selector_all(
+        f'#transcript li[data-role="{role}"]', "els => els.map(e => e.textContent)"
+    )
+
+
+@pytest.mark.parametrize("transport", ["webrtc", "websocket"])
+async def test_talk_in_the_browser(server: ServerThread, open_page: Any, transport: str) -> None:
+    page = await open_page(
+        f"{server.url}/?transport={transport}&aec=0&autoconnect=1", ["what can you do"]
+    )
+    await page.wait_for_function("window.causerie.conn === 'connected'", timeout=15000)
+    # The user's words, as the agent understood them, appear in the page (pocketsphinx hears
+    # "what can you do", now and then "what to do").
+    await page.wait_for_function(
+        """() => [...document.querySelectorAll('#transcript li[data-role="user"]:not(.interim)')]
+                 .some(li => li.textContent.includes('do'))""",
+        timeout=20000,
+    )
+    # The reply's text shows while it is spoken, and its voice reaches the page with energy.
+    await page.wait_for_function(
+        """() => [...document.querySelectorAll('#transcript li[data-role="agent"]')]
+                 .some(li => /^I (can|heard)/.test(li.textContent))""",
+        timeout=15000,
+    )
+    await page.wait_for_function("window.causerie.stats.agentAudibleTicks > 50", timeout=10000)
+    stats = await page.evaluate("window.causerie.stats")
+    assert stats["agentPeak"] > 0.02
+    await page.wait_for_function(
+        "window.causerie.events.some(e => e.type === 'turn_metrics')", timeout=20000
+    )
+    v2v = await page.evaluate("document.getElementById('lat-v2v').textContent")
+    assert v2v.endswith(" ms")
+    await page.click("#connect")  # disconnect
+    server.wait_idle()
