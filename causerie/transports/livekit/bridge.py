@@ -54,6 +54,13 @@ async def room_exists(lkapi: api.LiveKitAPI, room: str) -> bool:
     return any(r.name == room for r in listed.rooms)
 
 
+async def require_room(creds: Credentials, room: str) -> None:
+    """Raise :class:`RoomNotFound` unless ``room`` exists (or LiveKitUnreachable)."""
+    async with livekit_api(creds) as lkapi:
+        if not await room_exists(lkapi, room):
+            raise RoomNotFound(room)
+
+
 async def dispatch(
     creds: Credentials, room: str, agent_name: str, *, participant_identity: str | None = None
 ) -> Dispatched:
@@ -75,11 +82,11 @@ async def join_direct(
     identity: str | None = None,
     participant_identity: str | None = None,
     join_timeout: float = 120.0,
+    check_room: bool = True,
 ) -> str:
     """Join ``room_name`` as the agent and talk until the conversation ends; returns why."""
-    async with livekit_api(creds) as lkapi:
-        if not await room_exists(lkapi, room_name):
-            raise RoomNotFound(room_name)
+    if check_room:
+        await require_room(creds, room_name)
     identity = identity or f"causerie-agent-{uuid.uuid4().hex[:8]}"
     token = agent_token(creds, room=room_name, identity=identity, ttl=AGENT_TOKEN_TTL)
     room = rtc.Room()

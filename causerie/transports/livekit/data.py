@@ -119,10 +119,10 @@ class EventPublisher:
             return
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._idle.wait(), flush_timeout)
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        task, self._task = self._task, None
+        task.cancel()
+        # gather() absorbs the task's CancelledError but re-raises one aimed at us.
+        await asyncio.gather(task, return_exceptions=True)
 
 
 class _AgentText(io.TextOutput):

@@ -23,6 +23,7 @@ OUTCOMES: dict[str, Outcome] = {
     "room_disconnected": "user_left",
     "no_participant": "completed",
     "cancelled": "completed",
+    "error": "error",
 }
 """Why a conversation ended -> the session record's outcome. ``session_closed`` is left to
 the collector, which reads the close event (an error, or a normal end)."""

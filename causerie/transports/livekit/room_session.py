@@ -186,7 +186,8 @@ class RoomSession:
 
     async def run(self, *, join_timeout: float = 120.0) -> str:
         """Run until the conversation ends; returns why: ``participant_left``,
-        ``session_closed``, ``room_disconnected`` or ``no_participant``."""
+        ``session_closed``, ``room_disconnected`` or ``no_participant`` (``on_end`` hooks
+        also see ``cancelled`` and ``error``)."""
         events = self.userdata.events
         mapper = SessionEvents(self.session, events)
         publisher = EventPublisher(self.room.local_participant)
@@ -232,10 +233,16 @@ class RoomSession:
             self.ended_reason = await self._wait_end(tracker, closed, join_timeout)
             logger.info("session %s ended: %s", self.userdata.session_id, self.ended_reason)
             return self.ended_reason
+        except asyncio.CancelledError:
+            self.ended_reason = self.ended_reason or "cancelled"
+            raise
+        except Exception:
+            self.ended_reason = "error"
+            raise
         finally:
             for cb in self.on_end:
                 try:
-                    cb(self.ended_reason or "cancelled")
+                    cb(self.ended_reason)
                 except Exception:
                     logger.exception("end hook failed")
             tracker.detach()

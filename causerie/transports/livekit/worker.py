@@ -11,7 +11,6 @@ a second signal stops waiting. The health endpoint is the ``AgentServer``'s own
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
@@ -193,8 +192,8 @@ async def run_worker(
         await server.aclose()
         if not run_task.done():
             run_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await run_task
+        # Its outcome was handled above; gather() still re-raises a cancel aimed at us.
+        await asyncio.gather(run_task, stop_task, return_exceptions=True)
 
 
 async def _drain(server: AgentServer, force: asyncio.Event) -> None:
