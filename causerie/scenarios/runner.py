@@ -130,6 +130,8 @@ async def _run_session(
     await session.start(agent)
     try:
         for turn in sess.turns:
+            if turn.audio is not None:  # relative to the scenario file
+                turn = turn.model_copy(update={"audio": scn.resolve(turn.audio)})
             out.append(
                 await _run_turn(session, agentry, turn, events, prices, handle_client_action)
             )

@@ -60,7 +60,9 @@ class Lexicon:
         self._generic = {w for k in self._category_words for w in k.split()}
         # Category ids and labels name a category; other synonyms ("flour") also narrow it.
         self.label_words = {
-            w for c in catalogue.categories.values() for n in [c.id, *c.label.all()]
+            w
+            for c in catalogue.categories.values()
+            for n in [c.id, *c.label.all()]
             for w in terms(n, keep_stopwords=True)
         }
         self.vocabulary = set(self.idf) | {w for k in self._category_words for w in k.split()}

@@ -34,9 +34,9 @@ for _emotion, _valence, _words in (
     (
         "sadness",
         -2.0,
-        "disappointed disappointing sad unhappy upset sorry unfortunately broken damaged "
-        "spoiled rotten late lost missing decu decue decevant triste malheureux abime "
-        "abimee casse cassee pourri perdu retard",
+        "bad poor mauvais mauvaise disappointed disappointing sad unhappy upset sorry "
+        "unfortunately broken damaged spoiled rotten late lost missing decu decue decevant "
+        "triste malheureux abime abimee casse cassee pourri perdu retard",
     ),
     (
         "fear",
