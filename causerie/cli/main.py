@@ -91,9 +91,28 @@ def _register() -> None:
 _register()
 
 
+def hoist_config(args: list[str]) -> list[str]:
+    """``causerie chat --config shop.yaml`` means ``causerie --config shop.yaml chat``: the
+    agent file is a group option, but people type it after the command too."""
+    cmd = next((i for i, a in enumerate(args) if a in cli.commands), None)
+    if cmd is None:
+        return args
+    head, tail, moved = args[:cmd], [], []
+    rest = iter(args[cmd:])
+    for a in rest:
+        if a in ("-c", "--config"):
+            moved += [a, next(rest, "")]
+        elif a.startswith("--config="):
+            moved.append(a)
+        else:
+            tail.append(a)
+    return head + moved + tail
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
-        cli.main(args=argv, prog_name="causerie", standalone_mode=False)
+        args = hoist_config(list(sys.argv[1:] if argv is None else argv))
+        cli.main(args=args, prog_name="causerie", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
