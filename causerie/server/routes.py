@@ -92,9 +92,9 @@ async def offer(request: Request) -> Response:
     try:
         answer, peer = await answer_offer(
             RTCSessionDescription(sdp=checked[0], type=checked[1]),
-            slot,
             connect_timeout=settings.connect_timeout,
             disconnect_grace=settings.disconnect_grace,
+            media_timeout=settings.media_timeout,
         )
     except ValueError as e:
         slot.release()

@@ -32,6 +32,12 @@ class ServerSettings(BaseSettings):
         ge=0,
         description="Seconds a WebRTC peer may stay 'disconnected' before we hang up.",
     )
+    media_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds without microphone packets before a WebRTC peer counts as gone "
+        "(a vanished browser is otherwise noticed by ICE only after ~30 s).",
+    )
     max_input_seconds: float = Field(
         default=1.0,
         gt=0,

@@ -143,12 +143,18 @@ class WebRTCPeer:
     """One browser's RTCPeerConnection and everything that hangs off it."""
 
     def __init__(
-        self, pc: RTCPeerConnection, *, connect_timeout: float, disconnect_grace: float
+        self,
+        pc: RTCPeerConnection,
+        *,
+        connect_timeout: float,
+        disconnect_grace: float,
+        media_timeout: float = 10.0,
     ) -> None:
         self.pc = pc
         self.track = AgentAudioTrack()
         self.connect_timeout = connect_timeout
         self.disconnect_grace = disconnect_grace
+        self.media_timeout = media_timeout
         self.channel: RTCDataChannel | None = None
         self.mic: MediaStreamTrack | None = None
         self._pending: list[str] = []
@@ -229,7 +235,15 @@ class WebRTCPeer:
         assert self.mic is not None
         while True:
             try:
-                frame = await self.mic.recv()
+                async with asyncio.timeout(self.media_timeout):
+                    frame = await self.mic.recv()
+            except TimeoutError:
+                logger.info(
+                    "session %s: no audio from the peer for %.0f s: gone",
+                    live.session_id,
+                    self.media_timeout,
+                )
+                return
             except MediaStreamError:
                 return
             assert isinstance(frame, AudioFrame)
@@ -271,13 +285,22 @@ class WebRTCPeer:
 
 
 async def answer_offer(
-    offer: RTCSessionDescription, slot: Any, *, connect_timeout: float, disconnect_grace: float
+    offer: RTCSessionDescription,
+    *,
+    connect_timeout: float,
+    disconnect_grace: float,
+    media_timeout: float,
 ) -> tuple[RTCSessionDescription, WebRTCPeer]:
     """Apply the browser's offer and make the answer (ICE candidates gathered, inline).
-    Raises ``ValueError`` for an offer aiortc cannot use; the caller then releases ``slot``."""
+    Raises ``ValueError`` for an offer aiortc cannot use. Then run ``peer.run(slot)``."""
     allow_loopback_candidates()
     pc = RTCPeerConnection()
-    peer = WebRTCPeer(pc, connect_timeout=connect_timeout, disconnect_grace=disconnect_grace)
+    peer = WebRTCPeer(
+        pc,
+        connect_timeout=connect_timeout,
+        disconnect_grace=disconnect_grace,
+        media_timeout=media_timeout,
+    )
     try:
         await pc.setRemoteDescription(offer)
         if not any(t.kind == "audio" for t in pc.getTransceivers()):

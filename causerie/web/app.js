@@ -23,6 +23,7 @@ const STATE_LABELS = {
 // Everything a test (or a curious person in the console) may want to read.
 const debug = {
   conn: "idle", agentState: null, muted: false, events: [],
+  agentLevels: [], // [performance.now(), rms] of the agent's voice, last ~15 s
   stats: { agentAudibleTicks: 0, agentPeak: 0, micPeak: 0, heard: [], underruns: 0 },
 };
 window.causerie = debug;
@@ -140,6 +141,7 @@ let speechEnd = null; // when the mic last carried sound before the user stopped
 let heardPending = false;
 
 function onEvent(ev) {
+  ev._at = performance.now();
   debug.events.push(ev);
   if (debug.events.length > 500) debug.events.shift();
   switch (ev.type) {
@@ -254,6 +256,8 @@ function tickMeters() {
   const micRms = meters.mic && !debug.muted ? rms(meters.mic) : 0;
   const agentRms = meters.agent ? rms(meters.agent) : 0;
   if (micRms > 0.02) meters.lastMicLoud = now;
+  debug.agentLevels.push([now, agentRms]);
+  if (debug.agentLevels.length > 1500) debug.agentLevels.shift();
   if (agentRms > 0.01) {
     debug.stats.agentAudibleTicks++;
     if (heardPending && speechEnd) {

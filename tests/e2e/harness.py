@@ -273,3 +273,128 @@ class WsClient:
 
     def of(self, type_: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == type_]
+
+
+# -- a WebRTC client (aiortc), as a browser would connect ---------------------------------
+
+
+class SpeechTrack:
+    """Factory for an aiortc audio track that plays queued 16 kHz PCM in real time (48 kHz
+    frames, as a browser sends), silence otherwise; records when the last loud frame left."""
+
+    @staticmethod
+    def create() -> Any:
+        from fractions import Fraction
+
+        from aiortc import MediaStreamTrack
+        from av import AudioFrame
+
+        class _Track(MediaStreamTrack):
+            kind = "audio"
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.pending: list[np.ndarray] = []
+                self.last_audible_sent: float | None = None
+                self._pts = 0
+                self._start: float | None = None
+
+            def say(self, pcm16k: np.ndarray) -> None:
+                up = np.repeat(pcm16k, 3)  # 16 -> 48 kHz; crude, enough for the STT after Opus
+                up = np.pad(up, (0, -len(up) % 960))
+                self.pending.extend(up[i : i + 960] for i in range(0, len(up), 960))
+
+            async def recv(self) -> AudioFrame:
+                if self._start is None:
+                    self._start = time.monotonic()
+                due = self._start + self._pts / 48000
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                chunk = self.pending.pop(0) if self.pending else np.zeros(960, np.int16)
+                if audible(chunk.tobytes()):
+                    self.last_audible_sent = time.time()
+                frame = AudioFrame(format="s16", layout="mono", samples=960)
+                frame.planes[0].update(chunk.astype(np.int16).tobytes())
+                frame.sample_rate = 48000
+                frame.pts = self._pts
+                frame.time_base = Fraction(1, 48000)
+                self._pts += 960
+                return frame
+
+        return _Track()
+
+
+@dataclass
+class RtcClient:
+    """Offers over ``/api/offer``, speaks through a track, records the agent's track."""
+
+    base_url: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    audio: list[Received] = field(default_factory=list)
+
+    async def __aenter__(self) -> RtcClient:
+        import httpx
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+
+        from causerie.transports.webrtc import allow_loopback_candidates
+
+        allow_loopback_candidates()
+        self.pc = RTCPeerConnection()
+        self.mic = SpeechTrack.create()
+        self.pc.addTrack(self.mic)
+        self.channel = self.pc.createDataChannel("events")
+        self.channel.on("message", self._on_message)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.pc.on("track", self._on_track)
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        offer = {"sdp": self.pc.localDescription.sdp, "type": "offer"}
+        async with httpx.AsyncClient() as http:
+            r = await http.post(self.base_url + "/api/offer", json=offer)
+        self.status = r.status_code
+        if r.status_code != 200:
+            await self.pc.close()
+            raise ConnectionRefusedError(r.json())
+        await self.pc.setRemoteDescription(RTCSessionDescription(**r.json()))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.pc.close()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _on_message(self, msg: str) -> None:
+        ev = json.loads(msg)
+        ev["_at"] = time.time()
+        self.events.append(ev)
+
+    def _on_track(self, track: Any) -> None:
+        self._tasks.append(asyncio.create_task(self._read(track), name="test-rtc-client.read"))
+
+    async def _read(self, track: Any) -> None:
+        from aiortc.mediastreams import MediaStreamError
+
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            self.audio.append(Received(time.time(), audible(frame.to_ndarray().tobytes())))
+
+    async def wait_for(
+        self, pred: Callable[[dict[str, Any]], bool], within: float = 15.0
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + within
+        while True:
+            for ev in self.events:
+                if pred(ev):
+                    return ev
+            if time.monotonic() > deadline:
+                types = [e["type"] for e in self.events]
+                raise AssertionError(f"no matching event in {within} s; got {types}")
+            await asyncio.sleep(0.05)
+
+    def of(self, type_: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == type_]

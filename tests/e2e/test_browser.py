@@ -99,3 +99,38 @@ async def test_talk_in_the_browser(server: ServerThread, open_page: Any, transpo
     assert v2v.endswith(" ms")
     await page.click("#connect")  # disconnect
     server.wait_idle()
+
+
+QUIET_AFTER_CUT = """() => {
+  const d = window.causerie;
+  const cut = d.events.find(e => e.type === 'interrupted');
+  if (!cut) return null;
+  const window_ = d.agentLevels.filter(([t]) => t > cut._at + %d && t < cut._at + 500);
+  const before = d.agentLevels.filter(([t]) => t > cut._at - 600 && t < cut._at);
+  if (!window_.length || window_[window_.length - 1][0] < cut._at + 450) return null;  // not yet
+  const peak = (levels) => Math.max(...levels.map(([, r]) => r));
+  return {after: peak(window_), before: peak(before)};
+}"""
+
+
+@pytest.mark.parametrize("transport", ["websocket", "webrtc"])
+async def test_barge_in_in_the_browser(
+    server: ServerThread, open_page: Any, transport: str
+) -> None:
+    """Speak again while the agent answers: its voice stops in the page, not just on the server."""
+    page = await open_page(
+        f"{server.url}/?transport={transport}&aec=0&autoconnect=1",
+        ["what can you do", "who are you"],
+        gap=3.0,  # the first reply lasts ~8 s: the second question lands in the middle of it
+    )
+    await page.wait_for_function(
+        "window.causerie.events.some(e => e.type === 'interrupted')", timeout=25000
+    )
+    # WebSocket: the page drops its buffer at once. WebRTC: the server flushes its track and
+    # the browser's jitter buffer (~80 ms) drains.
+    delay = 150 if transport == "websocket" else 250
+    levels = await page.wait_for_function(QUIET_AFTER_CUT % delay, timeout=5000)
+    levels = await levels.json_value()
+    assert levels["before"] > 0.02, "the agent was audible just before the interruption"
+    assert levels["after"] < 0.005, f"agent still audible after the interruption: {levels}"
+    await page.wait_for_selector('#transcript li[data-role="agent"].cut', timeout=10000)
