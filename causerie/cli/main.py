@@ -76,6 +76,7 @@ def _register() -> None:
         config_cmd,
         init_cmd,
         livekit_cmd,
+        metrics_cmd,
         plugins_cmd,
         providers_cmd,
         serve,
@@ -84,7 +85,7 @@ def _register() -> None:
     )
 
     for mod in (talk, chat, config_cmd, providers_cmd, init_cmd, livekit_cmd, plugins_cmd, test_cmd,
-                serve):
+                serve, metrics_cmd):
         mod.register(cli)
 
 

@@ -50,12 +50,39 @@ async def _run(loaded, registry, pcm, fast):  # type: ignore[no-untyped-def]
         click.echo(msg, err=True)
 
     pipeline = await asyncio.to_thread(build_pipeline, loaded, registry, progress)
+    store = collector = None
     try:
         session = build_session(loaded, pipeline)
-        agent = build_agent(loaded, Faults())
-        return await run_talk(session, agent, pcm, fast=fast, printer=click.echo)
+        faults = Faults()
+        agent = build_agent(loaded, faults)
+        if loaded.spec.metrics.enabled:
+            store, collector = _recorder(loaded, pipeline, session, faults)
+        return await run_talk(
+            session, agent, pcm, fast=fast, printer=click.echo, collector=collector
+        )
     finally:
         await pipeline.aclose()
+        if store is not None and collector is not None:
+            await store.aclose(timeout=5.0)
+            lost = f", {store.dropped} record(s) lost" if store.dropped else ""
+            sid = collector.session_id
+            click.echo(f"session {sid} recorded{lost} in {loaded.spec.metrics.store_url} "
+                       f"(causerie sessions show {sid})", err=True)
+
+
+def _recorder(loaded, pipeline, session, faults):  # type: ignore[no-untyped-def]
+    """The store and collector that record this run (metrics.enabled in the agent file)."""
+    from ..metrics.collector import SessionCollector
+    from ..store import BufferedStore, open_store
+
+    m = loaded.spec.metrics
+    store = BufferedStore(open_store(m.store_url, transcripts=m.transcripts))
+    collector = SessionCollector(
+        store, session_id=session.userdata.session_id, transport="cli",
+        agent_name=loaded.spec.name, providers=pipeline.describe(),
+    )
+    faults.observers.append(collector.on_fault)
+    return store, collector
 
 
 def register(cli: click.Group) -> None:

@@ -46,6 +46,12 @@ ENV_OVERRIDES: dict[str, str] = {
     "MAX_TOOL_STEPS": "turn.max_tool_steps",
     "MAX_RESPONSE_TIME": "turn.max_response_time",
     "ENABLE_METRICS": "metrics.enabled",
+    # REDIS_URL first: an explicit CAUSERIE_STORE_URL, applied after it, wins.
+    "REDIS_URL": "metrics.store_url",
+    "CAUSERIE_STORE_URL": "metrics.store_url",
+    "CAUSERIE_STORE_TRANSCRIPTS": "metrics.transcripts",
+    "CAUSERIE_STORE_RETENTION_DAYS": "metrics.retention_days",
+    "CAUSERIE_STORE_MAX_SESSIONS": "metrics.max_sessions",
 }
 _LIST_FIELDS = {"plugins", "tools"}
 

@@ -76,7 +76,23 @@ class TurnSpec(_Strict):
 
 
 class MetricsSpec(_Strict):
-    enabled: bool = True
+    """Recording of sessions, turns and transcripts (see docs/METRICS.md)."""
+
+    enabled: bool = Field(default=True, description="Record every session and turn in the store.")
+    store_url: str = Field(
+        default="sqlite:///var/causerie.sqlite3",
+        min_length=1,
+        description="sqlite:///relative.db, sqlite:////absolute.db or redis://host:6379/0.",
+    )
+    transcripts: bool = Field(
+        default=True, description="Keep what was said; false keeps metrics only (privacy)."
+    )
+    retention_days: float | None = Field(
+        default=30.0, ge=0, description="Delete sessions older than this; null keeps them."
+    )
+    max_sessions: int | None = Field(
+        default=100_000, ge=1, description="Keep at most this many sessions; null: no limit."
+    )
 
 
 class AgentSpec(_Strict):

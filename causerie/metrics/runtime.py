@@ -1,0 +1,116 @@
+"""Everything a worker process needs to record sessions, built once from ``metrics:`` in
+the agent definition and passed explicitly: the buffered store, the observers (Prometheus,
+the dashboards' live feed), one collector per session, the retention task.
+
+    runtime = MetricsRuntime.from_spec(loaded.spec)
+    await runtime.start()                      # in the server's lifespan
+    collector = runtime.collector(session_id=..., transport="websocket", agent_name=...)
+    attach_metrics(session, userdata, collector)   # before session.start()
+    await runtime.aclose()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ..config.spec import MetricsSpec
+from ..store import BufferedStore, Store, open_store, retention_loop
+from .collector import SessionCollector, attach_metrics, describe_providers
+from .feed import LiveFeed
+from .observers import Observers
+from .prometheus import PrometheusMetrics
+
+logger = logging.getLogger(__name__)
+
+
+class MetricsRuntime:
+    def __init__(
+        self,
+        spec: MetricsSpec | None = None,
+        *,
+        store: Store | None = None,
+        prometheus: PrometheusMetrics | None = None,
+        max_pending: int = 10_000,
+    ) -> None:
+        self.spec = spec or MetricsSpec()
+        backend = store or open_store(self.spec.store_url, transcripts=self.spec.transcripts)
+        self.prometheus = prometheus or PrometheusMetrics()
+        self.feed = LiveFeed(transcripts=backend.transcripts)
+        self.observers = Observers(self.prometheus.observe, self.feed.publish)
+        self.store = BufferedStore(backend, observers=self.observers, max_pending=max_pending)
+        self.prometheus.track_store(self.store)
+        self._retention: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_spec(cls, spec: MetricsSpec, **kw: Any) -> MetricsRuntime:
+        return cls(spec, **kw)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether sessions are recorded (the API and /metrics work either way)."""
+        return self.spec.enabled
+
+    async def start(self) -> None:
+        """Open the store (a store that is down does not stop the server: writes buffer and
+        retry) and start the retention task."""
+        try:
+            await self.store.open()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not self.store.is_transient(exc):
+                raise  # a schema from a newer Causerie, a bad URL: fail at startup
+            logger.warning("store %r unavailable at startup (%s); buffering", self.store, exc)
+            self.store.start()
+        if self._retention is None and (
+            self.spec.retention_days is not None or self.spec.max_sessions is not None
+        ):
+            self._retention = asyncio.get_running_loop().create_task(
+                retention_loop(
+                    self.store,
+                    max_age_days=self.spec.retention_days,
+                    max_sessions=self.spec.max_sessions,
+                ),
+                name="causerie.metrics.retention",
+            )
+
+    async def aclose(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - shutdown bound
+        task, self._retention = self._retention, None
+        if task is not None:
+            task.cancel()
+            # gather() returns the task's CancelledError but re-raises one aimed at us.
+            await asyncio.gather(task, return_exceptions=True)
+        await self.store.aclose(timeout)
+
+    def collector(
+        self,
+        *,
+        session_id: str,
+        transport: str,
+        agent_name: str,
+        providers: dict[str, str] | None = None,
+    ) -> SessionCollector:
+        return SessionCollector(
+            self.store,
+            session_id=session_id,
+            transport=transport,
+            agent_name=agent_name,
+            providers=providers,
+            on_live=self.feed.publish_event,
+        )
+
+    def session_hook(self, live: Any) -> None:
+        """For the server's ``SessionManager(session_hooks=[...])``: records a
+        :class:`~causerie.transports.bridge.LiveSession` (called before it starts, in the
+        task that starts it)."""
+        if not self.enabled:
+            return
+        collector = self.collector(
+            session_id=live.session_id,
+            transport=live.transport,
+            agent_name=live.agent_name,
+            providers=describe_providers(live.session),
+        )
+        attach_metrics(live.session, live.userdata, collector, faults=getattr(live, "faults", None))
