@@ -15,7 +15,9 @@ from fastapi.staticfiles import StaticFiles
 from ..agent.faults import Faults
 from ..agent.pipeline import Pipeline, Progress, build_pipeline
 from ..config.loader import LoadedConfig
+from ..metrics.runtime import MetricsRuntime
 from ..transports.bridge import ToolsFactory
+from .metrics_api import metrics_router
 from .routes import router
 from .sessions import SessionHook, SessionManager
 from .settings import ServerSettings
@@ -37,10 +39,13 @@ def create_app(
     faults: Faults | None = None,
     tools_factory: ToolsFactory | None = None,
     session_hooks: list[SessionHook] | None = None,
+    metrics: MetricsRuntime | None = None,
 ) -> FastAPI:
     """The server app. Give ``pipeline`` to share one you built (tests, benchmarks); else it
-    is built at startup from ``loaded`` and ``registry`` and closed at shutdown."""
+    is built at startup from ``loaded`` and ``registry`` and closed at shutdown. ``metrics``
+    records every session (default: ``metrics:`` of the agent definition; docs/METRICS.md)."""
     settings = settings or ServerSettings()
+    recorder = metrics or MetricsRuntime.from_spec(loaded.spec.metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,23 +64,31 @@ def create_app(
             faults=faults,
             max_input_seconds=settings.max_input_seconds,
             tools_factory=tools_factory,
-            session_hooks=session_hooks,
+            session_hooks=[*(session_hooks or []), recorder.session_hook],
         )
         app.state.manager = manager
         app.state.pipeline = built
+        await recorder.start()
         if on_ready is not None:
             on_ready()
         try:
             yield
         finally:
-            await manager.aclose()
-            if own:
-                await built.aclose()
+            try:
+                await manager.aclose()
+                if own:
+                    await built.aclose()
+            finally:
+                await recorder.aclose()  # after the sessions: their ends are recorded
 
     app = FastAPI(title="Causerie", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.loaded = loaded
+    app.state.metrics = recorder
     app.include_router(router)
+    # /metrics, /api/metrics, /api/sessions, /api/events, /dashboard: docs/METRICS.md
+    r = recorder
+    app.include_router(metrics_router(r.store, prometheus=r.prometheus, feed=r.feed))
     app.include_router(token_router(env=loaded.env))  # LiveKit tokens: docs/DEPLOY.md
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     return app
