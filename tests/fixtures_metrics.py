@@ -1,0 +1,144 @@
+"""Helpers for the metrics tests: real sessions recorded through a collector (text mode with
+the scripted LLM, or voice through ``causerie.transports.file.talk`` on espeak speech), and
+an app served by a real uvicorn on a free port (SSE and the browser need a socket)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from livekit.agents import ToolError, function_tool
+from livekit.agents.voice import AgentSession
+
+from causerie.agent.faults import Faults
+from causerie.agent.voice_agent import CauserieAgent
+from causerie.metrics.collector import SessionCollector, attach_metrics
+from causerie.providers.local.scripted import ScriptedLLM
+from causerie.providers.local.scripted.brain import Reply, ToolRequest, Turn
+from causerie.providers.local.scripted.smalltalk import SmallTalk
+
+from .fixtures_store import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Shop:
+    """'weather' -> get_weather (ok), 'broken' -> broken_tool (fails)."""
+
+    name = "shop"
+
+    def respond(self, turn: Turn) -> Any:
+        if turn.has_any("weather"):
+            return [ToolRequest("get_weather", {"city": "Paris"})]
+        if turn.has_any("broken"):
+            return [ToolRequest("broken_tool", {})]
+        return None
+
+    def after_tools(self, turn: Turn) -> Reply | None:
+        r = turn.tool_results[0]
+        return Reply(f"Sorry, {r.output}" if r.is_error else f"It is sunny in {r.output}.")
+
+
+@function_tool
+async def get_weather(city: str) -> str:
+    """The weather in a city."""
+    await asyncio.sleep(0.02)
+    return city
+
+
+@function_tool
+async def broken_tool() -> str:
+    """Always fails."""
+    raise ToolError("the catalogue is down")
+
+
+def shop_llm() -> ScriptedLLM:
+    return ScriptedLLM(skills=[Shop(), SmallTalk()])
+
+
+async def text_session(
+    collector: SessionCollector,
+    texts: list[str],
+    *,
+    llm: Any = None,
+    close: bool = True,
+) -> AgentSession:
+    """A real AgentSession in text mode, recorded by ``collector``; closed unless asked."""
+    session: AgentSession = AgentSession(llm=llm or shop_llm())
+    faults = Faults()
+    attach_metrics(session, None, collector, faults=faults)
+    await session.start(
+        CauserieAgent(
+            instructions="x",
+            language="en",
+            faults=faults,
+            max_response_time=5.0,
+            tools=[get_weather, broken_tool],
+        )
+    )
+    for text in texts:
+        await session.run(user_input=text)
+    if close:
+        await session.aclose()
+    return session
+
+
+async def voice_session(collector_for: Any, utterances: list[str], *, gap: float = 2.0) -> Any:
+    """Espeak speech through pocketsphinx -> scripted -> espeak with ``talk`` (the same path
+    as ``causerie talk``); ``collector_for(session, pipeline)`` returns the collector."""
+    from causerie.agent.pipeline import build_pipeline
+    from causerie.agent.session import build_agent, build_session
+    from causerie.audio.wav import PCM
+    from causerie.config import load_config
+    from causerie.providers.registry import Registry
+    from causerie.transports.file import IN_RATE, talk
+
+    from .speech import conversation
+
+    registry = Registry.from_entry_points()
+    loaded = load_config(ROOT / "agent.yaml", environ={}, dotenv=None, registry=registry)
+    pipeline = await asyncio.to_thread(build_pipeline, loaded, registry)
+    try:
+        session = build_session(loaded, pipeline)
+        collector = collector_for(session, pipeline)
+        pcm = PCM(conversation(utterances, gap=gap), IN_RATE)
+        return await talk(
+            session,
+            build_agent(loaded, Faults()),
+            pcm,
+            fast=True,
+            printer=lambda _: None,
+            collector=collector,
+        )
+    finally:
+        await pipeline.aclose()
+
+
+@contextlib.asynccontextmanager
+async def served(app: Any, *, lifespan: bool = False) -> AsyncIterator[str]:
+    """``app`` on a real socket in this event loop; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on" if lifespan else "off",
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(), name=f"tests.uvicorn[{port}]")
+    try:
+        for _ in range(6000):
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.01)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)

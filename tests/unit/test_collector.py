@@ -1,0 +1,416 @@
+"""SessionCollector on real AgentSessions (text mode, the scripted LLM): turns, transcript,
+tools, errors, sessions sharing providers, the transport's voice-to-voice, and a store that
+goes down mid-conversation (real SQLite and Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from livekit.agents import llm
+from livekit.agents.voice import AgentSession
+
+from causerie.agent.faults import Faults
+from causerie.agent.voice_agent import CauserieAgent
+from causerie.events import EventChannel
+from causerie.metrics import (
+    ErrorRecord,
+    Observers,
+    SessionEnd,
+    SessionRecord,
+    TranscriptEntry,
+    TurnRecord,
+)
+from causerie.metrics.collector import SessionCollector, attach_metrics
+from causerie.metrics.prometheus import PrometheusMetrics
+from causerie.providers.local.scripted import ScriptedLLM
+from causerie.providers.local.scripted.smalltalk import SmallTalk
+from causerie.store import BufferedStore, SQLiteStore, Store, open_store
+from tests.fakes import FlakyLLM
+
+from ..fixtures_metrics import Shop, broken_tool, get_weather
+from ..fixtures_store import RedisServer, needs_redis_server, own_redis_server_fixture  # noqa: F401
+
+
+class Sink:
+    """Records what a collector writes, in order (the RecordSink protocol)."""
+
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+
+    def start_session_nowait(self, session: SessionRecord) -> bool:
+        self.records.append(session)
+        return True
+
+    def end_session_nowait(
+        self,
+        session_id: str,
+        outcome: Any = "completed",
+        error: str | None = None,
+        *,
+        ended_at: float | None = None,
+    ) -> bool:
+        self.records.append(SessionEnd(session_id, ended_at or time.time(), outcome, error))
+        return True
+
+    def add_turn_nowait(self, turn: TurnRecord) -> bool:
+        self.records.append(turn)
+        return True
+
+    def add_transcript_entry_nowait(self, session_id: str, entry: TranscriptEntry) -> bool:
+        self.records.append(entry)
+        return True
+
+    def annotate_session_nowait(self, session_id: str, annotations: Any) -> bool:
+        self.records.append(dict(annotations))
+        return True
+
+    def add_error_nowait(self, error: ErrorRecord) -> bool:
+        self.records.append(error)
+        return True
+
+    def of(self, kind: type) -> list[Any]:
+        return [r for r in self.records if isinstance(r, kind)]
+
+
+class SlowLLM(ScriptedLLM):
+    """The scripted brain; a user text containing 'slow' waits 0.25 s before answering."""
+
+    def chat(self, *, chat_ctx: llm.ChatContext, **kw: Any) -> llm.LLMStream:
+        stream = super().chat(chat_ctx=chat_ctx, **kw)
+        if "slow" in (chat_ctx.items[-1].text_content or "") if chat_ctx.items else False:
+            run = stream._run
+
+            async def slow_run() -> None:
+                await asyncio.sleep(0.25)
+                await run()
+
+            stream._run = slow_run  # type: ignore[method-assign]
+        return stream
+
+
+def agent(faults: Faults | None = None, greeting: str | None = None) -> CauserieAgent:
+    return CauserieAgent(
+        instructions="x",
+        language="en",
+        faults=faults or Faults(),
+        max_response_time=5.0,
+        greeting=greeting,
+        tools=[get_weather, broken_tool],
+    )
+
+
+def collector(sink: Any, sid: str = "s1", transport: str = "text") -> SessionCollector:
+    return SessionCollector(sink, session_id=sid, transport=transport, agent_name="Causerie")
+
+
+async def converse(
+    session: AgentSession, c: SessionCollector, texts: list[str], **kw: Any
+) -> list[Any]:
+    faults = kw.pop("faults", None) or Faults()
+    attach_metrics(session, None, c, faults=faults)
+    await session.start(agent(faults, **kw))
+    results = []
+    try:
+        for text in texts:
+            results.append(await session.run(user_input=text))
+    finally:
+        await session.aclose()
+    return results
+
+
+# -- what is recorded -----------------------------------------------------------------------
+
+
+async def test_text_session_records_turns_transcript_and_end() -> None:
+    sink = Sink()
+    c = collector(sink)
+    await converse(
+        AgentSession(llm=ScriptedLLM()), c, ["hello", "what can you do"], greeting="Welcome!"
+    )
+
+    start = sink.records[0]
+    assert isinstance(start, SessionRecord)
+    assert (start.id, start.transport, start.agent_name) == ("s1", "text", "Causerie")
+    assert start.providers["llm"] == "scripted/smalltalk"
+
+    turns = sink.of(TurnRecord)
+    assert [t.index for t in turns] == [1, 2, 3]
+    greeting, hello, what = turns
+    assert (greeting.user_text, greeting.agent_text) == (None, "Welcome!")  # agent-initiated
+    assert hello.user_text == "hello" and hello.agent_text and hello.agent_text.startswith("Hello")
+    assert what.user_text == "what can you do"
+    for t in (hello, what):
+        assert t.llm_ttft is not None and 0 <= t.llm_ttft < 1
+        assert t.llm_duration is not None and t.llm_prompt_tokens == 0
+        assert t.voice_to_voice is None  # text mode: no audio, no figure invented
+        assert t.started_at <= (t.ended_at or 0) and not t.interrupted and t.error is None
+
+    texts = [(e.role, e.text) for e in sink.of(TranscriptEntry)]
+    assert ("user", "hello") in texts and ("assistant", "Welcome!") in texts
+    assert texts.index(("user", "hello")) < texts.index(("user", "what can you do"))
+
+    end = sink.records[-1]
+    assert isinstance(end, SessionEnd) and end.outcome == "completed"
+    assert c.closed and c.turns == 3
+
+
+async def test_tool_calls_are_recorded_with_duration_and_outcome() -> None:
+    sink = Sink()
+    c = collector(sink)
+    await converse(
+        AgentSession(llm=ScriptedLLM(skills=[Shop(), SmallTalk()])),
+        c,
+        ["what is the weather", "use the broken one"],
+    )
+    weather, broken = sink.of(TurnRecord)
+    (call,) = weather.tool_calls
+    assert (call.name, json.loads(call.arguments), call.ok) == (
+        "get_weather",
+        {"city": "Paris"},
+        True,
+    )
+    assert call.duration is not None and 0.015 < call.duration < 1.0
+    assert weather.agent_text == "It is sunny in Paris."
+    (bad,) = broken.tool_calls
+    assert bad.name == "broken_tool" and not bad.ok and "catalogue is down" in (bad.error or "")
+    errors = sink.of(ErrorRecord)
+    assert [(e.component, e.provider) for e in errors] == [("tool", "broken_tool")]
+    tools = [e.text for e in sink.of(TranscriptEntry) if e.role == "tool"]
+    assert tools[0].startswith('get_weather({"city": "Paris"}) -> Paris')
+
+
+async def test_llm_failure_is_one_error_and_the_conversation_goes_on() -> None:
+    sink = Sink()
+    c = collector(sink)
+    results = await converse(AgentSession(llm=FlakyLLM({1})), c, ["hello", "hello"])
+    assert results[1].events  # the second turn was answered
+    first, second = sink.of(TurnRecord)
+    assert first.error and "upstream exploded" in first.error
+    assert second.error is None and second.agent_text and second.agent_text.startswith("Hello")
+    errors = sink.of(ErrorRecord)
+    # livekit's error event and the agent's fault are the same failure: counted once.
+    assert len(errors) == 1 and errors[0].component == "llm"
+    assert errors[0].provider == "scripted/smalltalk" and errors[0].session_id == "s1"
+
+
+async def test_voice_to_voice_comes_from_the_transport() -> None:
+    """Both transports report their measured figure as the reply's message is added."""
+    sink = Sink()
+    c = collector(sink, transport="websocket")
+    session: AgentSession = AgentSession(llm=ScriptedLLM())
+    events = EventChannel()
+    userdata = type("Userdata", (), {"events": events})()
+    attach_metrics(session, userdata, c)
+
+    @session.on("conversation_item_added")
+    def _transport(ev: Any) -> None:  # what LiveSession does: turn_metrics on each reply
+        if ev.item.role == "assistant":
+            events.emit("turn_metrics", turn=1, voice_to_voice=0.42, lk_e2e_latency=0.3)
+
+    await session.start(agent())
+    await session.run(user_input="hello")
+    await session.aclose()
+    (turn,) = sink.of(TurnRecord)
+    assert turn.voice_to_voice == pytest.approx(0.42)
+
+
+async def test_close_outcome_from_the_transport_wins() -> None:
+    sink = Sink()
+    c = collector(sink)
+    session: AgentSession = AgentSession(llm=ScriptedLLM())
+    attach_metrics(session, None, c)
+    await session.start(agent())
+    await session.run(user_input="hello")
+    c.close("user_left")  # the peer hung up: the transport knows first
+    await session.aclose()
+    ends = sink.of(SessionEnd)
+    assert [e.outcome for e in ends] == ["user_left"]
+    c.report_voice_to_voice(0.1)  # late calls are harmless
+    assert len(sink.of(SessionEnd)) == 1
+
+
+async def test_annotations_and_external_errors() -> None:
+    sink = Sink()
+    c = collector(sink)
+    c.annotate({"sentiment": "positive"})
+    c.record_error("transport", "peer vanished")
+    assert {"sentiment": "positive"} in sink.records
+    (err,) = sink.of(ErrorRecord)
+    assert (err.component, err.session_id) == ("transport", "s1")
+
+
+async def test_sessions_sharing_providers_are_not_mixed() -> None:
+    """livekit relays a shared provider's metrics and errors to every session using it."""
+    shared_llm = SlowLLM()
+    sinks = {"a": Sink(), "b": Sink()}
+
+    async def run(sid: str, texts: list[str]) -> None:
+        await converse(AgentSession(llm=shared_llm), collector(sinks[sid], sid), texts)
+
+    await asyncio.gather(
+        run("a", ["slow hello", "slow hello"]), run("b", ["hello", "hello", "hello"])
+    )
+    a, b = (sinks[k].of(TurnRecord) for k in ("a", "b"))
+    assert len(a) == 2 and len(b) == 3
+    assert all(t.llm_ttft is not None and t.llm_ttft >= 0.2 for t in a)
+    assert all(t.llm_ttft is not None and t.llm_ttft < 0.15 for t in b), [t.llm_ttft for t in b]
+
+    # An error from a shared provider, raised in session a's context, is a's alone.
+    flaky = FlakyLLM({1})
+    sinks = {"a": Sink(), "b": Sink()}
+
+    async def run2(sid: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await converse(AgentSession(llm=flaky), collector(sinks[sid], sid), ["hello"])
+
+    await asyncio.gather(run2("a", 0.0), run2("b", 0.05))
+    assert len(sinks["a"].of(ErrorRecord)) == 1
+    assert sinks["b"].of(ErrorRecord) == []
+
+
+async def test_discarded_speech_writes_no_turn() -> None:
+    sink = Sink()
+    c = collector(sink)
+    session: AgentSession = AgentSession(llm=ScriptedLLM())
+    attach_metrics(session, None, c)
+    await session.start(agent())
+    handle = session.say("never mind", allow_interruptions=True)
+    handle.interrupt(force=True)
+    await asyncio.sleep(0.1)
+    await session.aclose()
+    turns = sink.of(TurnRecord)
+    assert all(t.agent_text or t.user_text for t in turns)
+
+
+# -- the store down mid-conversation: recorded through a real BufferedStore -----------------
+
+
+class Outage:
+    """A real backend failing while sessions run, then mended.
+
+    * ``sqlite-readonly``: the store's own writer connection becomes read-only (``PRAGMA
+      query_only``), so SQLite refuses every write with "attempt to write a readonly
+      database", as for a read-only file or volume (as root, chmod would not do it).
+    * ``sqlite-unreachable``: the store's folder is a regular file (a volume not mounted).
+    * ``redis``: redis-server killed by PID, started again later on the same port.
+    """
+
+    def __init__(self, kind: str, tmp_path: Path, server: RedisServer | None) -> None:
+        self.kind, self.server = kind, server
+        self.folder = tmp_path / "volume"
+        self.backend: Store | None = None
+
+    def store(self) -> Store:
+        if self.kind.startswith("sqlite"):
+            self.backend = SQLiteStore(self.folder / "causerie.sqlite3", busy_timeout=0.05)
+        else:
+            assert self.server is not None
+            self.backend = open_store(self.server.url + "?prefix=outage:")
+        return self.backend
+
+    async def _query_only(self, on: bool) -> None:
+        assert isinstance(self.backend, SQLiteStore)
+        await self.backend._write(lambda conn: conn.execute(f"PRAGMA query_only={int(on)}"))
+
+    async def down(self) -> None:
+        if self.kind == "sqlite-readonly":
+            await self._query_only(True)
+        elif self.kind == "sqlite-unreachable":
+            self.folder.write_text("not a folder")
+        else:
+            assert self.server is not None
+            self.server.kill()
+
+    async def up(self) -> None:
+        if self.kind == "sqlite-readonly":
+            await self._query_only(False)
+        elif self.kind == "sqlite-unreachable":
+            self.folder.unlink()
+        else:
+            assert self.server is not None
+            self.server.start()
+
+
+@pytest.fixture(
+    params=[
+        "sqlite-readonly",
+        "sqlite-unreachable",
+        pytest.param("redis", marks=needs_redis_server),
+    ]
+)
+def outage(request: pytest.FixtureRequest, tmp_path: Path) -> Outage:
+    server = request.getfixturevalue("own_redis_server") if request.param == "redis" else None
+    return Outage(request.param, tmp_path, server)
+
+
+async def test_store_down_the_conversation_goes_on(outage: Outage) -> None:
+    bound = 12
+    prom = PrometheusMetrics()
+    store = BufferedStore(
+        outage.store(),
+        max_pending=bound,
+        retry_initial=0.01,
+        retry_max=0.05,
+        observers=Observers(prom.observe),
+    )
+    prom.track_store(store)
+    if outage.kind == "sqlite-unreachable":
+        await (
+            outage.down()
+        )  # down from the start: an open SQLite file outlives its folder's removal
+    else:
+        await store.open()
+        await converse(AgentSession(llm=ScriptedLLM()), collector(store, "before"), ["hello"])
+        assert await store.flush(5) and store.written > 0
+        await outage.down()
+    written_before = store.written
+
+    # The voice path: every collector write is a deque append, whatever the backend does.
+    slowest = 0.0
+    original = store._put
+
+    def timed_put(*args: Any) -> bool:
+        nonlocal slowest
+        t = time.perf_counter()
+        try:
+            return original(*args)
+        finally:
+            slowest = max(slowest, time.perf_counter() - t)
+
+    store._put = timed_put  # type: ignore[method-assign]
+    t0 = time.perf_counter()
+    results = await converse(
+        AgentSession(llm=ScriptedLLM()),
+        collector(store, "during"),
+        ["hello", "what can you do", "hello", "thanks", "hello", "bye"],
+    )
+    elapsed = time.perf_counter() - t0
+    assert all(r.events for r in results), "a turn went unanswered"
+    assert elapsed < 3.0, f"the conversation waited on the store ({elapsed:.1f} s)"
+    assert slowest < 0.01, f"a record write blocked for {slowest * 1000:.1f} ms"
+
+    await asyncio.sleep(0.2)  # let the drain task fail a few times
+    assert not store.healthy and store.failures >= 1 and store.last_error
+    # 1 start + 6 turns + 12 transcript entries + 1 end = 20 records; 12 fit the buffer.
+    assert store.pending == bound
+    assert store.dropped == 20 - bound
+    assert store.written == written_before
+
+    prom.sync_stores()
+    values = {m.name: m for m in prom.registry.collect()}
+    assert values["causerie_store_dropped"].samples[0].value == store.dropped
+    assert values["causerie_store_healthy"].samples[0].value == 0
+    assert values["causerie_store_write_failures"].samples[0].value == store.failures
+
+    await outage.up()
+    assert await store.flush(15), f"not recovered: {store.last_error}"
+    assert store.healthy
+    during = await store.get_session("during")
+    assert during is not None and during.outcome == "active"  # its end was dropped
+    assert [t.index for t in during.turns] == [1, 2, 3]  # the oldest records are kept
+    await store.aclose()
