@@ -27,6 +27,9 @@ Client -> server (:data:`ClientEvent`)::
     mute       muted           the server hears silence instead of the microphone
     interrupt                  stop the agent now
     ping       id (optional)   answered with pong
+    custom_action, user_interaction
+               action, ...     a click in the page (e.g. add to cart), handed to
+                               causerie.tools.handle_client_action (docs/TOOLS.md)
 
 A malformed or unknown client event is answered with an ``error`` event (code
 ``bad_json``, ``unknown_event`` or ``invalid_event``); the connection stays open.
@@ -72,8 +75,18 @@ class Ping(_Event):
     id: str | int | None = None
 
 
-ClientEvent = Annotated[TextInput | Mute | Interrupt | Ping, Field(discriminator="type")]
-CLIENT_EVENTS = ("text", "mute", "interrupt", "ping")
+class ClientAction(BaseModel):
+    """Fields depend on the action (they may also sit under ``data`` or ``payload``)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["custom_action", "user_interaction"]
+    action: str | None = None
+
+
+ClientEvent = Annotated[
+    TextInput | Mute | Interrupt | Ping | ClientAction, Field(discriminator="type")
+]
+CLIENT_EVENTS = ("text", "mute", "interrupt", "ping", "custom_action", "user_interaction")
 _client_adapter: TypeAdapter[ClientEvent] = TypeAdapter(ClientEvent)
 
 

@@ -39,7 +39,15 @@ from ..agent.pipeline import Pipeline
 from ..agent.session import build_agent, build_session
 from ..agent.userdata import SessionData
 from ..config.loader import LoadedConfig
-from ..events.schema import EventError, Interrupt, Mute, Ping, TextInput, parse_client_event
+from ..events.schema import (
+    ClientAction,
+    EventError,
+    Interrupt,
+    Mute,
+    Ping,
+    TextInput,
+    parse_client_event,
+)
 from .audio_io import FRAME_MS, PacedAudioOutput, QueueAudioInput, Segment, is_audible
 
 logger = logging.getLogger(__name__)
@@ -119,6 +127,7 @@ class LiveSession:
         """Set when the session ended on its own (error) or was closed."""
         self.started_at = time.time()
         self._close_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # client actions in flight
         self._silence = rtc.AudioFrame(
             bytes(IN_RATE * FRAME_MS // 1000 * 2), IN_RATE, 1, IN_RATE * FRAME_MS // 1000
         )
@@ -169,6 +178,9 @@ class LiveSession:
 
     async def _aclose(self) -> None:
         self.audio_in.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         # livekit waits up to 2 s (default) for the STT's final transcript on close, and a
         # manual-flush STT with nothing pending sends none: the slot would stay taken 2 s
         # after the peer left. A short wait still records an utterance that was ending.
@@ -215,6 +227,21 @@ class LiveSession:
             self._interrupt()
         elif isinstance(ev, Ping):
             self.events.emit("pong", id=ev.id)
+        elif isinstance(ev, ClientAction):
+            task = asyncio.create_task(
+                self._client_action(ev.model_dump()), name=f"LiveSession.action[{self.session_id}]"
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _client_action(self, event: dict[str, Any]) -> None:
+        from ..tools import handle_client_action  # the shop tools: loaded on first click
+
+        try:
+            await handle_client_action(self.session, event)
+        except Exception as e:  # documented never to raise; a bug must not kill the session
+            logger.exception("client action %s failed", event.get("action"))
+            self.events.emit("error", code="action_failed", message=str(e), fatal=False)
 
     def _interrupt(self) -> None:
         try:

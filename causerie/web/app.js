@@ -144,6 +144,8 @@ function onEvent(ev) {
   ev._at = performance.now();
   debug.events.push(ev);
   if (debug.events.length > 500) debug.events.shift();
+  // Panels such as the shop (shop.js) listen here; they send with "causerie:send".
+  window.dispatchEvent(new CustomEvent("causerie:event", { detail: ev }));
   switch (ev.type) {
     case "ready":
       ui.agentName.textContent = ev.agent_name;
@@ -305,6 +307,7 @@ ui.say.addEventListener("submit", (e) => {
 });
 
 window.addEventListener("pagehide", () => cleanup());
+window.addEventListener("causerie:send", (e) => { if (transport) transport.send(e.detail); });
 
 const wanted = params.get("transport");
 if (wanted === "websocket" || wanted === "webrtc") {

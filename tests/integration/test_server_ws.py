@@ -238,3 +238,17 @@ async def test_many_quick_connections(server: ServerThread, baseline: int) -> No
     assert grown < 60, f"RSS grew {grown:.0f} MB over 40 more sessions"
     assert refused < 20
     assert_clean(server, baseline)
+
+
+async def test_client_action_reaches_the_tools(server: ServerThread, baseline: int) -> None:
+    """A click in the page (custom_action) goes to causerie.tools; this agent has no shop,
+    so the action is refused out loud, and the session carries on."""
+    async with WsClient(server.ws_url) as c:
+        await c.wait_for(lambda e: e["type"] == "ready")
+        await c.ws.send('{"type": "custom_action", "action": "add_to_cart", "product_id": "x"}')
+        status = await c.wait_for(lambda e: e["type"] == "status_update")
+        assert status["status"] == "client_action" and status["ok"] is False
+        await c.ws.send('{"type": "ping", "id": 2}')
+        await c.wait_for(lambda e: e["type"] == "pong")
+        assert not c.of("error")
+    assert_clean(server, baseline)
