@@ -54,3 +54,10 @@ def test_unknown_names_list_the_known_ones(
     code, _, err = run(["--config", str(cfg), "plugins", "remove", "example"], capsys)
     assert code == 1 and "'example' is not enabled" in err
     assert cfg.read_text() == "name: T\nplugins: []\n"
+
+
+def test_config_may_follow_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "shop.yaml"
+    shutil.copy(ROOT / "shop.yaml", cfg)
+    code, out, _ = run(["plugins", "list", "--config", str(cfg)], capsys)
+    assert code == 0 and f"# agent file: {cfg}" in out
