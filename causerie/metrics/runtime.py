@@ -21,6 +21,7 @@ from .collector import SessionCollector, attach_metrics, describe_providers
 from .feed import LiveFeed
 from .observers import Observers
 from .prometheus import PrometheusMetrics
+from .records import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -102,9 +103,11 @@ class MetricsRuntime:
         )
 
     def session_hook(self, live: Any) -> None:
-        """For the server's ``SessionManager(session_hooks=[...])``: records a
-        :class:`~causerie.transports.bridge.LiveSession` (called before it starts, in the
-        task that starts it)."""
+        """A session hook for the transports: the browser server's ``SessionManager
+        (session_hooks=[...])`` with a :class:`~causerie.transports.bridge.LiveSession`, or
+        LiveKit's ``AgentRuntime.session_hooks`` with a ``RoomSession``. Called before the
+        session starts, in the task that starts it. Needs ``session_id``, ``transport``,
+        ``agent_name``, ``session``, ``userdata``; uses ``faults`` and ``on_end`` if present."""
         if not self.enabled:
             return
         collector = self.collector(
@@ -114,3 +117,19 @@ class MetricsRuntime:
             providers=describe_providers(live.session),
         )
         attach_metrics(live.session, live.userdata, collector, faults=getattr(live, "faults", None))
+        on_end = getattr(live, "on_end", None)
+        if isinstance(on_end, list):  # the transport knows why it ended before the close event
+
+            def ended(reason: str) -> None:
+                collector.close(*END_REASONS.get(reason, ("completed", None)))
+
+            on_end.append(ended)
+
+
+END_REASONS: dict[str, tuple[Outcome, str | None]] = {
+    "participant_left": ("user_left", None),
+    "no_participant": ("user_left", "nobody joined"),
+    "room_disconnected": ("error", "room disconnected"),
+    "error": ("error", "the session failed"),
+}
+"""A transport's end reason -> session outcome; others (closed, cancelled) are completed."""

@@ -339,3 +339,51 @@ async def test_the_server_records_its_sessions(tmp_path: Path) -> None:
         assert "causerie_voice_to_voice_seconds_count" in metrics
         dashboard = await http.get("/dashboard")
         assert dashboard.status_code == 200
+
+
+@pytest.mark.slow
+def test_causerie_talk_records_and_the_cli_reads_it(tmp_path: Path) -> None:
+    """``causerie talk`` records its session; ``causerie metrics`` and ``causerie sessions``
+    read it back from the same store (real processes, real speech)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.speech import write_speech_wav
+
+    CLI = [sys.executable, "-c", "from causerie.cli.main import main; main()"]
+    wav = write_speech_wav(tmp_path / "q.wav", ["Hello there.", "What can you do?"], gap=2.0)
+    url = f"sqlite:///{tmp_path / 'talk.sqlite3'}"
+    env = {**os.environ, "CAUSERIE_STORE_URL": url}
+
+    def causerie(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [*CLI, *args]
+        done = subprocess.run(
+            cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done
+
+    talked = causerie("talk", "-i", str(wav), "-o", str(tmp_path / "r.wav"), "--fast")
+    assert f"recorded in {url}" in talked.stderr
+    listed = json.loads(causerie("sessions", "list", "--json").stdout)
+    assert listed["total"] == 1
+    (session,) = listed["items"]
+    assert (session["transport"], session["outcome"], session["turn_count"]) == (
+        "cli",
+        "completed",
+        2,
+    )
+    shown = json.loads(causerie("sessions", "show", session["id"], "--json").stdout)
+    assert [t["voice_to_voice"] is not None for t in shown["turns"]] == [True, True]
+    text = causerie("sessions", "export", session["id"], "--format", "txt").stdout
+    assert "Transcript" in text and "] user: " in text
+    summary = json.loads(causerie("metrics", "--window", "1h", "--json").stdout)
+    assert summary["metrics"]["voice_to_voice"]["count"] == 2 and summary["sessions"] == 1
+    table = causerie("metrics", "--by-provider").stdout
+    assert "voice_to_voice" in table and "pocketsphinx/en-us" in table
+    bad = subprocess.run([*CLI, "metrics", "--window", "soon"],
+                         env=env, cwd=tmp_path, capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 2 and "--window: expected a duration" in bad.stderr
+    causerie("sessions", "delete", session["id"], "--yes")
+    assert json.loads(causerie("sessions", "list", "--json").stdout)["total"] == 0

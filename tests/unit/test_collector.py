@@ -414,3 +414,37 @@ async def test_store_down_the_conversation_goes_on(outage: Outage) -> None:
     assert during is not None and during.outcome == "active"  # its end was dropped
     assert [t.index for t in during.turns] == [1, 2, 3]  # the oldest records are kept
     await store.aclose()
+
+
+@pytest.mark.parametrize(
+    ("reason", "outcome"),
+    [("participant_left", "user_left"), ("room_disconnected", "error"), ("cancelled", "completed")],
+)
+async def test_runtime_session_hook_records_a_transport_session(
+    tmp_path: Path, reason: str, outcome: str
+) -> None:
+    """The hook the browser server and the LiveKit worker call with their session objects."""
+    from causerie.agent.userdata import SessionData
+    from causerie.config.spec import MetricsSpec
+    from causerie.metrics.runtime import MetricsRuntime
+
+    rt = MetricsRuntime(MetricsSpec(), store=SQLiteStore(tmp_path / "hook.sqlite3"))
+    await rt.start()
+    userdata = SessionData(transport="livekit")
+    faults = Faults()
+    live = type("RoomSessionLike", (), {})()
+    live.session_id, live.transport, live.agent_name = userdata.session_id, "livekit", "Shop"
+    live.session = AgentSession(llm=ScriptedLLM(), userdata=userdata)
+    live.userdata, live.faults, live.on_end = userdata, faults, []
+    rt.session_hook(live)
+    await live.session.start(agent(faults))
+    await live.session.run(user_input="hello")
+    userdata.events.emit("turn_metrics", turn=1, voice_to_voice=0.3)  # too late: turn written
+    for cb in live.on_end:
+        cb(reason)
+    await live.session.aclose()
+    await rt.store.flush(5)
+    s = await rt.store.get_session(userdata.session_id)
+    assert s is not None and (s.transport, s.agent_name, s.outcome) == ("livekit", "Shop", outcome)
+    assert [t.user_text for t in s.turns] == ["hello"] and s.turns[0].voice_to_voice is None
+    await rt.aclose()
