@@ -94,48 +94,41 @@ def test_unreachable_server_exit_1_naming_the_url(tmp_path: Path, args: list[str
 
 
 @pytest.mark.slow
-def test_worker_sigterm_drains_and_exits(tmp_path: Path) -> None:
+def test_worker_prewarms_a_job_process_then_sigterm_drains(tmp_path: Path) -> None:
     port = free_port()
     extra = {
         "LIVEKIT_URL": f"ws://127.0.0.1:{free_port()}",
         "LIVEKIT_API_KEY": "devkey",
         "LIVEKIT_API_SECRET": SECRET,
-        "CAUSERIE_WORKER_MAX_RETRY": "1000",
+        "CAUSERIE_WORKER_MAX_RETRY": "1000",  # keeps retrying: we stop it ourselves
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "causerie",
-            "worker",
-            "--health-port",
-            str(port),
-            "--idle-processes",
-            "0",
-        ],
-        cwd=tmp_path,
-        env=env(**extra),
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert proc.poll() is None, proc.communicate()[1]
-                assert time.monotonic() < deadline, "health endpoint never answered"
+    log = tmp_path / "worker.log"
+    args = ["worker", "--health-port", str(port), "--idle-processes", "1"]
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "causerie", *args],
+            cwd=tmp_path,
+            env=env(**extra),
+            text=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 90
+            # The models load in a job process (forkserver), before any job exists.
+            while "job process ready" not in log.read_text():
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "no job process came up"
                 time.sleep(0.2)
-        assert r.status_code == 200 and r.text == "OK"
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, err
-    assert "draining" in err and "shutting down worker" in err
-    assert SECRET not in out + err
+            r = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+            assert r.status_code == 200 and r.text == "OK"
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    text = log.read_text()
+    assert proc.returncode == 0, text
+    assert "draining" in text and "shutting down worker" in text
+    assert SECRET not in text
