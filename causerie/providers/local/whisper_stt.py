@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from livekit import rtc
 from livekit.agents import stt, utils
+from livekit.agents.language import LanguageCode
 from livekit.agents.types import NOT_GIVEN, APIConnectOptions, NotGivenOr
 
 from ...audio.wav import resample
@@ -26,7 +27,9 @@ _OPTIONS = {"compute_type", "beam_size", "cpu_threads", "device"}
 
 
 class WhisperSTT(stt.STT):
-    def __init__(self, model: Any, *, model_name: str, language: str | None, beam_size: int = 1) -> None:
+    def __init__(
+        self, model: Any, *, model_name: str, language: str | None, beam_size: int = 1
+    ) -> None:
         super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
         self._model = model
         self._model_name = model_name
@@ -54,18 +57,25 @@ class WhisperSTT(stt.STT):
             pcm = pcm.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
         pcm = resample(pcm, frame.sample_rate, 16000)
         audio = pcm.astype(np.float32) / 32768.0
-        lang = language if isinstance(language, str) else self._language
+        # Whisper wants a bare code ("en"), callers may pass "en-US".
+        lang = self._language
+        if isinstance(language, str) and language:
+            lang = LanguageCode(language).language
         # CTranslate2 releases the GIL: a thread keeps the event loop free.
-        text = await asyncio.to_thread(self._transcribe, audio, lang)
+        text, used = await asyncio.to_thread(self._transcribe, audio, lang)
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
-            alternatives=[stt.SpeechData(language=lang or "", text=text)],  # type: ignore[arg-type]
+            # The language Whisper actually decoded in (detected when none was set).
+            alternatives=[stt.SpeechData(language=LanguageCode(used), text=text)],
         )
 
-    def _transcribe(self, audio: np.ndarray, language: str | None) -> str:
-        segments, _info = self._model.transcribe(audio, language=language, beam_size=self._beam_size,
-                                                 vad_filter=False, condition_on_previous_text=False)
-        return " ".join(s.text.strip() for s in segments).strip()
+    def _transcribe(self, audio: np.ndarray, language: str | None) -> tuple[str, str]:
+        segments, info = self._model.transcribe(
+            audio, language=language, beam_size=self._beam_size,
+            vad_filter=False, condition_on_previous_text=False,
+        )
+        text = " ".join(s.text.strip() for s in segments).strip()
+        return text, info.language
 
 
 def load_model(name: str, base_dir: Path | None, options: dict[str, Any]) -> Any:
@@ -83,7 +93,8 @@ def load_model(name: str, base_dir: Path | None, options: dict[str, Any]) -> Any
         )
     except Exception as e:
         raise ProviderError(
-            f"stt provider 'whisper': cannot load model {name!r} ({type(e).__name__}: {str(e)[:160]}). "
+            f"stt provider 'whisper': cannot load model {name!r} "
+            f"({type(e).__name__}: {str(e)[:160]}). "
             "Models are not downloaded at run time: set stt.model to a local CTranslate2 Whisper "
             "folder (e.g. converted with ct2-transformers-converter), or a size already in the "
             "Hugging Face cache."
@@ -93,11 +104,17 @@ def load_model(name: str, base_dir: Path | None, options: dict[str, Any]) -> Any
 def _build(spec: ProviderSpec, ctx: BuildContext) -> WhisperSTT:
     unknown = set(spec.options) - _OPTIONS
     if unknown:
-        raise ValueError(f"stt.options: unknown option(s) {sorted(unknown)}; allowed: {sorted(_OPTIONS)}")
+        raise ValueError(
+            f"stt.options: unknown option(s) {sorted(unknown)}; allowed: {sorted(_OPTIONS)}"
+        )
     name = spec.model or "small"
     model = load_model(name, ctx.base_dir, spec.options)
     language = ctx.language_for(spec).split("-")[0]
-    return WhisperSTT(model, model_name=name, language=language, beam_size=int(spec.options.get("beam_size", 1)))
+    if language not in model.supported_languages:  # else English-only models answer in English
+        only = " (the model is English-only)" if model.supported_languages == ["en"] else ""
+        raise ValueError(f"model {name!r} cannot transcribe language {language!r}{only}")
+    beam_size = int(spec.options.get("beam_size", 1))
+    return WhisperSTT(model, model_name=name, language=language, beam_size=beam_size)
 
 
 PROVIDER = ProviderInfo(
