@@ -29,9 +29,11 @@ from livekit.agents.voice.events import (
     ConversationItemAddedEvent,
     ErrorEvent,
     EventTypes,
+    SpeechCreatedEvent,
     UserInputTranscribedEvent,
     UserStateChangedEvent,
 )
+from livekit.agents.voice.speech_handle import SpeechHandle
 from livekit.agents.voice.transcription import TranscriptSynchronizer
 
 from ..agent.faults import Faults
@@ -165,6 +167,7 @@ class LiveSession:
             ("conversation_item_added", self._on_item),
             ("error", self._on_error),
             ("close", self._on_close),
+            ("speech_created", self._on_speech_created),
         ]
 
     async def aclose(self) -> None:
@@ -291,7 +294,18 @@ class LiveSession:
             text = getattr(item, "text_content", None) or ""
             interrupted = bool(getattr(item, "interrupted", False))
             self.events.emit("agent_transcript", text=text, final=True, interrupted=interrupted)
-            self._emit_turn_metrics(dict(getattr(item, "metrics", {}) or {}), interrupted)
+
+    def _on_speech_created(self, ev: SpeechCreatedEvent) -> None:
+        ev.speech_handle.add_done_callback(self._on_speech_done)
+
+    def _on_speech_done(self, handle: SpeechHandle) -> None:
+        """One reply is over (played out, interrupted, or dropped). A reply cut before its
+        first word has no chat item, so metrics hang off the speech, not the item."""
+        items = [i for i in handle.chat_items if getattr(i, "role", None) == "assistant"]
+        if not items and self._v2v is None:
+            return  # never heard (e.g. a preemptive generation the user talked over)
+        metrics = dict(getattr(items[-1], "metrics", {}) or {}) if items else {}
+        self._emit_turn_metrics(metrics, handle.interrupted)
 
     def _emit_turn_metrics(self, m: dict[str, Any], interrupted: bool) -> None:
         # Per-turn figures from the chat items: livekit's metrics_collected events come from

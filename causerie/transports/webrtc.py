@@ -26,7 +26,10 @@ from typing import Any
 
 import numpy as np
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtp import RtpPacket
+from aiortc.utils import uint16_add, uint16_gt
 from av import AudioFrame
 from livekit import rtc
 
@@ -284,6 +287,33 @@ class WebRTCPeer:
             self.track.stop()
 
 
+def _no_jitter_buffer(receiver: Any) -> None:
+    """aiortc holds 4 audio packets (80 ms) before it decodes the first: latency the user
+    hears on every turn. A jitter buffer smooths playout, but our consumer is a recognizer,
+    which needs the frames in order, not on time; so each packet is decoded as it arrives
+    (see :class:`_InOrderAudio`). aiortc has no option for it, hence the private name;
+    skipped (aiortc's default stays) if a future aiortc renames it."""
+    name = "_RTCRtpReceiver__jitter_buffer"
+    if isinstance(getattr(receiver, name, None), JitterBuffer):
+        setattr(receiver, name, _InOrderAudio())
+
+
+class _InOrderAudio(JitterBuffer):
+    """Opus sends one whole frame per packet: pass each one on at once. A packet older than
+    one already passed (reordered, duplicated) is dropped: 20 ms the recognizer can spare."""
+
+    def __init__(self) -> None:
+        super().__init__(capacity=16)
+        self._next: int | None = None
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        seq = packet.sequence_number
+        if self._next is not None and uint16_gt(self._next, seq):
+            return False, None
+        self._next = uint16_add(seq, 1)
+        return False, JitterFrame(data=packet._data, timestamp=packet.timestamp)  # type: ignore[attr-defined]
+
+
 async def answer_offer(
     offer: RTCSessionDescription,
     *,
@@ -306,6 +336,8 @@ async def answer_offer(
         if not any(t.kind == "audio" for t in pc.getTransceivers()):
             raise ValueError("the offer has no audio section")
         pc.addTrack(peer.track)  # after the offer: reuses its audio transceiver (sendrecv)
+        for transceiver in pc.getTransceivers():
+            _no_jitter_buffer(transceiver.receiver)
         await pc.setLocalDescription(await pc.createAnswer())
     except Exception as e:
         await pc.close()

@@ -150,6 +150,9 @@ export class WebRTCTransport {
       pc.addTransceiver("audio", { direction: "recvonly" }); // text only: still hear the agent
     }
     pc.ontrack = (e) => {
+      // Ask for the smallest jitter buffer the network allows: every ms of it is heard as
+      // latency, and the server paces its audio in real time.
+      if ("jitterBufferTarget" in e.receiver) e.receiver.jitterBufferTarget = 0;
       const stream = e.streams[0] || new MediaStream([e.track]);
       // Chrome only decodes a remote track that is attached to a media element.
       this.audioElement.srcObject = stream;
