@@ -12,8 +12,9 @@ How a turn is put together. livekit gives each agent reply a ``SpeechHandle``
 * ``metrics_collected``: EOU, LLM and TTS metrics carry the reply's ``speech_id``;
 * the user message (``conversation_item_added``) belongs to the reply named by the EOU
   metrics just before it, else (typed input) to the newest ``generate_reply`` speech;
-* the turn is written when the speech is done: its assistant text, function calls and
-  outputs come from ``SpeechHandle.chat_items``;
+* the turn is written when the speech is done (one loop pass later, so a transport's own
+  done callback can report first): its assistant text, function calls and outputs come
+  from ``SpeechHandle.chat_items``;
 * voice-to-voice comes from the transport (:meth:`SessionCollector.report_voice_to_voice`),
   measured on the audio itself; livekit's ``e2e_latency`` is kept beside it.
 
@@ -29,6 +30,7 @@ called ``session.start()``, so attach in that task, just before ``start``.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import time
@@ -111,6 +113,8 @@ class _Reply:
     tts_duration: float | None = None
     voice_to_voice: float | None = None
     errors: list[str] = field(default_factory=list)
+    done: bool = False
+    """The speech is done; the turn is written on the next loop pass."""
 
 
 def _add(a: float | None, b: float) -> float:
@@ -242,13 +246,16 @@ class SessionCollector:
     # -- from the transport and the agent ----------------------------------------------
 
     def report_voice_to_voice(self, seconds: float | None) -> None:
-        """The transport's measured voice-to-voice for the reply now playing: last audible
-        input sample to first audible output sample. Report it before the reply's speech
-        is done (both transports report as the reply's message is added)."""
+        """The transport's measured voice-to-voice for the reply being played or just done:
+        last audible input sample to first audible output sample. Report it at the latest
+        in the reply's speech-done callback (``talk`` reports as the reply's message is
+        added, the browser transports when its speech is done)."""
         if seconds is None or self.closed or seconds < 0:
             return
         pending = [r for r in reversed(self._replies.values()) if r.voice_to_voice is None]
-        target = next((r for r in pending if r.user is not None), None)
+        target = next((r for r in pending if r.done), None)  # its done callback: the one
+        if target is None:
+            target = next((r for r in pending if r.user is not None), None)
         if target is None and pending:
             target = pending[0]
         if target is None:
@@ -395,6 +402,14 @@ class SessionCollector:
 
     def _on_speech_done(self, handle: Any) -> None:
         reply = self._replies.get(handle.id)
+        if reply is not None:
+            # Written on the next loop pass: the transport's own done callback on the same
+            # speech (its voice-to-voice) runs in this pass, in an order livekit leaves open.
+            reply.done = True
+            asyncio.get_running_loop().call_soon(self._finish_done, handle.id)
+
+    def _finish_done(self, speech_id: str) -> None:
+        reply = self._replies.get(speech_id)
         if reply is not None:
             self._finish(reply)
 

@@ -198,25 +198,52 @@ async def test_llm_failure_is_one_error_and_the_conversation_goes_on() -> None:
     assert errors[0].provider == "scripted/smalltalk" and errors[0].session_id == "s1"
 
 
-async def test_voice_to_voice_comes_from_the_transport() -> None:
-    """Both transports report their measured figure as the reply's message is added."""
+class OrderedCallbacks(dict[Any, None]):
+    """A SpeechHandle's done-callback set, made ordered so a test can choose who runs first
+    (livekit keeps them in a set: the order is whatever the hashes give)."""
+
+    def add(self, cb: Any) -> None:
+        self[cb] = None
+
+    def discard(self, cb: Any) -> None:
+        self.pop(cb, None)
+
+
+@pytest.mark.parametrize("when", ["message", "speech_done_first", "speech_done_last"])
+async def test_voice_to_voice_comes_from_the_transport(when: str) -> None:
+    """A transport reports its measured figure as the reply's message is added (``talk``)
+    or from its own done callback on the reply's speech (the browser transports), before or
+    after the collector's own."""
     sink = Sink()
     c = collector(sink, transport="websocket")
     session: AgentSession = AgentSession(llm=ScriptedLLM())
     events = EventChannel()
     userdata = type("Userdata", (), {"events": events})()
-    attach_metrics(session, userdata, c)
 
-    @session.on("conversation_item_added")
-    def _transport(ev: Any) -> None:  # what LiveSession does: turn_metrics on each reply
-        if ev.item.role == "assistant":
-            events.emit("turn_metrics", turn=1, voice_to_voice=0.42, lk_e2e_latency=0.3)
+    def report(*_: Any) -> None:
+        events.emit("turn_metrics", turn=1, voice_to_voice=0.42, lk_e2e_latency=0.3)
+
+    def order(ev: Any) -> None:
+        ev.speech_handle._done_callbacks = OrderedCallbacks()
+
+    def on_done(ev: Any) -> None:
+        ev.speech_handle.add_done_callback(report)
+
+    session.on("speech_created", order)
+    if when == "speech_done_first":
+        session.on("speech_created", on_done)
+    attach_metrics(session, userdata, c)
+    if when == "speech_done_last":
+        session.on("speech_created", on_done)
+    if when == "message":
+        session.on("conversation_item_added", lambda ev: ev.item.role == "assistant" and report())
 
     await session.start(agent())
     await session.run(user_input="hello")
+    await session.run(user_input="what can you do")
     await session.aclose()
-    (turn,) = sink.of(TurnRecord)
-    assert turn.voice_to_voice == pytest.approx(0.42)
+    turns = sink.of(TurnRecord)
+    assert [t.voice_to_voice for t in turns] == pytest.approx([0.42, 0.42])
 
 
 async def test_close_outcome_from_the_transport_wins() -> None:
