@@ -55,8 +55,10 @@ def timed_collector_class() -> Any:
             finally:
                 type(self).spent += time.perf_counter() - t
 
-    for name in ("_on_speech_created", "_on_metrics", "_on_item", "_on_tools", "_on_agent_state",
-                 "_on_error", "_on_close", "_on_speech_done", "report_voice_to_voice"):  # fmt: skip
+    callbacks = ("_on_speech_created", "_on_metrics", "_on_item", "_on_tools", "_on_agent_state",
+                 "_on_error", "_on_close", "_on_speech_done", "_finish_done",
+                 "report_voice_to_voice")  # fmt: skip
+    for name in callbacks:
         original = getattr(SessionCollector, name)
 
         def method(self: Any, *args: Any, _original: Any = original) -> Any:
