@@ -90,9 +90,10 @@ def free_port() -> int:
 class Server:
     """``python -m causerie serve`` in a subprocess; ended by its PID."""
 
-    def __init__(self, max_sessions: int = 8) -> None:
+    def __init__(self, max_sessions: int = 8, warm_sessions: int | None = None) -> None:
         self.port = free_port()
         self.max_sessions = max_sessions
+        self.warm_sessions = warm_sessions
         self.proc: subprocess.Popen[str] | None = None
         self.log: list[str] = []
 
@@ -108,6 +109,8 @@ class Server:
         cmd = [sys.executable, "-m", "causerie", "serve", "--port", str(self.port),
                "--max-sessions", str(self.max_sessions)]  # fmt: skip
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if self.warm_sessions is not None:
+            env["CAUSERIE_WARM_SESSIONS"] = str(self.warm_sessions)
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
         ready = threading.Event()
 
@@ -168,6 +171,8 @@ class WsClient:
     first_reply_at: float | None = None
     _play_end: float | None = None  # virtual player: when its buffer runs dry
     _underruns: int = 0
+    prebuffer: float = PAGE_PREBUFFER
+    """Grows like the page's after each underrun (worklets.js)."""
 
     async def __aenter__(self) -> WsClient:
         import websockets
@@ -204,13 +209,15 @@ class WsClient:
             pass
 
     def _play(self, now: float) -> None:
-        """A 40 ms pre-buffer player, like the page's: a gap longer than the buffer is an
-        underrun (a click or a pause the listener hears inside a reply)."""
+        """The page's player (worklets.js): playback starts once ``prebuffer`` is queued; a
+        frame arriving after the buffer ran dry is an underrun, a gap the listener hears,
+        and the pre-buffer grows by 20 ms (up to 120 ms)."""
         if self._play_end is None or now > self._play_end + 0.2:
-            self._play_end = now + PAGE_PREBUFFER + 0.02  # a new reply starts
+            self._play_end = now + self.prebuffer + 0.02  # a new reply starts
         elif now > self._play_end:
             self._underruns += 1
-            self._play_end = now + PAGE_PREBUFFER + 0.02
+            self.prebuffer = min(0.120, self.prebuffer + 0.020)
+            self._play_end = now + self.prebuffer + 0.02
         else:
             self._play_end += 0.02
 
@@ -245,7 +252,7 @@ class WsClient:
         turn = Turn()
         if await self.silence_until(lambda: self.first_reply_at is not None, 10.0):
             assert sent is not None and self.first_reply_at is not None
-            turn.client = self.first_reply_at - sent + PAGE_PREBUFFER
+            turn.client = self.first_reply_at - sent + self.prebuffer
         if interrupt:
             await self.ws.send('{"type": "interrupt"}')
 

@@ -19,7 +19,7 @@ from ..metrics.runtime import MetricsRuntime
 from ..transports.bridge import ToolsFactory
 from .metrics_api import metrics_router
 from .routes import router
-from .sessions import SessionHook, SessionManager
+from .sessions import SessionHook, SessionManager, keep_stt_ready
 from .settings import ServerSettings
 from .token import token_router
 
@@ -68,6 +68,8 @@ def create_app(
         )
         app.state.manager = manager
         app.state.pipeline = built
+        warm = settings.max_sessions if settings.warm_sessions is None else settings.warm_sessions
+        await keep_stt_ready(built.stt, min(warm, settings.max_sessions), progress)
         await recorder.start()
         if on_ready is not None:
             on_ready()

@@ -27,6 +27,7 @@ const debug = {
   stats: { agentAudibleTicks: 0, agentPeak: 0, micPeak: 0, heard: [], underruns: 0 },
 };
 window.causerie = debug;
+debug.disconnect = () => { if (transport) disconnect(); };
 
 let transport = null;
 let mic = null;

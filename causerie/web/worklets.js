@@ -37,7 +37,9 @@ class PcmPlayer extends AudioWorkletProcessor {
     this.ring = new Float32Array(16000 * 20); // 20 s: the server paces in real time
     this.read = 0;
     this.write = 0;
-    this.prebuffer = 2 * FRAME; // 40 ms of jitter headroom before playback starts
+    // Jitter headroom before playback starts: 40 ms, grown by 20 ms after each underrun
+    // (up to 120 ms) when the server's delivery turns out to be burstier than that.
+    this.prebuffer = 2 * FRAME;
     this.playing = false;
     this.underruns = 0;
     this.dryAt = null; // frame at which the buffer last ran dry mid-stream
@@ -68,6 +70,7 @@ class PcmPlayer extends AudioWorkletProcessor {
       // Audio again within 200 ms of running dry: a gap inside a reply, not between replies.
       if (this.dryAt !== null && currentFrame - this.dryAt < 0.2 * sampleRate) {
         this.underruns++;
+        this.prebuffer = Math.min(6 * FRAME, this.prebuffer + FRAME);
         this.port.postMessage({ underruns: this.underruns });
       }
       this.dryAt = null;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -45,6 +46,7 @@ async def open_page(tmp_path: Path) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     browsers: list[Any] = []
+    pages: list[Any] = []
     async with async_playwright() as pw:
 
         async def open_(url: str, utterances: list[str], gap: float = 4.0) -> Any:
@@ -54,12 +56,15 @@ async def open_page(tmp_path: Path) -> AsyncIterator[Any]:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=chromium_args(wav))
             browsers.append(browser)
             page = await browser.new_page()
+            pages.append(page)
             page.on("console", lambda m: print(f"[page] {m.type}: {m.text}"))
             page.on("pageerror", lambda e: print(f"[page error] {e}"))
             await page.goto(url)
             return page
 
         yield open_
+        for page in pages:  # hang up like a person would, so the server frees the session now
+            await page.evaluate("window.causerie.disconnect()")
         for b in browsers:
             await b.close()
 
@@ -105,11 +110,16 @@ QUIET_AFTER_CUT = """() => {
   const d = window.causerie;
   const cut = d.events.find(e => e.type === 'interrupted');
   if (!cut) return null;
-  const window_ = d.agentLevels.filter(([t]) => t > cut._at + %d && t < cut._at + 500);
+  // Until the answer to the interrupting question starts (or 500 ms).
+  const next = d.events.find(
+    e => e._at > cut._at && e.type === 'agent_state' && e.state === 'speaking');
+  const end = Math.min(cut._at + 500, next ? next._at : Infinity);
+  if (performance.now() < end + 50) return null;  // not yet
+  const window_ = d.agentLevels.filter(([t]) => t > cut._at + %d && t < end);
   const before = d.agentLevels.filter(([t]) => t > cut._at - 600 && t < cut._at);
-  if (!window_.length || window_[window_.length - 1][0] < cut._at + 450) return null;  // not yet
+  if (!window_.length) return {after: 0, before: 0, samples: 0};
   const peak = (levels) => Math.max(...levels.map(([, r]) => r));
-  return {after: peak(window_), before: peak(before)};
+  return {after: peak(window_), before: peak(before), samples: window_.length};
 }"""
 
 
@@ -131,6 +141,33 @@ async def test_barge_in_in_the_browser(
     delay = 150 if transport == "websocket" else 250
     levels = await page.wait_for_function(QUIET_AFTER_CUT % delay, timeout=5000)
     levels = await levels.json_value()
+    assert levels["samples"] >= 3, f"the next reply began too soon to measure: {levels}"
     assert levels["before"] > 0.02, "the agent was audible just before the interruption"
     assert levels["after"] < 0.005, f"agent still audible after the interruption: {levels}"
     await page.wait_for_selector('#transcript li[data-role="agent"].cut', timeout=10000)
+
+
+async def test_busy_then_reconnect_then_dropped(server: ServerThread, open_page: Any) -> None:
+    """The page says what went wrong and offers to reconnect: server full, then the
+    connection dropped by the server."""
+    server.wait_idle(timeout=15)
+    manager = server.manager
+    saved = manager.max_sessions
+    manager.max_sessions = 0
+    try:
+        page = await open_page(f"{server.url}/?transport=websocket&aec=0&autoconnect=1", ["hello"])
+        await page.wait_for_selector("#notice:not([hidden])", timeout=10000)
+        assert "busy" in (await page.inner_text("#notice-text")).lower()
+        assert await page.is_visible("#reconnect")
+    finally:
+        manager.max_sessions = saved
+    await page.click("#reconnect")
+    await page.wait_for_function("window.causerie.conn === 'connected'", timeout=10000)
+    assert await page.is_hidden("#notice")
+    (live,) = [s for s in manager.sessions() if s.transport == "websocket"]
+    await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(live.aclose(), server.loop))
+    await page.wait_for_selector("#notice:not([hidden])", timeout=10000)
+    assert "connection lost" in (await page.inner_text("#notice-text")).lower()
+    assert await page.is_visible("#reconnect")
+    assert await page.inner_text("#conn") == "Connection lost"
+    server.wait_idle()

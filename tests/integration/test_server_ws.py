@@ -252,3 +252,42 @@ async def test_client_action_reaches_the_tools(server: ServerThread, baseline: i
         await c.wait_for(lambda e: e["type"] == "pong")
         assert not c.of("error")
     assert_clean(server, baseline)
+
+
+async def test_oversized_message_closes(server: ServerThread, baseline: int) -> None:
+    async with WsClient(server.ws_url) as c:
+        await c.wait_for(lambda e: e["type"] == "ready")
+        await c.ws.send(bytes(70 * 1024))  # over the 64 KiB message limit
+        await c._reader
+        assert c.close_code == 1009
+    assert_clean(server, baseline)
+
+
+async def test_stt_decoders_are_kept_ready() -> None:
+    from causerie.server.sessions import keep_stt_ready
+
+    class Pool:
+        max_idle = 2
+
+        def __init__(self) -> None:
+            self.loaded = 0
+            self.idle: list[int] = []
+
+        async def acquire(self) -> int:
+            if self.idle:
+                return self.idle.pop()
+            self.loaded += 1
+            return self.loaded
+
+        def release(self, d: int) -> None:
+            if len(self.idle) < self.max_idle:
+                self.idle.append(d)
+
+    class Stt:
+        pool = Pool()
+
+    messages: list[str] = []
+    assert await keep_stt_ready(Stt(), 5, messages.append) == 5
+    assert Stt.pool.loaded == 5 and len(Stt.pool.idle) == 5 and Stt.pool.max_idle == 5
+    assert messages and "5 session" in messages[0]
+    assert await keep_stt_ready(object(), 5, None) == 0  # an STT without a pool: nothing to do
