@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from perfdoc import write_section  # bench/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -142,18 +144,6 @@ def main() -> None:
     if not args.quick:
         write_section(ROOT / "docs" / "PERFORMANCE.md", "## Voice-to-voice (offline stack)", text)
 
-
-def write_section(path: Path, heading: str, text: str) -> None:
-    """Replace (or append) one '## ' section, keeping the others."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    old = path.read_text() if path.exists() else "# Performance\n\nMeasured on the project's 2-core machine. Rerun the commands to refresh.\n\n"
-    if heading in old:
-        start = old.index(heading)
-        nxt = old.find("\n## ", start + len(heading))
-        old = old[:start] + text.rstrip() + "\n" + (old[nxt:] if nxt != -1 else "")
-    else:
-        old = old.rstrip() + "\n\n" + text
-    path.write_text(old.rstrip() + "\n")
 
 
 if __name__ == "__main__":

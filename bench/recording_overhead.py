@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from perfdoc import write_section  # bench/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -279,22 +281,6 @@ def report(
         "",
     ]
 
-
-def write_section(path: Path, heading: str, text: str) -> None:
-    """Replace (or append) one '## ' section, keeping the others (read-modify-write)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    intro = (
-        "# Performance\n\nMeasured on the project's 2-core machine. "
-        "Rerun the commands to refresh.\n"
-    )
-    old = path.read_text() if path.exists() else intro
-    if heading + "\n" in old:
-        start = old.index(heading + "\n")
-        nxt = old.find("\n## ", start + len(heading))
-        old = old[:start] + text.rstrip() + "\n" + (old[nxt:] if nxt != -1 else "")
-    else:
-        old = old.rstrip() + "\n\n" + text
-    path.write_text(old.rstrip() + "\n")
 
 
 if __name__ == "__main__":
