@@ -18,10 +18,8 @@ import os
 import platform
 import random
 import statistics
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from transport_latency import (
@@ -211,5 +209,4 @@ binding that releases the GIL); the transport already sends each frame the momen
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from perfdoc import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -522,22 +523,6 @@ def table(rows: list[Row]) -> str:
             f"{ms(s['server'])} | {ms(s['overhead'])} | {target} |"
         )
     return "\n".join(out)
-
-
-def write_section(path: Path, heading: str, text: str) -> None:
-    """Replace (or append) one '## ' section, keeping the others."""
-    intro = (
-        "# Performance\n\nMeasured on the project's 2-core machine. "
-        "Rerun the commands to refresh.\n"
-    )
-    old = path.read_text() if path.exists() else intro
-    if heading + "\n" in old:
-        start = old.index(heading + "\n")
-        nxt = old.find("\n## ", start + len(heading))
-        old = old[:start] + text.rstrip() + "\n" + (old[nxt:] if nxt != -1 else "")
-    else:
-        old = old.rstrip() + "\n\n" + text
-    path.write_text(old.rstrip() + "\n")
 
 
 async def run(turns: int, browser: bool) -> list[Row]:

@@ -61,11 +61,11 @@ async def talk(url: str, wav_path: str, out_path: str, tail: float) -> None:
         await ws.close()
         await reader
 
-    with wave.open(out_path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(bytes(received))
+    with wave.open(out_path, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes(bytes(received))
     print(f"agent audio: {out_path} ({len(received) / 2 / RATE:.1f} s)")
 
 

@@ -41,7 +41,10 @@ class ServerThread:
         registry = Registry.from_entry_points()
         loaded = load_config(None, dotenv=None, environ={}, registry=registry)
         self.settings = ServerSettings(
-            host="127.0.0.1", port=0, max_sessions=max_sessions, connect_timeout=10.0,
+            host="127.0.0.1",
+            port=0,
+            max_sessions=max_sessions,
+            connect_timeout=10.0,
             warm_sessions=2,  # tests open one or two at a time; 90 MB each
         )
         self.app = create_app(self.settings, loaded=loaded, registry=registry)
