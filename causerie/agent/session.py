@@ -64,6 +64,9 @@ def build_session(
         max_tool_steps=spec.turn.max_tool_steps,
         aec_warmup_duration=None,  # no echo path here; 3 s default drops the user's words
         user_away_timeout=None,
+        # livekit waits up to 2 s on close for a final transcript that a manual-flush STT with
+        # nothing pending never sends; the peer is gone, 0.3 s still keeps an ending utterance.
+        session_close_transcript_timeout=0.3,
         conn_options=conn,
     )
 

@@ -101,7 +101,10 @@ class PacedAudioOutput(io.AudioOutput):
         on_segment_start: Callable[[Segment], None] | None = None,
         on_segment_end: Callable[[Segment], None] | None = None,
         realtime: bool = True,
+        lead: float = 0.0,
     ) -> None:
+        """``lead``: seconds the sink may be fed ahead of real time. A peer that buffers
+        (the browser clients flush on ``interrupted``) rides out event-loop stalls with it."""
         super().__init__(label=label, capabilities=io.AudioOutputCapabilities(pause=False), sample_rate=sample_rate)
         self._sink = sink
         self._rate = sample_rate
@@ -115,6 +118,8 @@ class PacedAudioOutput(io.AudioOutput):
         self._on_start = on_segment_start
         self._on_end = on_segment_end
         self._realtime = realtime
+        self._lead = lead
+        self._next_at = time.monotonic()  # when what was sent so far will have played
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -166,6 +171,9 @@ class PacedAudioOutput(io.AudioOutput):
     def _end_segment(self) -> None:
         seg = self._current
         self._current = None
+        if seg is not None and seg.interrupted:
+            # What was sent ahead (the lead) was never heard.
+            seg.played = max(0.0, seg.played - max(0.0, self._next_at - time.monotonic()))
         if self._pending_playback_count > 0:
             self.on_playback_finished(
                 playback_position=seg.played if seg else 0.0,
@@ -175,12 +183,11 @@ class PacedAudioOutput(io.AudioOutput):
             self._on_end(seg)
 
     async def _playout(self) -> None:
-        next_at = time.monotonic()
         while not self._closed:
             if not self._queue:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-                next_at = max(next_at, time.monotonic())
+                self._next_at = max(self._next_at, time.monotonic())
                 continue
             item = self._queue.popleft()
             if item is None:
@@ -203,12 +210,13 @@ class PacedAudioOutput(io.AudioOutput):
                 await res
             seg.played += item.duration
             if self._realtime:
-                next_at += item.duration
-                delay = next_at - time.monotonic()
+                self._next_at += item.duration
+                mono = time.monotonic()
+                if mono - self._next_at > 0.2:  # fell behind (CPU stall): don't burst to catch up
+                    self._next_at = mono
+                delay = self._next_at - self._lead - mono
                 if delay > 0:
                     await asyncio.sleep(delay)
-                elif delay < -0.2:  # fell behind (e.g. CPU stall): don't burst to catch up
-                    next_at = time.monotonic()
 
 
 def is_audible(frame: rtc.AudioFrame, threshold: int = AUDIBLE_THRESHOLD) -> bool:

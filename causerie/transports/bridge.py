@@ -57,7 +57,6 @@ logger = logging.getLogger(__name__)
 IN_RATE = 16000
 """Rate of the frames pushed into the session (the STT and VAD rate)."""
 
-CLOSE_TRANSCRIPT_TIMEOUT = 0.3
 
 SendAudio = Callable[[rtc.AudioFrame], None]
 ToolsFactory = Callable[[SessionData], list[Any]]
@@ -78,6 +77,11 @@ class _TranscriptOut(io.TextOutput):
 
     def flush(self) -> None:
         self._text = ""
+
+
+# Browser clients buffer this much ahead and drop it on "interrupted": it absorbs event-loop
+# stalls (no underruns) without delaying barge-in.
+OUTPUT_LEAD = 0.1
 
 
 class LiveSession:
@@ -116,6 +120,7 @@ class LiveSession:
             sample_rate=out_rate,
             on_segment_start=self._on_segment_start,
             on_segment_end=self._on_segment_end,
+            lead=OUTPUT_LEAD,
         )
         self._sync = TranscriptSynchronizer(
             next_in_chain_audio=self.audio_out,
@@ -184,12 +189,6 @@ class LiveSession:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        # livekit waits up to 2 s (default) for the STT's final transcript on close, and a
-        # manual-flush STT with nothing pending sends none: the slot would stay taken 2 s
-        # after the peer left. A short wait still records an utterance that was ending.
-        opts = getattr(self.session, "_opts", None)
-        if opts is not None and hasattr(opts, "session_close_transcript_timeout"):
-            opts.session_close_transcript_timeout = CLOSE_TRANSCRIPT_TIMEOUT
         try:
             await self.session.aclose()
         finally:
