@@ -12,6 +12,7 @@ import ctypes
 import gc
 import json
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -39,7 +40,11 @@ class ServerThread:
         from causerie.server import ServerSettings, create_app
 
         registry = Registry.from_entry_points()
-        loaded = load_config(None, dotenv=None, environ={}, registry=registry)
+        # Record into a throwaway store, not the developer's var/causerie.sqlite3.
+        self.tmpdir = tempfile.TemporaryDirectory(prefix="causerie-test-")
+        store = f"sqlite:///{self.tmpdir.name}/causerie.sqlite3"
+        loaded = load_config(None, dotenv=None, environ={}, registry=registry,
+                             overrides={"metrics.store_url": store})
         self.settings = ServerSettings(
             host="127.0.0.1",
             port=0,
@@ -84,6 +89,7 @@ class ServerThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=15)
+        self.tmpdir.cleanup()
 
     def call(self, fn: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
         """Run ``fn()`` on the server's loop and return its result."""
