@@ -22,18 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 from livekit import rtc
-from livekit.agents.voice import io
 from livekit.agents.voice.events import (
-    AgentStateChangedEvent,
     CloseEvent,
-    ConversationItemAddedEvent,
-    ErrorEvent,
-    EventTypes,
-    SpeechCreatedEvent,
-    UserInputTranscribedEvent,
-    UserStateChangedEvent,
 )
-from livekit.agents.voice.speech_handle import SpeechHandle
 from livekit.agents.voice.transcription import TranscriptSynchronizer
 
 from ..agent.faults import Faults
@@ -51,6 +42,7 @@ from ..events.schema import (
     parse_client_event,
 )
 from .audio_io import FRAME_MS, PacedAudioOutput, QueueAudioInput, Segment, is_audible
+from .session_events import SessionEvents
 
 logger = logging.getLogger(__name__)
 
@@ -60,23 +52,6 @@ IN_RATE = 16000
 
 SendAudio = Callable[[rtc.AudioFrame], None]
 ToolsFactory = Callable[[SessionData], list[Any]]
-
-
-class _TranscriptOut(io.TextOutput):
-    """The reply's text as the synchronizer releases it (word by word, with the audio)."""
-
-    def __init__(self, emit: Callable[[str], None]) -> None:
-        super().__init__(label="causerie-transcript", next_in_chain=None)
-        self._emit = emit
-        self._text = ""
-
-    async def capture_text(self, text: str) -> None:
-        self._text += text
-        if self._text.strip():
-            self._emit(self._text.strip())
-
-    def flush(self) -> None:
-        self._text = ""
 
 
 # Browser clients buffer this much ahead and drop it on "interrupted": it absorbs event-loop
@@ -122,11 +97,17 @@ class LiveSession:
             on_segment_end=self._on_segment_end,
             lead=OUTPUT_LEAD,
         )
-        self._sync = TranscriptSynchronizer(
-            next_in_chain_audio=self.audio_out,
-            next_in_chain_text=_TranscriptOut(self._on_agent_text),
-        )
         self.session = build_session(loaded, pipeline, self.userdata)
+        self._mapper = SessionEvents(
+            self.session,
+            self.events,
+            take_voice_to_voice=self._take_voice_to_voice,
+            on_user_stopped=self._user_stopped,
+            interrupted_from_items=False,  # the audio output reports it, with the cut
+        )
+        self._sync = TranscriptSynchronizer(
+            next_in_chain_audio=self.audio_out, next_in_chain_text=self._mapper.text_output
+        )
         tools = tools_factory(self.userdata) if tools_factory is not None else None
         self.agent = build_agent(loaded, self.faults, tools)
         self.muted = False
@@ -142,8 +123,6 @@ class LiveSession:
         self._speech_end: float | None = None
         self._segment_started_at = 0.0
         self._v2v: float | None = None
-        self._user_metrics: dict[str, Any] = {}
-        self._turns = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -152,8 +131,8 @@ class LiveSession:
         s.input.audio = self.audio_in
         s.output.audio = self._sync.audio_output
         s.output.transcription = self._sync.text_output
-        for name, cb in self._handlers():
-            s.on(name, cb)
+        self._mapper.attach()
+        s.on("close", self._on_close)
         self.events.emit(
             "ready",
             session_id=self.session_id,
@@ -163,17 +142,6 @@ class LiveSession:
             frame_bytes=IN_RATE * FRAME_MS // 1000 * 2,
         )
         await s.start(self.agent, record=False)
-
-    def _handlers(self) -> list[tuple[EventTypes, Callable[..., None]]]:
-        return [
-            ("agent_state_changed", self._on_agent_state),
-            ("user_state_changed", self._on_user_state),
-            ("user_input_transcribed", self._on_transcribed),
-            ("conversation_item_added", self._on_item),
-            ("error", self._on_error),
-            ("close", self._on_close),
-            ("speech_created", self._on_speech_created),
-        ]
 
     async def aclose(self) -> None:
         """Close once; safe to call from several places. Cancelling the caller does not
@@ -194,8 +162,8 @@ class LiveSession:
         finally:
             await self._sync.aclose()
             await self.audio_out.aclose()
-            for name, cb in self._handlers():
-                self.session.off(name, cb)
+            self._mapper.detach()
+            self.session.off("close", self._on_close)
             self.closed.set()
 
     # -- from the transport ----------------------------------------------------------------
@@ -267,68 +235,14 @@ class LiveSession:
             self._drop_audio()
             self.events.emit("interrupted")
 
-    # -- session events -> schema events ---------------------------------------------------
+    # -- voice-to-voice (the rest of the session's events: SessionEvents) --------------------
 
-    def _on_agent_text(self, text: str) -> None:
-        self.events.emit("agent_transcript", text=text, final=False, interrupted=False)
+    def _user_stopped(self) -> None:
+        self._speech_end = self.audio_in.last_audible_at
 
-    def _on_agent_state(self, ev: AgentStateChangedEvent) -> None:
-        self.events.emit("agent_state", state=ev.new_state)
-
-    def _on_user_state(self, ev: UserStateChangedEvent) -> None:
-        if ev.old_state == "speaking" and ev.new_state == "listening":
-            self._speech_end = self.audio_in.last_audible_at
-        self.events.emit("user_state", state=ev.new_state)
-
-    def _on_transcribed(self, ev: UserInputTranscribedEvent) -> None:
-        if ev.transcript.strip():
-            self.events.emit("user_transcript", text=ev.transcript.strip(), final=ev.is_final)
-
-    def _on_item(self, ev: ConversationItemAddedEvent) -> None:
-        item = ev.item
-        role = getattr(item, "role", None)
-        if role == "user":
-            self._user_metrics = dict(getattr(item, "metrics", {}) or {})
-        elif role == "assistant":
-            text = getattr(item, "text_content", None) or ""
-            interrupted = bool(getattr(item, "interrupted", False))
-            self.events.emit("agent_transcript", text=text, final=True, interrupted=interrupted)
-
-    def _on_speech_created(self, ev: SpeechCreatedEvent) -> None:
-        ev.speech_handle.add_done_callback(self._on_speech_done)
-
-    def _on_speech_done(self, handle: SpeechHandle) -> None:
-        """One reply is over (played out, interrupted, or dropped). A reply cut before its
-        first word has no chat item, so metrics hang off the speech, not the item."""
-        items = [i for i in handle.chat_items if getattr(i, "role", None) == "assistant"]
-        if not items and self._v2v is None:
-            return  # never heard (e.g. a preemptive generation the user talked over)
-        metrics = dict(getattr(items[-1], "metrics", {}) or {}) if items else {}
-        self._emit_turn_metrics(metrics, handle.interrupted)
-
-    def _emit_turn_metrics(self, m: dict[str, Any], interrupted: bool) -> None:
-        # Per-turn figures from the chat items: livekit's metrics_collected events come from
-        # the providers, which every session shares, so they would mix sessions up.
-        self._turns += 1
-        u = self._user_metrics
-        self.events.emit(
-            "turn_metrics",
-            turn=self._turns,
-            voice_to_voice=self._v2v,
-            stt=u.get("transcription_delay"),
-            end_of_turn=u.get("end_of_turn_delay"),
-            llm_ttft=m.get("llm_node_ttft"),
-            tts_ttfb=m.get("tts_node_ttfb"),
-            lk_e2e_latency=m.get("e2e_latency"),
-            interrupted=interrupted,
-        )
-        self._v2v = None
-        self._user_metrics = {}
-
-    def _on_error(self, ev: ErrorEvent) -> None:
-        # Not forwarded: livekit relays a provider's errors to every session sharing that
-        # provider. This session's own faults reach the client through ``self.faults``.
-        logger.info("session %s: provider error: %s", self.session_id, ev.error)
+    def _take_voice_to_voice(self) -> float | None:
+        v2v, self._v2v = self._v2v, None
+        return v2v
 
     def _on_fault(self, component: str, error: BaseException) -> None:
         self.events.emit(
@@ -347,8 +261,6 @@ class LiveSession:
                     logger.exception("fault observer failed")
 
     def _on_close(self, ev: CloseEvent) -> None:
-        if ev.error is not None:
-            self.events.emit("error", code="session_closed", message=str(ev.error), fatal=True)
         self.closed.set()
 
 

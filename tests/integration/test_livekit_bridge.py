@@ -32,11 +32,11 @@ from causerie.transports.livekit.data import (
     MAX_PACKET_BYTES,
     ClientEvents,
     EventPublisher,
-    SessionEvents,
 )
 from causerie.transports.livekit.room_session import AgentRuntime, ParticipantTracker
 from causerie.transports.livekit.settings import Credentials, LiveKitUnreachable
 from causerie.transports.livekit.worker import participant_from_metadata
+from causerie.transports.session_events import SessionEvents
 
 KEY, SECRET = "devkey", "bridge-secret-bridge-secret-bridge-secret"
 

@@ -17,18 +17,10 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 from livekit import rtc
-from livekit.agents.voice import AgentSession, io
-from livekit.agents.voice.events import (
-    AgentStateChangedEvent,
-    CloseEvent,
-    ConversationItemAddedEvent,
-    UserInputTranscribedEvent,
-    UserStateChangedEvent,
-)
+from livekit.agents.voice import AgentSession
 
 from ...events.channel import EventChannel
 from ...events.schema import (
@@ -123,97 +115,6 @@ class EventPublisher:
         task.cancel()
         # gather() absorbs the task's CancelledError but re-raises one aimed at us.
         await asyncio.gather(task, return_exceptions=True)
-
-
-class _AgentText(io.TextOutput):
-    """The reply's text as RoomIO's synchronizer releases it (in step with the audio)."""
-
-    def __init__(self, emit: Callable[[str], None]) -> None:
-        super().__init__(label="causerie-livekit-transcript", next_in_chain=None)
-        self._emit = emit
-        self._text = ""
-
-    async def capture_text(self, text: str) -> None:
-        self._text += text
-        if self._text.strip():
-            self._emit(self._text.strip())
-
-    def flush(self) -> None:
-        self._text = ""
-
-
-class SessionEvents:
-    """Turns an ``AgentSession``'s events into schema events on ``events``: transcripts,
-    agent and user state, interruptions, per-turn metrics, a fatal close."""
-
-    def __init__(self, session: AgentSession[Any], events: EventChannel) -> None:
-        self._session = session
-        self._events = events
-        self._user_metrics: dict[str, Any] = {}
-        self.turns = 0
-        self.text_output: io.TextOutput = _AgentText(self._on_agent_text)
-        self._handlers: dict[str, Callable[[Any], None]] = {
-            "agent_state_changed": self._on_agent_state,
-            "user_state_changed": self._on_user_state,
-            "user_input_transcribed": self._on_transcribed,
-            "conversation_item_added": self._on_item,
-            "close": self._on_close,
-        }
-
-    def attach(self) -> None:
-        for name, cb in self._handlers.items():
-            self._session.on(name, cb)  # type: ignore[arg-type]
-
-    def detach(self) -> None:
-        for name, cb in self._handlers.items():
-            self._session.off(name, cb)  # type: ignore[arg-type]
-
-    def _on_agent_text(self, text: str) -> None:
-        self._events.emit("agent_transcript", text=text, final=False, interrupted=False)
-
-    def _on_agent_state(self, ev: AgentStateChangedEvent) -> None:
-        self._events.emit("agent_state", state=ev.new_state)
-
-    def _on_user_state(self, ev: UserStateChangedEvent) -> None:
-        self._events.emit("user_state", state=ev.new_state)
-
-    def _on_transcribed(self, ev: UserInputTranscribedEvent) -> None:
-        if ev.transcript.strip():
-            self._events.emit("user_transcript", text=ev.transcript.strip(), final=ev.is_final)
-
-    def _on_item(self, ev: ConversationItemAddedEvent) -> None:
-        item = ev.item
-        role = getattr(item, "role", None)
-        if role == "user":
-            self._user_metrics = dict(getattr(item, "metrics", {}) or {})
-        elif role == "assistant":
-            text = getattr(item, "text_content", None) or ""
-            interrupted = bool(getattr(item, "interrupted", False))
-            if interrupted:
-                self._events.emit("interrupted")
-            self._events.emit("agent_transcript", text=text, final=True, interrupted=interrupted)
-            self._emit_turn_metrics(dict(getattr(item, "metrics", {}) or {}), interrupted)
-
-    def _emit_turn_metrics(self, m: dict[str, Any], interrupted: bool) -> None:
-        # From the chat items, not metrics_collected: providers are shared by every session of
-        # the process, so their events would mix conversations up.
-        self.turns += 1
-        u, self._user_metrics = self._user_metrics, {}
-        self._events.emit(
-            "turn_metrics",
-            turn=self.turns,
-            voice_to_voice=None,  # the wire is WebRTC: only the client hears when audio lands
-            stt=u.get("transcription_delay"),
-            end_of_turn=u.get("end_of_turn_delay"),
-            llm_ttft=m.get("llm_node_ttft"),
-            tts_ttfb=m.get("tts_node_ttfb"),
-            lk_e2e_latency=m.get("e2e_latency"),
-            interrupted=interrupted,
-        )
-
-    def _on_close(self, ev: CloseEvent) -> None:
-        if ev.error is not None:
-            self._events.emit("error", code="session_closed", message=str(ev.error), fatal=True)
 
 
 class ClientEvents:

@@ -27,7 +27,8 @@ from ...agent.session import build_agent, build_session
 from ...agent.userdata import SessionData
 from ...config.loader import LoadedConfig
 from ...events.channel import EventChannel
-from .data import CLIENT_RPC_METHOD, ClientEvents, EventPublisher, SessionEvents
+from ..session_events import SessionEvents
+from .data import CLIENT_RPC_METHOD, ClientEvents, EventPublisher
 
 logger = logging.getLogger(__name__)
 
