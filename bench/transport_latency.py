@@ -34,7 +34,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,8 @@ from perfdoc import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tests.e2e.harness import SpeechTrack  # noqa: E402  (the same aiortc client as the tests)
 
 RATE = 16000
 FRAME = 320  # 20 ms at 16 kHz
@@ -268,45 +269,6 @@ class WsClient:
         return turn
 
 
-class _SpeechTrack:
-    """aiortc track factory: queued 16 kHz speech as 48 kHz frames, in real time."""
-
-    @staticmethod
-    def create() -> Any:
-        from aiortc import MediaStreamTrack
-        from av import AudioFrame
-
-        class Track(MediaStreamTrack):
-            kind = "audio"
-
-            def __init__(self) -> None:
-                super().__init__()
-                self.pending: list[np.ndarray] = []
-                self.last_audible_sent: float | None = None
-                self._pts = 0
-                self._start: float | None = None
-
-            def say(self, pcm: np.ndarray) -> None:
-                up = np.repeat(pcm, 3)
-                up = np.pad(up, (0, -len(up) % 960))
-                self.pending.extend(up[i : i + 960] for i in range(0, len(up), 960))
-
-            async def recv(self) -> AudioFrame:
-                if self._start is None:
-                    self._start = time.monotonic()
-                await asyncio.sleep(max(0.0, self._start + self._pts / 48000 - time.monotonic()))
-                chunk = self.pending.pop(0) if self.pending else np.zeros(960, np.int16)
-                if audible(chunk):
-                    self.last_audible_sent = time.time()
-                frame = AudioFrame(format="s16", layout="mono", samples=960)
-                frame.planes[0].update(chunk.astype(np.int16).tobytes())
-                frame.sample_rate, frame.pts, frame.time_base = 48000, self._pts, Fraction(1, 48000)
-                self._pts += 960
-                return frame
-
-        return Track()
-
-
 class RtcClient:
     """A WebRTC client (aiortc), connecting like the web page does."""
 
@@ -325,7 +287,7 @@ class RtcClient:
 
         allow_loopback_candidates()
         self.pc = RTCPeerConnection()
-        self.mic = _SpeechTrack.create()
+        self.mic = SpeechTrack.create()
         self.pc.addTrack(self.mic)
         self.channel = self.pc.createDataChannel("events")
         self.channel.on("message", lambda m: self.events.append(json.loads(m)))
