@@ -28,9 +28,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 UTTERANCES = [
-    "Hello there.", "What can you do?", "Who are you?", "Thank you.", "What time is it?",
-    "How are you?", "Good morning.", "Can you help me?", "Tell me about yourself.",
-    "What is your name?", "Good evening.", "Thanks a lot.",
+    "Hello there.",
+    "What can you do?",
+    "Who are you?",
+    "Thank you.",
+    "What time is it?",
+    "How are you?",
+    "Good morning.",
+    "Can you help me?",
+    "Tell me about yourself.",
+    "What is your name?",
+    "Good evening.",
+    "Thanks a lot.",
 ]
 
 
@@ -60,20 +69,33 @@ async def run_one(mode: str, wav: Path) -> dict[str, Any]:
         # Plain livekit-agents: same providers, the library's default VAD and turn handling.
         from livekit.agents import inference
 
-        session = AgentSession(stt=pipeline.stt, llm=pipeline.llm, tts=pipeline.tts, vad=inference.VAD())
+        session = AgentSession(
+            stt=pipeline.stt, llm=pipeline.llm, tts=pipeline.tts, vad=inference.VAD()
+        )
     pcm = read_wav(wav, IN_RATE)
     t0 = time.perf_counter()
-    result = await talk(session, build_agent(loaded, Faults()), pcm, fast=True, printer=lambda s: None)
+    result = await talk(
+        session, build_agent(loaded, Faults()), pcm, fast=True, printer=lambda s: None
+    )
     wall = time.perf_counter() - t0
     await pipeline.aclose()
     turns = [
-        {"user": t.user_text, "v2v": t.voice_to_voice, "after_commit": t.after_commit,
-         "stt_final": (t.transcript_at - t.user_end) if t.transcript_at and t.user_end else None,
-         "commit": (t.committed_at - t.user_end) if t.committed_at and t.user_end else None}
+        {
+            "user": t.user_text,
+            "v2v": t.voice_to_voice,
+            "after_commit": t.after_commit,
+            "stt_final": (t.transcript_at - t.user_end) if t.transcript_at and t.user_end else None,
+            "commit": (t.committed_at - t.user_end) if t.committed_at and t.user_end else None,
+        }
         for t in result.turns
     ]
-    return {"mode": mode, "turns": turns, "wall": wall, "rss_loaded_mb": rss_loaded,
-            "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "mode": mode,
+        "turns": turns,
+        "wall": wall,
+        "rss_loaded_mb": rss_loaded,
+        "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def summarize(res: dict[str, Any]) -> dict[str, Any]:
@@ -82,17 +104,21 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     stt = [t["stt_final"] * 1000 for t in res["turns"] if t["stt_final"] is not None]
     commit = [t["commit"] * 1000 for t in res["turns"] if t["commit"] is not None]
     return {
-        "n": len(v2v), "median": statistics.median(v2v) if v2v else float("nan"),
+        "n": len(v2v),
+        "median": statistics.median(v2v) if v2v else float("nan"),
         "p90": pct(v2v, 0.9) if v2v else float("nan"),
         "overhead": statistics.median(over) if over else float("nan"),
         "stt_final": statistics.median(stt) if stt else float("nan"),
         "commit": statistics.median(commit) if commit else float("nan"),
-        "rss_loaded": res["rss_loaded_mb"], "rss_peak": res["rss_peak_mb"],
+        "rss_loaded": res["rss_loaded_mb"],
+        "rss_peak": res["rss_peak_mb"],
     }
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="4 utterances; print only")
     ap.add_argument("--child", choices=["causerie", "livekit-defaults"], help=argparse.SUPPRESS)
     ap.add_argument("--wav", type=Path, help=argparse.SUPPRESS)
@@ -109,12 +135,22 @@ def main() -> None:
     wav = write_speech_wav(out / "bench_latency.wav", utts, gap=7.0)
     results = {}
     for mode in ("causerie", "livekit-defaults"):
-        print(f"[{mode}] {len(utts)} utterances, real-time playback...", file=sys.stderr, flush=True)
-        proc = subprocess.run([sys.executable, __file__, "--child", mode, "--wav", str(wav)],
-                              capture_output=True, text=True, check=True)
+        print(
+            f"[{mode}] {len(utts)} utterances, real-time playback...", file=sys.stderr, flush=True
+        )
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", mode, "--wav", str(wav)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         results[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
         s = summarize(results[mode])
-        print(f"[{mode}] done: {s['n']} turns, median {s['median']:.0f} ms", file=sys.stderr, flush=True)
+        print(
+            f"[{mode}] done: {s['n']} turns, median {s['median']:.0f} ms",
+            file=sys.stderr,
+            flush=True,
+        )
     ours, base = summarize(results["causerie"]), summarize(results["livekit-defaults"])
     ratio = base["median"] / ours["median"] if ours["median"] else float("nan")
     lines = [
@@ -143,7 +179,6 @@ def main() -> None:
     print(text)
     if not args.quick:
         write_section(ROOT / "docs" / "PERFORMANCE.md", "## Voice-to-voice (offline stack)", text)
-
 
 
 if __name__ == "__main__":

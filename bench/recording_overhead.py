@@ -282,6 +282,5 @@ def report(
     ]
 
 
-
 if __name__ == "__main__":
     main()

@@ -20,7 +20,9 @@ def make_question(path: Path, utterances: list[str], gap: float = 6.0) -> Path:
     # This voice is the one pocketsphinx understands best among espeak's (see docs/PERFORMANCE.md).
     parts = [np.zeros(8000, dtype=np.int16)]
     for text in utterances:
-        parts.append(resample(eng.synthesize_pcm(text, voice="en-us+f2", rate=150), eng.sample_rate, 16000))
+        parts.append(
+            resample(eng.synthesize_pcm(text, voice="en-us+f2", rate=150), eng.sample_rate, 16000)
+        )
         parts.append(np.zeros(int(gap * 16000), dtype=np.int16))
     write_wav(path, PCM(np.concatenate(parts), 16000))
     return path
@@ -31,7 +33,9 @@ def main() -> None:
 
     out = Path("out")
     out.mkdir(exist_ok=True)
-    question = make_question(out / "question.wav", ["Who are you?", "What can you do?", "What time is it?"])
+    question = make_question(
+        out / "question.wav", ["Who are you?", "What can you do?", "What time is it?"]
+    )
     print(f"generated {question} with espeak; playing it to the agent...", file=sys.stderr)
     cli_main(["talk", "--fast", "--input", str(question), "--output", str(out / "reply.wav")])
 

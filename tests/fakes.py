@@ -6,7 +6,12 @@ import asyncio
 from typing import Any
 
 from livekit.agents import APIConnectionError, llm
-from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
+from livekit.agents.types import (
+    DEFAULT_API_CONNECT_OPTIONS,
+    NOT_GIVEN,
+    APIConnectOptions,
+    NotGivenOr,
+)
 
 from causerie.providers.local.scripted import ScriptedLLM
 
@@ -32,7 +37,13 @@ class FlakyLLM(ScriptedLLM):
     ) -> llm.LLMStream:
         self.calls += 1
         if self.calls in self.fail_on:
-            return _BrokenStream(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options, mode=self.mode)
+            return _BrokenStream(
+                self,
+                chat_ctx=chat_ctx,
+                tools=tools or [],
+                conn_options=conn_options,
+                mode=self.mode,
+            )
         return super().chat(chat_ctx=chat_ctx, tools=tools, conn_options=conn_options)
 
 

@@ -31,6 +31,8 @@ def conversation(
     return np.concatenate(parts)
 
 
-def write_speech_wav(path: Path, utterances: list[str], sample_rate: int = 16000, **kw: object) -> Path:
+def write_speech_wav(
+    path: Path, utterances: list[str], sample_rate: int = 16000, **kw: object
+) -> Path:
     write_wav(path, PCM(conversation(utterances, sample_rate, **kw), sample_rate))  # type: ignore[arg-type]
     return path

@@ -32,8 +32,14 @@ LANGUAGES = (
     "gl mr pa si km sn yo so af oc ka be tg sd gu am yi lo uz fo ht ps tk nn mt sa lb my bo tl "
     "mg as tt haw ln ha ba jw su"
 ).split()
-TASK_TOKENS = ("<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>",
-               "<|nocaptions|>", "<|notimestamps|>")
+TASK_TOKENS = (
+    "<|translate|>",
+    "<|transcribe|>",
+    "<|startoflm|>",
+    "<|startofprev|>",
+    "<|nocaptions|>",
+    "<|notimestamps|>",
+)
 NUM_TIMESTAMPS = 1501  # 0.00 .. 30.00 s in 0.02 s steps
 MULTILINGUAL_TEXT_TOKENS = 50257  # 50257 + 2 + 99 + 6 + 1501 = 51865
 N_MELS = 80
@@ -52,7 +58,8 @@ _NON_SPEECH = list('"#()*+/:;<=>@[\\]^_`{|}~')
 def special_tokens() -> list[str]:
     """Whisper's added tokens after the text vocabulary, in id order."""
     return [
-        "<|endoftext|>", "<|startoftranscript|>",
+        "<|endoftext|>",
+        "<|startoftranscript|>",
         *(f"<|{code}|>" for code in LANGUAGES),
         *TASK_TOKENS,
         *(f"<|{i * 0.02:.2f}|>" for i in range(NUM_TIMESTAMPS)),
@@ -71,7 +78,8 @@ def build_tokenizer(text_vocab_size: int | None = None) -> tuple[Tokenizer, int]
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=400, show_progress=False,
+        vocab_size=400,
+        show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator([_CORPUS] * 4, trainer=trainer)
@@ -196,13 +204,25 @@ def build_tiny_whisper(
     spec.save(str(out_dir))
 
     tok.save(str(out_dir / "tokenizer.json"))
-    (out_dir / "preprocessor_config.json").write_text(json.dumps({
-        "chunk_length": 30, "feature_extractor_type": "WhisperFeatureExtractor",
-        "feature_size": N_MELS, "hop_length": 160, "n_fft": 400, "n_samples": 480000,
-        "nb_max_frames": 3000, "padding_side": "right", "padding_value": 0.0,
-        "processor_class": "WhisperProcessor", "return_attention_mask": False,
-        "sampling_rate": 16000,
-    }, indent=2))
+    (out_dir / "preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                "chunk_length": 30,
+                "feature_extractor_type": "WhisperFeatureExtractor",
+                "feature_size": N_MELS,
+                "hop_length": 160,
+                "n_fft": 400,
+                "n_samples": 480000,
+                "nb_max_frames": 3000,
+                "padding_side": "right",
+                "padding_value": 0.0,
+                "processor_class": "WhisperProcessor",
+                "return_attention_mask": False,
+                "sampling_rate": 16000,
+            },
+            indent=2,
+        )
+    )
     return out_dir
 
 

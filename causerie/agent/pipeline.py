@@ -45,7 +45,9 @@ class Pipeline:
                     logger.exception("closing %r", obj)
 
 
-def build_pipeline(loaded: LoadedConfig, registry: Registry, progress: Progress | None = None) -> Pipeline:
+def build_pipeline(
+    loaded: LoadedConfig, registry: Registry, progress: Progress | None = None
+) -> Pipeline:
     """Build and preload every stage. Blocking (models load): call it in a thread."""
     spec = loaded.spec
     ctx = BuildContext(language=spec.language, env=loaded.env, base_dir=loaded.base_dir)

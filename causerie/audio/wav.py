@@ -35,7 +35,9 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
         return samples.astype(np.int16, copy=False)
     from livekit import rtc
 
-    rs = rtc.AudioResampler(src_rate, dst_rate, num_channels=1, quality=rtc.AudioResamplerQuality.HIGH)
+    rs = rtc.AudioResampler(
+        src_rate, dst_rate, num_channels=1, quality=rtc.AudioResamplerQuality.HIGH
+    )
     out: list[np.ndarray] = []
     step = src_rate  # one second at a time keeps memory flat for long files
     for i in range(0, len(samples), step):
@@ -61,7 +63,9 @@ def read_wav(path: str | Path, sample_rate: int | None = None) -> PCM:
     except Exception as e:
         raise AudioFileError(f"{p}: not a readable audio file ({_short(e)}); expected a WAV") from e
     if info.format not in ("WAV", "WAVEX", "RF64"):
-        raise AudioFileError(f"{p}: is {info.format}, not WAV; convert it first (e.g. with sox or ffmpeg)")
+        raise AudioFileError(
+            f"{p}: is {info.format}, not WAV; convert it first (e.g. with sox or ffmpeg)"
+        )
     if info.frames <= 0:
         raise AudioFileError(f"{p}: the WAV holds no audio")
     if info.duration > MAX_SECONDS:

@@ -31,8 +31,14 @@ async def _chat(loaded, registry, interactive: bool) -> None:  # type: ignore[no
     spec = loaded.spec
     llm_spec: ProviderSpec = spec.llm
     if llm_spec.provider == "scripted" and "agent_name" not in llm_spec.options:
-        llm_spec = llm_spec.model_copy(update={"options": {**llm_spec.options, "agent_name": spec.name}})
-    llm = registry.build("llm", llm_spec, BuildContext(language=spec.language, env=loaded.env, base_dir=loaded.base_dir))
+        llm_spec = llm_spec.model_copy(
+            update={"options": {**llm_spec.options, "agent_name": spec.name}}
+        )
+    llm = registry.build(
+        "llm",
+        llm_spec,
+        BuildContext(language=spec.language, env=loaded.env, base_dir=loaded.base_dir),
+    )
     session: AgentSession = AgentSession(llm=llm, max_tool_steps=spec.turn.max_tool_steps)
     agent = build_agent(loaded, Faults())
     agent.greeting = None  # said below, in text

@@ -49,8 +49,13 @@ def _q(text: str) -> str:
 
 
 @click.command("init")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="File to write [default: the --config path or ./agent.yaml].")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write [default: the --config path or ./agent.yaml].",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @click.pass_obj
 def init(state: CliState, output: Path | None, force: bool) -> None:
@@ -65,28 +70,49 @@ def init(state: CliState, output: Path | None, force: bool) -> None:
 
     def choose(label: str, kind: str, default: str) -> str:
         names = registry.names(kind)
-        return str(click.prompt(label, type=click.Choice(names), default=default if default in names else names[0]))
+        return str(
+            click.prompt(
+                label, type=click.Choice(names), default=default if default in names else names[0]
+            )
+        )
 
     name = click.prompt("Agent name", default="Causerie")
     language = click.prompt("Language", type=click.Choice(["en", "fr"]), default="en")
     instructions = click.prompt(
-        "Instructions", default="You are a friendly voice assistant. Answer in one or two short sentences."
+        "Instructions",
+        default="You are a friendly voice assistant. Answer in one or two short sentences.",
     )
-    greeting = click.prompt("Greeting said at the start (empty for none)", default="", show_default=False)
+    greeting = click.prompt(
+        "Greeting said at the start (empty for none)", default="", show_default=False
+    )
     stt = choose("Speech-to-text provider", "stt", "pocketsphinx")
     llm = choose("LLM provider", "llm", "scripted")
-    llm_model = "" if llm == "scripted" else click.prompt("LLM model (empty for the provider's default)", default="", show_default=False)
+    llm_model = (
+        ""
+        if llm == "scripted"
+        else click.prompt(
+            "LLM model (empty for the provider's default)", default="", show_default=False
+        )
+    )
     tts = choose("Text-to-speech provider", "tts", "espeak")
     voice = click.prompt("TTS voice (empty for the default)", default="", show_default=False)
-    detection = click.prompt("Turn detection", type=click.Choice(["vad", "turn_model"]), default="vad")
+    detection = click.prompt(
+        "Turn detection", type=click.Choice(["vad", "turn_model"]), default="vad"
+    )
     barge_in = click.confirm("Allow barge-in (the user may interrupt the agent)?", default=True)
 
     text = TEMPLATE.format(
-        name=_q(name), language=language, instructions=_q(instructions),
+        name=_q(name),
+        language=language,
+        instructions=_q(instructions),
         greeting=f"greeting: {_q(greeting)}\n" if greeting else "",
-        stt=stt, llm=llm, llm_model=f"  model: {_q(llm_model)}\n" if llm_model else "",
-        tts=tts, tts_voice=f"  voice: {_q(voice)}\n" if voice else "",
-        detection=detection, interruptions="true" if barge_in else "false",
+        stt=stt,
+        llm=llm,
+        llm_model=f"  model: {_q(llm_model)}\n" if llm_model else "",
+        tts=tts,
+        tts_voice=f"  voice: {_q(voice)}\n" if voice else "",
+        detection=detection,
+        interruptions="true" if barge_in else "false",
     )
     validate_text(text, str(path), registry, base_dir=path.parent)
     _atomic_write(path, text)

@@ -29,7 +29,9 @@ class CliState:
 
         registry = Registry.from_entry_points()
         loaded = load_config(
-            self.config, dotenv=self.env_file, overrides=overrides,
+            self.config,
+            dotenv=self.env_file,
+            overrides=overrides,
             registry=registry if check_providers else None,
         )
         return loaded, registry
@@ -48,16 +50,29 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
 
 
 set_option = click.option(
-    "--set", "sets", multiple=True, metavar="KEY=VALUE",
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
     help="Override a field for this run only, e.g. --set turn.min_endpointing_delay=0.3",
 )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-c", "--config", type=click.Path(dir_okay=False, path_type=Path), envvar="CAUSERIE_CONFIG",
-              help="Agent definition [default: ./agent.yaml, else built-in defaults].")
-@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=Path(".env"),
-              show_default=True, help="Environment file read under the process environment.")
+@click.option(
+    "-c",
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="CAUSERIE_CONFIG",
+    help="Agent definition [default: ./agent.yaml, else built-in defaults].",
+)
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(".env"),
+    show_default=True,
+    help="Environment file read under the process environment.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging and tracebacks.")
 @click.version_option(package_name="causerie")
 @click.pass_context
@@ -84,8 +99,18 @@ def _register() -> None:
         test_cmd,
     )
 
-    for mod in (talk, chat, config_cmd, providers_cmd, init_cmd, livekit_cmd, plugins_cmd, test_cmd,
-                serve, metrics_cmd):
+    for mod in (
+        talk,
+        chat,
+        config_cmd,
+        providers_cmd,
+        init_cmd,
+        livekit_cmd,
+        plugins_cmd,
+        test_cmd,
+        serve,
+        metrics_cmd,
+    ):
         mod.register(cli)
 
 

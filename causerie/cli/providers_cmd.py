@@ -18,7 +18,11 @@ def providers(state: CliState, kind: str | None) -> None:
 
     from ..providers.registry import Registry
 
-    env = {k: v for k, v in dotenv_values(state.env_file).items() if v} if state.env_file.exists() else {}
+    env = (
+        {k: v for k, v in dotenv_values(state.env_file).items() if v}
+        if state.env_file.exists()
+        else {}
+    )
     env.update(os.environ)
     registry = Registry.from_entry_points()
     for k in ("stt", "llm", "tts", "vad"):
@@ -32,7 +36,9 @@ def providers(state: CliState, kind: str | None) -> None:
             if status == "ready":
                 note = click.style("ready", fg="green")
             elif status == "missing_extra":
-                note = click.style(f"needs: pip install 'causerie[{info.extra or info.name}]'", fg="yellow")
+                note = click.style(
+                    f"needs: pip install 'causerie[{info.extra or info.name}]'", fg="yellow"
+                )
             else:
                 note = click.style(f"needs key: {' or '.join(info.key_env)}", fg="yellow")
             tag = " (offline)" if info.offline else ""

@@ -12,14 +12,33 @@ from .main import CliState, parse_sets, set_option
 
 
 @click.command("talk")
-@click.option("-i", "--input", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="WAV with the user's speech (any rate, mono or stereo).")
-@click.option("-o", "--output", "output_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("reply.wav"), show_default=True, help="Where to write the agent's audio.")
-@click.option("--fast", is_flag=True, help="Skip silent gaps once the agent has answered (speech stays real time).")
+@click.option(
+    "-i",
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="WAV with the user's speech (any rate, mono or stereo).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("reply.wav"),
+    show_default=True,
+    help="Where to write the agent's audio.",
+)
+@click.option(
+    "--fast",
+    is_flag=True,
+    help="Skip silent gaps once the agent has answered (speech stays real time).",
+)
 @set_option
 @click.pass_obj
-def talk(state: CliState, input_path: Path, output_path: Path, fast: bool, sets: tuple[str, ...]) -> None:
+def talk(
+    state: CliState, input_path: Path, output_path: Path, fast: bool, sets: tuple[str, ...]
+) -> None:
     """Talk to the agent with a WAV file, as if through a microphone."""
     from ..audio.wav import read_wav, write_wav
     from ..transports.file import IN_RATE
@@ -35,8 +54,11 @@ def talk(state: CliState, input_path: Path, output_path: Path, fast: bool, sets:
         click.echo("no speech was understood in the input: no turn", err=True)
     elif lat:
         med = statistics.median(lat) * 1000
-        click.echo(f"{len(result.turns)} turn(s); voice-to-voice median {med:.0f} ms "
-                   f"(min {min(lat) * 1000:.0f}, max {max(lat) * 1000:.0f})", err=True)
+        click.echo(
+            f"{len(result.turns)} turn(s); voice-to-voice median {med:.0f} ms "
+            f"(min {min(lat) * 1000:.0f}, max {max(lat) * 1000:.0f})",
+            err=True,
+        )
     click.echo(f"agent audio written to {output_path}", err=True)
 
 
@@ -66,8 +88,11 @@ async def _run(loaded, registry, pcm, fast):  # type: ignore[no-untyped-def]
             await store.aclose(timeout=5.0)
             lost = f", {store.dropped} record(s) lost" if store.dropped else ""
             sid = collector.session_id
-            click.echo(f"session {sid} recorded{lost} in {loaded.spec.metrics.store_url} "
-                       f"(causerie sessions show {sid})", err=True)
+            click.echo(
+                f"session {sid} recorded{lost} in {loaded.spec.metrics.store_url} "
+                f"(causerie sessions show {sid})",
+                err=True,
+            )
 
 
 def _recorder(loaded, pipeline, session, faults):  # type: ignore[no-untyped-def]
@@ -78,8 +103,11 @@ def _recorder(loaded, pipeline, session, faults):  # type: ignore[no-untyped-def
     m = loaded.spec.metrics
     store = BufferedStore(open_store(m.store_url, transcripts=m.transcripts))
     collector = SessionCollector(
-        store, session_id=session.userdata.session_id, transport="cli",
-        agent_name=loaded.spec.name, providers=pipeline.describe(),
+        store,
+        session_id=session.userdata.session_id,
+        transport="cli",
+        agent_name=loaded.spec.name,
+        providers=pipeline.describe(),
     )
     faults.observers.append(collector.on_fault)
     return store, collector

@@ -76,7 +76,10 @@ def set_values(path: Path, updates: Mapping[str, Any], registry: Any = None) -> 
         kind, _, leaf = key.partition(".")
         if leaf == "provider" and kind in PROVIDER_KINDS:
             section = doc.get(kind)
-            if isinstance(section, dict) and str(section.get("provider", "")).lower() != str(value).lower():
+            if (
+                isinstance(section, dict)
+                and str(section.get("provider", "")).lower() != str(value).lower()
+            ):
                 # The old vendor's model/voice would be wrong for the new one.
                 for stale in ("model", "voice", "options"):
                     section.pop(stale, None)
@@ -89,7 +92,9 @@ def set_values(path: Path, updates: Mapping[str, Any], registry: Any = None) -> 
     return text
 
 
-def validate_text(text: str, where: str, registry: Any = None, base_dir: Path | None = None) -> AgentSpec:
+def validate_text(
+    text: str, where: str, registry: Any = None, base_dir: Path | None = None
+) -> AgentSpec:
     from .loader import LoadedConfig
 
     data = _plain(_yaml().load(text) or {})

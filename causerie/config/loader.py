@@ -94,7 +94,9 @@ def read_yaml(path: Path) -> Any:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of fields, got {type(data).__name__}")
+        raise ConfigError(
+            f"{path}: the top level must be a mapping of fields, got {type(data).__name__}"
+        )
     return data
 
 
@@ -220,7 +222,11 @@ def load_config(
 
     loaded = LoadedConfig(spec=spec, path=cfg_path, sources=sources, env=env)
     if spec.instructions_file is not None:
-        p = spec.instructions_file if spec.instructions_file.is_absolute() else loaded.base_dir / spec.instructions_file
+        p = (
+            spec.instructions_file
+            if spec.instructions_file.is_absolute()
+            else loaded.base_dir / spec.instructions_file
+        )
         if not p.is_file():
             raise ConfigError(f"{where}: instructions_file: {p} does not exist")
     if registry is not None:

@@ -58,7 +58,9 @@ class TurnSpec(_Strict):
     )
     min_endpointing_delay: float = Field(default=0.2, ge=0.0, le=5.0)
     max_endpointing_delay: float = Field(default=3.0, ge=0.1, le=30.0)
-    interruptions: bool = Field(default=True, description="Barge-in: the user may talk over the agent.")
+    interruptions: bool = Field(
+        default=True, description="Barge-in: the user may talk over the agent."
+    )
     min_interruption_duration: float = Field(default=0.3, ge=0.05, le=5.0)
     max_tool_steps: int = Field(default=3, ge=0, le=20)
     max_response_time: float = Field(

@@ -119,7 +119,9 @@ class Registry:
         for ep in entry_points(group=group):
             kind, dot, name = ep.name.partition(".")
             if not dot or kind not in PROVIDER_KINDS or not name:
-                logger.warning("ignoring provider entry point %r: name must be '<kind>.<name>'", ep.name)
+                logger.warning(
+                    "ignoring provider entry point %r: name must be '<kind>.<name>'", ep.name
+                )
                 continue
             reg._lazy[(kind, name.lower())] = ep
         return reg
@@ -168,6 +170,8 @@ class Registry:
         except ProviderError:
             raise
         except ImportError as e:  # an extra half-installed
-            raise MissingExtraError(kind, spec.provider, info.extra or info.name, e.name or str(e)) from e
+            raise MissingExtraError(
+                kind, spec.provider, info.extra or info.name, e.name or str(e)
+            ) from e
         except (ValueError, TypeError, FileNotFoundError) as e:
             raise ProviderError(f"{kind} provider {spec.provider!r}: {e}") from e

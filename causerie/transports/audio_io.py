@@ -105,7 +105,11 @@ class PacedAudioOutput(io.AudioOutput):
     ) -> None:
         """``lead``: seconds the sink may be fed ahead of real time. A peer that buffers
         (the browser clients flush on ``interrupted``) rides out event-loop stalls with it."""
-        super().__init__(label=label, capabilities=io.AudioOutputCapabilities(pause=False), sample_rate=sample_rate)
+        super().__init__(
+            label=label,
+            capabilities=io.AudioOutputCapabilities(pause=False),
+            sample_rate=sample_rate,
+        )
         self._sink = sink
         self._rate = sample_rate
         self._channels = num_channels

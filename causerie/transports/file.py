@@ -141,8 +141,12 @@ async def talk(
             return
         if item.role == "user":  # type: ignore[union-attr]
             printer(f"user: {text}")
-            current = Turn(user_text=text, user_end=ends[-1] if ends else None,
-                           transcript_at=last_final[-1] if last_final else None, committed_at=time.time())
+            current = Turn(
+                user_text=text,
+                user_end=ends[-1] if ends else None,
+                transcript_at=last_final[-1] if last_final else None,
+                committed_at=time.time(),
+            )
             result.turns.append(current)
         else:
             printer(f"agent: {text}")
@@ -168,7 +172,12 @@ async def talk(
             in_speech = next_seg is not None and next_seg[0] - 0.3 <= pos < next_seg[1]
             # --fast skips the rest of a silent gap once the reply is done; speech itself
             # stays real time so the latencies measured are the real ones.
-            if fast and not in_speech and not _busy(session, audio_out) and _after_reply(ends, replies, pos, next_seg):
+            if (
+                fast
+                and not in_speech
+                and not _busy(session, audio_out)
+                and _after_reply(ends, replies, pos, next_seg)
+            ):
                 continue
             audio_in.push(rtc.AudioFrame(chunk.tobytes(), IN_RATE, 1, spf))
             if next_seg is not None and pos + FRAME_MS / 1000 >= next_seg[1]:
@@ -187,7 +196,9 @@ async def talk(
             await asyncio.sleep(max(0.0, clock - time.monotonic()))
             # An utterance the STT heard nothing in gets no reply: stop waiting after 5 s.
             given_up = bool(ends) and time.time() - ends[-1] > 5.0
-            if _busy(session, audio_out) or not (_after_reply(ends, replies, 0.0, None) or given_up):
+            if _busy(session, audio_out) or not (
+                _after_reply(ends, replies, 0.0, None) or given_up
+            ):
                 idle_since = None
                 continue
             idle_since = idle_since or time.monotonic()
@@ -206,10 +217,16 @@ async def talk(
 
 
 def _busy(session: AgentSession, out: PacedAudioOutput) -> bool:
-    return out.playing or session.agent_state in ("thinking", "speaking") or session.user_state == "speaking"
+    return (
+        out.playing
+        or session.agent_state in ("thinking", "speaking")
+        or session.user_state == "speaking"
+    )
 
 
-def _after_reply(ends: list[float], replies: list[Segment], pos: float, next_seg: tuple[float, float] | None) -> bool:
+def _after_reply(
+    ends: list[float], replies: list[Segment], pos: float, next_seg: tuple[float, float] | None
+) -> bool:
     """In fast mode, a gap may be skipped once the last utterance got its reply, keeping
     0.3 s of silence before the next utterance."""
     if not ends:

@@ -43,8 +43,9 @@ class ServerThread:
         # Record into a throwaway store, not the developer's var/causerie.sqlite3.
         self.tmpdir = tempfile.TemporaryDirectory(prefix="causerie-test-")
         store = f"sqlite:///{self.tmpdir.name}/causerie.sqlite3"
-        loaded = load_config(None, dotenv=None, environ={}, registry=registry,
-                             overrides={"metrics.store_url": store})
+        loaded = load_config(
+            None, dotenv=None, environ={}, registry=registry, overrides={"metrics.store_url": store}
+        )
         self.settings = ServerSettings(
             host="127.0.0.1",
             port=0,

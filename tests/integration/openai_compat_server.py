@@ -40,14 +40,34 @@ class FakeOpenAIServer:
         words = self.reply.split(" ")
         for i, w in enumerate(words):
             chunk = {
-                "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": body.get("model"),
-                "choices": [{"index": 0, "delta": {"role": "assistant", "content": w + (" " if i < len(words) - 1 else "")},
-                             "finish_reason": None}],
+                "id": "chatcmpl-1",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": body.get("model"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {
+                            "role": "assistant",
+                            "content": w + (" " if i < len(words) - 1 else ""),
+                        },
+                        "finish_reason": None,
+                    }
+                ],
             }
             await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        done = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": body.get("model"),
-                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 12, "completion_tokens": len(words), "total_tokens": 12 + len(words)}}
+        done = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": body.get("model"),
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "usage": {
+                "prompt_tokens": 12,
+                "completion_tokens": len(words),
+                "total_tokens": 12 + len(words),
+            },
+        }
         await resp.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
         await resp.write_eof()
         return resp

@@ -12,12 +12,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(*args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None,
-        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str,
+    cwd: Path,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "causerie", *args], cwd=cwd, input=stdin, text=True,
-                          capture_output=True, env=full_env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "causerie", *args],
+        cwd=cwd,
+        input=stdin,
+        text=True,
+        capture_output=True,
+        env=full_env,
+        timeout=timeout,
+    )
 
 
 def test_help_and_version(tmp_path: Path) -> None:
@@ -29,7 +41,9 @@ def test_help_and_version(tmp_path: Path) -> None:
 
 
 def test_invalid_config_exit_2_no_traceback(tmp_path: Path) -> None:
-    (tmp_path / "agent.yaml").write_text("turn:\n  min_endpointing_delay: 42\nllm:\n  provider: scripted\n")
+    (tmp_path / "agent.yaml").write_text(
+        "turn:\n  min_endpointing_delay: 42\nllm:\n  provider: scripted\n"
+    )
     r = run("config", "check", cwd=tmp_path)
     assert r.returncode == 2
     assert "turn.min_endpointing_delay" in r.stderr and "Traceback" not in r.stderr
@@ -70,8 +84,23 @@ def test_providers_lists_status(tmp_path: Path) -> None:
 
 
 def test_init_wizard_with_piped_answers(tmp_path: Path) -> None:
-    answers = "\n".join(["Mia", "fr", "Tu es une assistante.", "Bonjour !", "pocketsphinx", "scripted",
-                         "espeak", "fr-fr", "vad", "n"]) + "\n"
+    answers = (
+        "\n".join(
+            [
+                "Mia",
+                "fr",
+                "Tu es une assistante.",
+                "Bonjour !",
+                "pocketsphinx",
+                "scripted",
+                "espeak",
+                "fr-fr",
+                "vad",
+                "n",
+            ]
+        )
+        + "\n"
+    )
     r = run("init", cwd=tmp_path, stdin=answers)
     assert r.returncode == 0, r.stderr
     check = run("config", "show", cwd=tmp_path)

@@ -13,7 +13,9 @@ from causerie.errors import MissingKeyError
 from causerie.providers.registry import BuildContext, Registry
 from tests.integration.openai_compat_server import FakeOpenAIServer
 
-pytest.importorskip("livekit.plugins.openai", reason="needs the openai extra: pip install 'causerie[openai]'")
+pytest.importorskip(
+    "livekit.plugins.openai", reason="needs the openai extra: pip install 'causerie[openai]'"
+)
 
 
 async def _run(env: dict[str, str], text: str, faults: Faults) -> list[str]:
@@ -33,8 +35,12 @@ async def test_ollama_provider_talks_to_a_local_server() -> None:
     server = FakeOpenAIServer("Bonjour from llama.")
     base = await server.start()
     try:
-        env = {"LLM_PROVIDER": "ollama", "LLM_MODEL": "llama3.2", "LLM_BASE_URL": base,
-               "AGENT_INSTRUCTIONS": "Be terse."}
+        env = {
+            "LLM_PROVIDER": "ollama",
+            "LLM_MODEL": "llama3.2",
+            "LLM_BASE_URL": base,
+            "AGENT_INSTRUCTIONS": "Be terse.",
+        }
         assert await _run(env, "hi there", Faults()) == ["Bonjour from llama."]
         body = server.requests[0]
         assert body["model"] == "llama3.2" and body["stream"] is True
@@ -45,11 +51,17 @@ async def test_ollama_provider_talks_to_a_local_server() -> None:
         await server.stop()
 
 
-async def test_openai_provider_with_base_url_sends_the_key_and_never_logs_it(caplog: pytest.LogCaptureFixture) -> None:
+async def test_openai_provider_with_base_url_sends_the_key_and_never_logs_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     server = FakeOpenAIServer("Hi.")
     base = await server.start()
     try:
-        env = {"LLM_PROVIDER": "openai", "LLM_BASE_URL": base, "OPENAI_API_KEY": "sk-test-secret-123"}
+        env = {
+            "LLM_PROVIDER": "openai",
+            "LLM_BASE_URL": base,
+            "OPENAI_API_KEY": "sk-test-secret-123",
+        }
         caplog.set_level("DEBUG")
         assert await _run(env, "hello", Faults()) == ["Hi."]
         assert server.headers[0].get("Authorization") == "Bearer sk-test-secret-123"

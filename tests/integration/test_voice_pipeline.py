@@ -30,13 +30,23 @@ def pipeline(registry: Registry) -> Pipeline:
     return build_pipeline(loaded, registry)
 
 
-async def _talk(registry: Registry, pipeline: Pipeline, utterances: list[str], env: dict[str, str] | None = None,
-                gap: float = 5.0):  # type: ignore[no-untyped-def]
+async def _talk(
+    registry: Registry,
+    pipeline: Pipeline,
+    utterances: list[str],
+    env: dict[str, str] | None = None,
+    gap: float = 5.0,
+):  # type: ignore[no-untyped-def]
     loaded = load_config(None, environ=env or {}, dotenv=None, registry=registry)
     pcm = PCM(conversation(utterances, IN_RATE, gap=gap, voice=VOICE), IN_RATE)
     lines: list[str] = []
-    result = await talk(build_session(loaded, pipeline), build_agent(loaded, Faults()), pcm,
-                        fast=True, printer=lines.append)
+    result = await talk(
+        build_session(loaded, pipeline),
+        build_agent(loaded, Faults()),
+        pcm,
+        fast=True,
+        printer=lines.append,
+    )
     return result, lines
 
 
@@ -53,11 +63,15 @@ async def test_two_turns_heard_and_answered(registry: Registry, pipeline: Pipeli
     assert int(np.abs(result.output.samples).max()) > 3000
     for t in result.turns:
         assert t.voice_to_voice is not None and 0.05 < t.voice_to_voice < 2.0, lines
-    assert any(line.startswith("user: ") for line in lines) and any(line.startswith("agent: ") for line in lines)
+    assert any(line.startswith("user: ") for line in lines) and any(
+        line.startswith("agent: ") for line in lines
+    )
     assert any("voice-to-voice" in line for line in lines)
 
 
-async def test_reply_audio_sits_after_the_question_on_the_timeline(registry: Registry, pipeline: Pipeline) -> None:
+async def test_reply_audio_sits_after_the_question_on_the_timeline(
+    registry: Registry, pipeline: Pipeline
+) -> None:
     result, _ = await _talk(registry, pipeline, ["What can you do?"])
     assert result.output is not None
     out = result.output.samples
@@ -69,13 +83,21 @@ async def test_reply_audio_sits_after_the_question_on_the_timeline(registry: Reg
 async def test_silence_gives_no_turn(registry: Registry, pipeline: Pipeline) -> None:
     loaded = load_config(None, environ={}, dotenv=None, registry=registry)
     pcm = PCM(np.zeros(IN_RATE * 2, dtype=np.int16), IN_RATE)
-    result = await talk(build_session(loaded, pipeline), build_agent(loaded, Faults()), pcm,
-                        fast=True, printer=lambda s: None, tail_timeout=3.0)
+    result = await talk(
+        build_session(loaded, pipeline),
+        build_agent(loaded, Faults()),
+        pcm,
+        fast=True,
+        printer=lambda s: None,
+        tail_timeout=3.0,
+    )
     assert result.turns == []
     assert result.output is not None and int(np.abs(result.output.samples).max()) == 0
 
 
 async def test_barge_in_stops_the_agent(registry: Registry, pipeline: Pipeline) -> None:
     # A long reply (the fallback) interrupted by a second utterance 1.5 s into it.
-    result, lines = await _talk(registry, pipeline, ["Tell me a story about the sea.", "What can you do?"], gap=1.6)
+    result, lines = await _talk(
+        registry, pipeline, ["Tell me a story about the sea.", "What can you do?"], gap=1.6
+    )
     assert result.turns and result.turns[0].interrupted, lines

@@ -78,12 +78,16 @@ def registry() -> Registry:
 
 
 def build(
-    registry: Registry, model: str, language: str = "en", base_dir: Path | None = None,
+    registry: Registry,
+    model: str,
+    language: str = "en",
+    base_dir: Path | None = None,
     **options: Any,
 ) -> Any:
     """Exactly what the pipeline does with ``stt: {provider: whisper, model: ...}``."""
     return registry.build(
-        "stt", ProviderSpec(provider="whisper", model=model, options=options),
+        "stt",
+        ProviderSpec(provider="whisper", model=model, options=options),
         BuildContext(language=language, env={}, base_dir=base_dir),
     )
 
@@ -146,8 +150,13 @@ def test_tiny_model_is_built_quickly_without_downloads(
     whisper_dir: Path, english_dir: Path
 ) -> None:
     for d in (whisper_dir, english_dir):
-        for f in ("model.bin", "config.json", "vocabulary.json", "tokenizer.json",
-                  "preprocessor_config.json"):
+        for f in (
+            "model.bin",
+            "config.json",
+            "vocabulary.json",
+            "tokenizer.json",
+            "preprocessor_config.json",
+        ):
             assert (d / f).is_file(), f
     assert _build_seconds, "fixtures built nothing"
     assert max(_build_seconds.values()) < BUILD_BOUND_S, _build_seconds
@@ -220,9 +229,7 @@ async def test_english_only_model(registry: Registry, english_dir: Path) -> None
         build(registry, str(english_dir), language="fr")
 
 
-def test_model_path_relative_to_the_agent_folder(
-    registry: Registry, whisper_dir: Path
-) -> None:
+def test_model_path_relative_to_the_agent_folder(registry: Registry, whisper_dir: Path) -> None:
     engine = build(registry, whisper_dir.name, base_dir=whisper_dir.parent)
     assert isinstance(engine, WhisperSTT)
     assert engine._model.model.is_multilingual
@@ -284,8 +291,13 @@ async def test_a_whole_session_turn(registry: Registry, whisper_dir: Path) -> No
     pcm = PCM(conversation(["What can you do?"], IN_RATE, gap=5.0), IN_RATE)
     lines: list[str] = []
     t0 = time.perf_counter()
-    result = await talk(build_session(loaded, pipeline), build_agent(loaded, Faults()), pcm,
-                        fast=True, printer=lines.append)
+    result = await talk(
+        build_session(loaded, pipeline),
+        build_agent(loaded, Faults()),
+        pcm,
+        fast=True,
+        printer=lines.append,
+    )
     elapsed = time.perf_counter() - t0
     assert len(result.turns) == 1, lines
     assert isinstance(result.turns[0].user_text, str) and result.turns[0].user_text, lines
@@ -314,4 +326,3 @@ def test_unknown_option_names_the_allowed_ones(registry: Registry, whisper_dir: 
     assert "temprature" in msg
     for allowed in ("beam_size", "compute_type", "cpu_threads", "device"):
         assert allowed in msg, msg
-

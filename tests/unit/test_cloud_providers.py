@@ -35,16 +35,25 @@ def test_builds_with_key_and_names_missing_key(kind: str, name: str, var: str, m
 def test_options_reach_the_vendor_object() -> None:
     pytest.importorskip("livekit.plugins.openai")
     reg = Registry.from_entry_points()
-    llm = reg.build("llm", ProviderSpec(provider="openai", model="gpt-4o", options={"temperature": 0.2}),
-                    BuildContext(env={"OPENAI_API_KEY": "k"}))
+    llm = reg.build(
+        "llm",
+        ProviderSpec(provider="openai", model="gpt-4o", options={"temperature": 0.2}),
+        BuildContext(env={"OPENAI_API_KEY": "k"}),
+    )
     assert llm.model == "gpt-4o"
     assert llm._opts.temperature == 0.2
 
 
 def test_whisper_refuses_to_download() -> None:
-    pytest.importorskip("faster_whisper", reason="extra not installed: pip install 'causerie[whisper]'")
+    pytest.importorskip(
+        "faster_whisper", reason="extra not installed: pip install 'causerie[whisper]'"
+    )
     from causerie.errors import ProviderError
 
     reg = Registry.from_entry_points()
     with pytest.raises(ProviderError, match="not downloaded at run time"):
-        reg.build("stt", ProviderSpec(provider="whisper", model="tiny"), BuildContext(env={"HF_HUB_OFFLINE": "1"}))
+        reg.build(
+            "stt",
+            ProviderSpec(provider="whisper", model="tiny"),
+            BuildContext(env={"HF_HUB_OFFLINE": "1"}),
+        )

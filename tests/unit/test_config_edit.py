@@ -37,11 +37,16 @@ def test_set_keeps_comments_and_other_settings(cfg: Path) -> None:
     assert "# my agent, hand written" in text and "# the agent's name" in text
     assert "min_endpointing_delay: 0.35" in text
     spec = load_config(cfg, environ={}, dotenv=None).spec
-    assert spec.name == "Zoe" and spec.tts.voice == "fr-fr" and spec.turn.min_endpointing_delay == 0.35
+    assert (
+        spec.name == "Zoe" and spec.tts.voice == "fr-fr" and spec.turn.min_endpointing_delay == 0.35
+    )
 
 
 def test_shorthand_provider_and_model(cfg: Path) -> None:
-    assert expand("llm", "openai/gpt-4o-mini") == {"llm.provider": "openai", "llm.model": "gpt-4o-mini"}
+    assert expand("llm", "openai/gpt-4o-mini") == {
+        "llm.provider": "openai",
+        "llm.model": "gpt-4o-mini",
+    }
     set_values(cfg, expand("llm", "openai/gpt-4o-mini"), Registry.from_entry_points())
     spec = load_config(cfg, environ={}, dotenv=None).spec
     assert (spec.llm.provider, spec.llm.model) == ("openai", "gpt-4o-mini")
@@ -74,7 +79,10 @@ def test_invalid_set_never_writes(cfg: Path, key: str, value: str, needle: str) 
 
 def test_list_values(cfg: Path) -> None:
     set_values(cfg, expand("plugins", "sentiment_analysis, profanity_filter"))
-    assert load_config(cfg, environ={}, dotenv=None).spec.plugins == ["sentiment_analysis", "profanity_filter"]
+    assert load_config(cfg, environ={}, dotenv=None).spec.plugins == [
+        "sentiment_analysis",
+        "profanity_filter",
+    ]
 
 
 def test_set_creates_missing_file(tmp_path: Path) -> None:

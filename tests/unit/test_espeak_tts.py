@@ -148,9 +148,7 @@ async def test_stream_speaks_at_the_first_clause_and_aligns_transcript() -> None
             stream.push_text(" " + tok if tok else "")
         stream.end_input()
         frames = [first.frame] + [ev.frame async for ev in stream]
-    text = "".join(
-        str(s) for f in frames for s in f.userdata.get(USERDATA_TIMED_TRANSCRIPT, [])
-    )
+    text = "".join(str(s) for f in frames for s in f.userdata.get(USERDATA_TIMED_TRANSCRIPT, []))
     assert text == "Sure, I can" + rest
     assert len(_pcm(frames)) / 22050 > 3.0
 

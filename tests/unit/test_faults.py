@@ -11,7 +11,9 @@ from tests.fakes import FlakyLLM
 
 
 def agent(faults: Faults, language: str = "en", max_response_time: float = 5.0) -> CauserieAgent:
-    return CauserieAgent(instructions="x", language=language, faults=faults, max_response_time=max_response_time)
+    return CauserieAgent(
+        instructions="x", language=language, faults=faults, max_response_time=max_response_time
+    )
 
 
 def texts(result) -> list[str]:  # type: ignore[no-untyped-def]

@@ -34,13 +34,21 @@ def test_third_party_provider_registers_the_same_way() -> None:
         return "an llm"
 
     reg = Registry([ProviderInfo(kind="llm", name="acme", build=build)])
-    assert reg.build("llm", ProviderSpec(provider="ACME", model="m1"), BuildContext(env={})) == "an llm"
+    assert (
+        reg.build("llm", ProviderSpec(provider="ACME", model="m1"), BuildContext(env={}))
+        == "an llm"
+    )
     assert built == ["m1"]
 
 
 def test_missing_extra_gives_the_pip_command() -> None:
-    info = ProviderInfo(kind="tts", name="acme", build=lambda s, c: None,
-                        modules=("no_such_module_causerie",), extra="acme")
+    info = ProviderInfo(
+        kind="tts",
+        name="acme",
+        build=lambda s, c: None,
+        modules=("no_such_module_causerie",),
+        extra="acme",
+    )
     assert info.status({}) == "missing_extra"
     with pytest.raises(MissingExtraError) as err:
         Registry([info]).build("tts", ProviderSpec(provider="acme"), BuildContext(env={}))
@@ -64,7 +72,8 @@ def test_builder_value_errors_become_provider_errors() -> None:
 
     with pytest.raises(ProviderError, match="rate must be between"):
         Registry([ProviderInfo(kind="tts", name="x", build=build)]).build(
-            "tts", ProviderSpec(provider="x"), BuildContext(env={}))
+            "tts", ProviderSpec(provider="x"), BuildContext(env={})
+        )
 
 
 def test_listing_every_provider_never_imports_a_vendor_sdk() -> None:
@@ -86,9 +95,15 @@ def test_listing_every_provider_never_imports_a_vendor_sdk() -> None:
 def test_vad_options_validated() -> None:
     reg = Registry.from_entry_points()
     with pytest.raises(ProviderError, match="min_silence_duration"):
-        reg.build("vad", ProviderSpec(provider="silero", options={"min_silence_duration": 10}), BuildContext(env={}))
+        reg.build(
+            "vad",
+            ProviderSpec(provider="silero", options={"min_silence_duration": 10}),
+            BuildContext(env={}),
+        )
     with pytest.raises(ProviderError, match="unknown option"):
-        reg.build("vad", ProviderSpec(provider="silero", options={"speed": 1}), BuildContext(env={}))
+        reg.build(
+            "vad", ProviderSpec(provider="silero", options={"speed": 1}), BuildContext(env={})
+        )
 
 
 def test_names_are_known_without_importing_providers() -> None:
@@ -109,7 +124,9 @@ def test_broken_third_party_entry_point_is_skipped(caplog: pytest.LogCaptureFixt
     from importlib.metadata import EntryPoint
 
     reg = Registry.from_entry_points()
-    reg._lazy[("tts", "broken")] = EntryPoint("tts.broken", "no_such_pkg_causerie:PROVIDER", "causerie.providers")
+    reg._lazy[("tts", "broken")] = EntryPoint(
+        "tts.broken", "no_such_pkg_causerie:PROVIDER", "causerie.providers"
+    )
     assert "broken" in reg.names("tts")
     with pytest.raises(UnknownProviderError):
         reg.get("tts", "broken")

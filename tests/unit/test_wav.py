@@ -20,10 +20,19 @@ def voice() -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("rate", "channels", "subtype"),
-    [(16000, 1, "PCM_16"), (44100, 2, "PCM_16"), (8000, 1, "PCM_U8"), (48000, 2, "PCM_24"),
-     (22050, 1, "FLOAT"), (32000, 1, "PCM_32"), (24000, 2, "DOUBLE")],
+    [
+        (16000, 1, "PCM_16"),
+        (44100, 2, "PCM_16"),
+        (8000, 1, "PCM_U8"),
+        (48000, 2, "PCM_24"),
+        (22050, 1, "FLOAT"),
+        (32000, 1, "PCM_32"),
+        (24000, 2, "DOUBLE"),
+    ],
 )
-def test_common_formats_are_converted(tmp_path: Path, voice: np.ndarray, rate: int, channels: int, subtype: str) -> None:
+def test_common_formats_are_converted(
+    tmp_path: Path, voice: np.ndarray, rate: int, channels: int, subtype: str
+) -> None:
     from causerie.audio.wav import resample
 
     data = resample(voice, 16000, rate).astype(np.float32) / 32768.0
@@ -82,4 +91,3 @@ def test_segments_find_utterances(voice: np.ndarray) -> None:
     gap = np.zeros(16000 * 2, dtype=np.int16)
     segs = speech_segments(np.concatenate([gap, voice, gap, voice, gap]), 16000)
     assert len(segs) == 2 and segs[0][0] == pytest.approx(2.0, abs=0.1)
-

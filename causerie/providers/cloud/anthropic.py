@@ -12,12 +12,23 @@ from ._common import api_key, kwargs
 def _build(spec: ProviderSpec, ctx: BuildContext) -> Any:
     import livekit.plugins.anthropic as anthropic
 
-    return anthropic.LLM(**kwargs(spec, model=spec.model or "claude-3-5-haiku-latest",
-                                  api_key=api_key(spec, ctx, "ANTHROPIC_API_KEY"), base_url=spec.base_url))
+    return anthropic.LLM(
+        **kwargs(
+            spec,
+            model=spec.model or "claude-3-5-haiku-latest",
+            api_key=api_key(spec, ctx, "ANTHROPIC_API_KEY"),
+            base_url=spec.base_url,
+        )
+    )
 
 
 PROVIDER = ProviderInfo(
-    kind="llm", name="anthropic", build=_build, description="Anthropic Claude models",
-    modules=("livekit.plugins.anthropic",), extra="anthropic", key_env=("ANTHROPIC_API_KEY",),
+    kind="llm",
+    name="anthropic",
+    build=_build,
+    description="Anthropic Claude models",
+    modules=("livekit.plugins.anthropic",),
+    extra="anthropic",
+    key_env=("ANTHROPIC_API_KEY",),
     models=("claude-3-5-haiku-latest", "claude-sonnet-4-0"),
 )

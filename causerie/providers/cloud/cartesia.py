@@ -12,13 +12,24 @@ from ._common import api_key, kwargs
 def _build(spec: ProviderSpec, ctx: BuildContext) -> Any:
     import livekit.plugins.cartesia as cartesia
 
-    return cartesia.TTS(**kwargs(spec, model=spec.model or "sonic-2", voice=spec.voice,
-                                 language=ctx.language_for(spec).split("-")[0],
-                                 api_key=api_key(spec, ctx, "CARTESIA_API_KEY")))
+    return cartesia.TTS(
+        **kwargs(
+            spec,
+            model=spec.model or "sonic-2",
+            voice=spec.voice,
+            language=ctx.language_for(spec).split("-")[0],
+            api_key=api_key(spec, ctx, "CARTESIA_API_KEY"),
+        )
+    )
 
 
 PROVIDER = ProviderInfo(
-    kind="tts", name="cartesia", build=_build, description="Cartesia Sonic streaming text-to-speech",
-    modules=("livekit.plugins.cartesia",), extra="cartesia", key_env=("CARTESIA_API_KEY",),
+    kind="tts",
+    name="cartesia",
+    build=_build,
+    description="Cartesia Sonic streaming text-to-speech",
+    modules=("livekit.plugins.cartesia",),
+    extra="cartesia",
+    key_env=("CARTESIA_API_KEY",),
     models=("sonic-2",),
 )

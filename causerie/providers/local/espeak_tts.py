@@ -46,8 +46,16 @@ _DEFAULTS = {"rate": 175, "pitch": 50, "volume": 100}
 
 # espeak ranks en-gb first for "en"; an agent that says "en" means American English.
 _PREFERRED = {"en": "en-us", "fr": "fr-fr"}
-_CLOSEST = {"en-au": "en-gb", "en-nz": "en-gb", "en-ie": "en-gb", "en-za": "en-gb",
-            "en-in": "en-gb", "en-ca": "en-us", "fr-ca": "fr-fr", "fr-lu": "fr-be"}
+_CLOSEST = {
+    "en-au": "en-gb",
+    "en-nz": "en-gb",
+    "en-ie": "en-gb",
+    "en-za": "en-gb",
+    "en-in": "en-gb",
+    "en-ca": "en-us",
+    "fr-ca": "fr-fr",
+    "fr-lu": "fr-be",
+}
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,11 @@ def _int_option(name: str, value: Any) -> int:
 def voices_for(engine: EspeakEngine, language: str) -> list[str]:
     """Voice names (language codes) espeak has for ``language``'s base language."""
     base = language.lower().split("-")[0]
-    names = {v.languages[0] for v in engine.voices()
-             if v.languages and any(lang.split("-")[0] == base for lang in v.languages)}
+    names = {
+        v.languages[0]
+        for v in engine.voices()
+        if v.languages and any(lang.split("-")[0] == base for lang in v.languages)
+    }
     return sorted(names)
 
 
@@ -92,13 +103,17 @@ def _unknown_voice(engine: EspeakEngine, voice: str, language: str) -> ProviderE
     if plus and engine.find_voice(base):
         # The plain female/male variants (f1.., m1..) first: the rest are novelty voices.
         names = sorted(engine.variants(), key=lambda v: (re.fullmatch(r"[fm]\d", v) is None, v))
-        return ProviderError(f"unknown espeak voice variant {variant!r} in {voice!r}; "
-                             f"variants include: {', '.join(names[:14])}, ...")
+        return ProviderError(
+            f"unknown espeak voice variant {variant!r} in {voice!r}; "
+            f"variants include: {', '.join(names[:14])}, ..."
+        )
     # 'fr-ca' lists the French voices; 'klingon' those of the agent's language.
     lang = base.split("-")[0] if voices_for(engine, base) else language
     known = ", ".join(voices_for(engine, lang)[:12]) or "(none)"
-    return ProviderError(f"unknown espeak voice {voice!r}; voices for {lang!r}: {known} "
-                         "(a variant may follow '+', e.g. 'en-us+f3')")
+    return ProviderError(
+        f"unknown espeak voice {voice!r}; voices for {lang!r}: {known} "
+        "(a variant may follow '+', e.g. 'en-us+f3')"
+    )
 
 
 def _worker() -> ThreadPoolExecutor:
@@ -130,8 +145,11 @@ class EspeakTTS(tts.TTS):
         if sample_rate is not None:
             out_rate = _int_option("sample_rate", sample_rate)
         self._opts = _Options(
-            voice=voice, voice_id=voice_id, rate=_int_option("rate", rate),
-            pitch=_int_option("pitch", pitch), volume=_int_option("volume", volume),
+            voice=voice,
+            voice_id=voice_id,
+            rate=_int_option("rate", rate),
+            pitch=_int_option("pitch", pitch),
+            volume=_int_option("volume", volume),
             sample_rate=out_rate,
         )
         self._engine = engine
@@ -211,8 +229,14 @@ class EspeakTTS(tts.TTS):
                 data = b"".join(f.data.tobytes() for f in resampler.push(frame))
                 return post(data) if data else True
 
-            engine.synthesize(text, on_chunk, voice=opts.voice_id, rate=opts.rate,
-                              pitch=opts.pitch, volume=opts.volume)
+            engine.synthesize(
+                text,
+                on_chunk,
+                voice=opts.voice_id,
+                rate=opts.rate,
+                pitch=opts.pitch,
+                volume=opts.volume,
+            )
             if resampler is not None and not stop.is_set():
                 if data := b"".join(f.data.tobytes() for f in resampler.flush()):
                     post(data)
@@ -237,8 +261,10 @@ class EspeakChunkedStream(tts.ChunkedStream):
 
     async def _run(self, output_emitter: tts.AudioEmitter) -> None:
         output_emitter.initialize(
-            request_id=utils.shortuuid(), sample_rate=self._espeak.sample_rate,
-            num_channels=1, mime_type="audio/pcm",
+            request_id=utils.shortuuid(),
+            sample_rate=self._espeak.sample_rate,
+            num_channels=1,
+            mime_type="audio/pcm",
         )
         await self._espeak._speak(self._input_text, output_emitter.push)
 
@@ -247,8 +273,11 @@ class EspeakChunkedStream(tts.ChunkedStream):
 # "3.5" or "1,000" never split. French puts a space before ?!:; which changes nothing here.
 _CLAUSE_END = re.compile(r"[,;:.!?…]+[\"'”’»)\]]*\s+|\n+")
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*\s+|\n+")
-_ABBREVIATION = re.compile(r"(?:^|[\s(])(?:mr|mrs|ms|dr|prof|st|sr|jr|vs|cf|mme|mlle|e\.g|i\.e|"
-                           r"[a-z])\.$", re.IGNORECASE)
+_ABBREVIATION = re.compile(
+    r"(?:^|[\s(])(?:mr|mrs|ms|dr|prof|st|sr|jr|vs|cf|mme|mlle|e\.g|i\.e|"
+    r"[a-z])\.$",
+    re.IGNORECASE,
+)
 _EAGER_BELOW = 0.5  # seconds of queued audio under which we speak at clause boundaries
 _EAGER_MAX_CHARS = 80  # when eager and no punctuation comes, cut at a space after this many
 _MAX_CHARS = 300  # bound the wait for a sentence end
@@ -297,8 +326,11 @@ class EspeakSynthesizeStream(tts.SynthesizeStream):
         from livekit.agents.voice.io import TimedString
 
         output_emitter.initialize(
-            request_id=utils.shortuuid(), sample_rate=self._espeak.sample_rate,
-            num_channels=1, mime_type="audio/pcm", stream=True,
+            request_id=utils.shortuuid(),
+            sample_rate=self._espeak.sample_rate,
+            num_channels=1,
+            mime_type="audio/pcm",
+            stream=True,
         )
         output_emitter.start_segment(segment_id=utils.shortuuid())
         pieces: asyncio.Queue[str | None] = asyncio.Queue()

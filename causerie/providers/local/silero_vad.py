@@ -19,7 +19,9 @@ _FLOAT_OPTIONS = {
 def vad_options(options: dict[str, Any]) -> dict[str, float]:
     unknown = set(options) - set(_FLOAT_OPTIONS)
     if unknown:
-        raise ValueError(f"vad.options: unknown option(s) {sorted(unknown)}; allowed: {sorted(_FLOAT_OPTIONS)}")
+        raise ValueError(
+            f"vad.options: unknown option(s) {sorted(unknown)}; allowed: {sorted(_FLOAT_OPTIONS)}"
+        )
     out: dict[str, float] = {}
     for key, (lo, hi, default) in _FLOAT_OPTIONS.items():
         value = options.get(key, default)

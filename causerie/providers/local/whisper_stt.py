@@ -71,8 +71,11 @@ class WhisperSTT(stt.STT):
 
     def _transcribe(self, audio: np.ndarray, language: str | None) -> tuple[str, str]:
         segments, info = self._model.transcribe(
-            audio, language=language, beam_size=self._beam_size,
-            vad_filter=False, condition_on_previous_text=False,
+            audio,
+            language=language,
+            beam_size=self._beam_size,
+            vad_filter=False,
+            condition_on_previous_text=False,
         )
         text = " ".join(s.text.strip() for s in segments).strip()
         return text, info.language
@@ -87,9 +90,11 @@ def load_model(name: str, base_dir: Path | None, options: dict[str, Any]) -> Any
     target = str(path) if path.exists() else name
     try:
         return WhisperModel(
-            target, device=str(options.get("device", "cpu")),
+            target,
+            device=str(options.get("device", "cpu")),
             compute_type=str(options.get("compute_type", "int8")),
-            cpu_threads=int(options.get("cpu_threads", 0)), local_files_only=True,
+            cpu_threads=int(options.get("cpu_threads", 0)),
+            local_files_only=True,
         )
     except Exception as e:
         raise ProviderError(
@@ -118,7 +123,12 @@ def _build(spec: ProviderSpec, ctx: BuildContext) -> WhisperSTT:
 
 
 PROVIDER = ProviderInfo(
-    kind="stt", name="whisper", build=_build,
+    kind="stt",
+    name="whisper",
+    build=_build,
     description="faster-whisper on the CPU from a local model folder (accurate, not streaming)",
-    modules=("faster_whisper",), extra="whisper", offline=True, models=("tiny", "base", "small"),
+    modules=("faster_whisper",),
+    extra="whisper",
+    offline=True,
+    models=("tiny", "base", "small"),
 )

@@ -13,7 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from livekit.agents import llm
-from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
+from livekit.agents.types import (
+    DEFAULT_API_CONNECT_OPTIONS,
+    NOT_GIVEN,
+    APIConnectOptions,
+    NotGivenOr,
+)
 
 from .brain import Reply, Skill, ToolResult, Turn
 from .smalltalk import SmallTalk, fallback
@@ -28,7 +33,9 @@ SKILLS: dict[str, str] = {
 def load_skill(name: str, agent_name: str) -> Skill:
     path = SKILLS.get(name)
     if path is None:
-        raise ValueError(f"unknown scripted skill {name!r}; known skills: {', '.join(sorted(SKILLS))}")
+        raise ValueError(
+            f"unknown scripted skill {name!r}; known skills: {', '.join(sorted(SKILLS))}"
+        )
     mod, _, attr = path.partition(":")
     factory = getattr(importlib.import_module(mod), attr)
     skill: Skill = factory(agent_name=agent_name)
@@ -36,7 +43,9 @@ def load_skill(name: str, agent_name: str) -> Skill:
 
 
 class ScriptedLLM(llm.LLM):
-    def __init__(self, *, skills: Sequence[Skill] | None = None, language: str = "en", chunk_words: int = 4) -> None:
+    def __init__(
+        self, *, skills: Sequence[Skill] | None = None, language: str = "en", chunk_words: int = 4
+    ) -> None:
         super().__init__()
         self._skills: list[Skill] = list(skills) if skills is not None else [SmallTalk()]
         self._language = language.split("-")[0]
@@ -65,7 +74,9 @@ class ScriptedLLM(llm.LLM):
         tool_choice: NotGivenOr[llm.ToolChoice] = NOT_GIVEN,
         extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
     ) -> llm.LLMStream:
-        return _ScriptedStream(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options)
+        return _ScriptedStream(
+            self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options
+        )
 
     def next_id(self) -> str:
         return f"scripted-{next(self._ids)}"
@@ -98,7 +109,9 @@ def build_turn(chat_ctx: llm.ChatContext, tools: list[llm.Tool], language: str) 
     for item in reversed(items):
         if isinstance(item, llm.FunctionCallOutput):
             call = calls.get(item.call_id)
-            results.append(ToolResult(item.name, call.arguments if call else "{}", item.output, item.is_error))
+            results.append(
+                ToolResult(item.name, call.arguments if call else "{}", item.output, item.is_error)
+            )
         elif isinstance(item, llm.FunctionCall):
             continue
         else:
@@ -107,8 +120,9 @@ def build_turn(chat_ctx: llm.ChatContext, tools: list[llm.Tool], language: str) 
     current = len(results)
     outputs = [i for i in items if isinstance(i, llm.FunctionCallOutput)]
     past = [
-        ToolResult(o.name, calls[o.call_id].arguments if o.call_id in calls else "{}",
-                   o.output, o.is_error)
+        ToolResult(
+            o.name, calls[o.call_id].arguments if o.call_id in calls else "{}", o.output, o.is_error
+        )
         for o in (outputs[:-current] if current else outputs)
     ]
     history: list[tuple[str, str]] = []
@@ -129,9 +143,14 @@ def build_turn(chat_ctx: llm.ChatContext, tools: list[llm.Tool], language: str) 
         if isinstance(res, dict):
             resources.update(res)
     return Turn(
-        user_text=user_text, language=language, tools=names, tool_results=results,
+        user_text=user_text,
+        language=language,
+        tools=names,
+        tool_results=results,
         history=history[:-1] if history and history[-1][0] == "user" else history,
-        instructions="\n\n".join(s for s in system if s), past_tools=past, resources=resources,
+        instructions="\n\n".join(s for s in system if s),
+        past_tools=past,
+        resources=resources,
     )
 
 
@@ -155,12 +174,19 @@ class _ScriptedStream(llm.LLMStream):
                 )
         else:
             tool_calls = [
-                llm.FunctionToolCall(name=c.name, arguments=json.dumps(dict(c.arguments)), call_id=lm.next_id())
+                llm.FunctionToolCall(
+                    name=c.name, arguments=json.dumps(dict(c.arguments)), call_id=lm.next_id()
+                )
                 for c in decision
             ]
             self._event_ch.send_nowait(
-                llm.ChatChunk(id=req_id, delta=llm.ChoiceDelta(role="assistant", tool_calls=tool_calls))
+                llm.ChatChunk(
+                    id=req_id, delta=llm.ChoiceDelta(role="assistant", tool_calls=tool_calls)
+                )
             )
         self._event_ch.send_nowait(
-            llm.ChatChunk(id=req_id, usage=llm.CompletionUsage(completion_tokens=0, prompt_tokens=0, total_tokens=0))
+            llm.ChatChunk(
+                id=req_id,
+                usage=llm.CompletionUsage(completion_tokens=0, prompt_tokens=0, total_tokens=0),
+            )
         )
