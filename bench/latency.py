@@ -5,8 +5,8 @@ LLM and TTS, played at real-time pace; each runs in its own process so peak memo
 session. Latency is measured from the audio: last loud input sample pushed -> first audible
 output sample sent.
 
-    python bench/latency.py            # writes the "Voice-to-voice (offline stack)" section of docs/PERFORMANCE.md
-    python bench/latency.py --quick    # 4 utterances, no file written
+    python bench/latency.py          # writes its section of docs/PERFORMANCE.md
+    python bench/latency.py --quick  # 4 utterances, no file written
 """
 
 from __future__ import annotations
@@ -156,22 +156,27 @@ def main() -> None:
     lines = [
         "## Voice-to-voice (offline stack)",
         "",
-        f"`python bench/latency.py` on {time.strftime('%Y-%m-%d')}, 2-core machine; pocketsphinx (streaming) + scripted LLM + espeak,",
-        f"{len(utts)} espeak utterances played at real-time pace. Measured from the audio: last loud input sample pushed",
-        "-> first audible output sample sent. Both runs use the same providers; only the turn handling differs.",
+        f"`python bench/latency.py` on {time.strftime('%Y-%m-%d')}, 2-core machine; "
+        "pocketsphinx (streaming) + scripted LLM + espeak,",
+        f"{len(utts)} espeak utterances played at real-time pace. Measured from the audio: "
+        "last loud input sample pushed",
+        "-> first audible output sample sent. Both runs use the same providers; "
+        "only the turn handling differs.",
         "",
-        "| configuration | turns | median | p90 | STT final after speech | turn committed after speech | commit -> first audio | RSS after load | peak RSS |",
+        "| configuration | turns | median | p90 | STT final after speech "
+        "| turn committed after speech | commit -> first audio | RSS after load | peak RSS |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in (("Causerie (pinned turn settings)", ours), ("livekit-agents defaults", base)):
         lines.append(
-            f"| {name} | {s['n']} | {s['median']:.0f} ms | {s['p90']:.0f} ms | {s['stt_final']:.0f} ms | "
-            f"{s['commit']:.0f} ms | {s['overhead']:.0f} ms | {s['rss_loaded']:.0f} MB | {s['rss_peak']:.0f} MB |"
+            f"| {name} | {s['n']} | {s['median']:.0f} ms | {s['p90']:.0f} ms "
+            f"| {s['stt_final']:.0f} ms | {s['commit']:.0f} ms | {s['overhead']:.0f} ms "
+            f"| {s['rss_loaded']:.0f} MB | {s['rss_peak']:.0f} MB |"
         )
     lines += [
         "",
-        f"Ratio (defaults / Causerie median): **{ratio:.1f}x**. Targets: median <= 350 ms; commit -> first audio "
-        "(LLM + TTS + framework) < 30 ms.",
+        f"Ratio (defaults / Causerie median): **{ratio:.1f}x**. Targets: median <= 350 ms; "
+        "commit -> first audio (LLM + TTS + framework) < 30 ms.",
         "Peak RSS is the whole process (models included) for one session.",
         "",
     ]

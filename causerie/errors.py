@@ -26,7 +26,8 @@ class UnknownProviderError(ProviderError):
     def __init__(self, kind: str, name: str, known: list[str]) -> None:
         self.kind, self.name, self.known = kind, name, known
         super().__init__(
-            f"unknown {kind} provider {name!r}; known {kind} providers: {', '.join(known) or '(none)'}"
+            f"unknown {kind} provider {name!r}; "
+            f"known {kind} providers: {', '.join(known) or '(none)'}"
         )
 
 

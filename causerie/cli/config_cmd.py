@@ -34,7 +34,7 @@ def config_group() -> None:
 @click.pass_obj
 def show(state: CliState, sources: bool) -> None:
     """Print the effective agent definition (secrets masked)."""
-    loaded, registry = state.load(check_providers=False)
+    loaded, _ = state.load(check_providers=False)
     click.echo(f"# agent file: {loaded.path or '(none: built-in defaults)'}")
     click.echo(_masked(loaded), nl=False)
     if sources and loaded.sources:

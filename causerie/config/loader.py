@@ -245,7 +245,8 @@ def check_providers(loaded: LoadedConfig, registry: Any) -> None:
             src = loaded.sources.get(f"{kind}.provider")
             origin = f" [from {src}]" if src else ""
             errors.append(
-                f"{where}: {kind}.provider: unknown provider {name!r}; allowed: {', '.join(known)}{origin}"
+                f"{where}: {kind}.provider: unknown provider {name!r}; "
+                f"allowed: {', '.join(known)}{origin}"
             )
     if errors:
         raise ConfigError("\n".join(errors))

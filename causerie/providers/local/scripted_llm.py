@@ -25,7 +25,7 @@ PROVIDER = ProviderInfo(
     kind="llm",
     name="scripted",
     build=_build,
-    description="Deterministic offline brain: intent rules, tool calls, English and French templates",
+    description="Deterministic offline brain: intent rules, tool calls, EN and FR templates",
     offline=True,
     models=("smalltalk",),
 )

@@ -55,8 +55,10 @@ class SmallTalk:
             return Reply(
                 pick(
                     lang,
-                    f"I'm {self.agent_name}, an offline voice assistant. My brain is a simple script, not a real language model.",
-                    f"Je suis {self.agent_name}, un assistant vocal hors ligne. Mon cerveau est un simple script, pas un vrai modèle de langage.",
+                    f"I'm {self.agent_name}, an offline voice assistant. "
+                    "My brain is a simple script, not a real language model.",
+                    f"Je suis {self.agent_name}, un assistant vocal hors ligne. "
+                    "Mon cerveau est un simple script, pas un vrai modèle de langage.",
                 )
             )
         if turn.has_any(
@@ -110,9 +112,10 @@ class SmallTalk:
             )
         return pick(
             turn.language,
-            "I can greet you, tell the time, and repeat what I said. I'm a scripted offline assistant; "
-            "connect a real language model to do much more.",
-            "Je peux vous saluer, donner l'heure et répéter ce que j'ai dit. Je suis un assistant hors ligne scripté ; "
+            "I can greet you, tell the time, and repeat what I said. "
+            "I'm a scripted offline assistant; connect a real language model to do much more.",
+            "Je peux vous saluer, donner l'heure et répéter ce que j'ai dit. "
+            "Je suis un assistant hors ligne scripté ; "
             "branchez un vrai modèle de langage pour aller plus loin.",
         )
 
@@ -122,7 +125,9 @@ def fallback(turn: Turn) -> Reply:
     return Reply(
         pick(
             turn.language,
-            f"I heard: {heard}. I'm a scripted offline assistant, so I only know a few things. Ask me what I can do.",
-            f"J'ai entendu : {heard}. Je suis un assistant hors ligne scripté, je ne sais pas grand-chose. Demandez-moi ce que je sais faire.",
+            f"I heard: {heard}. I'm a scripted offline assistant, so I only know a few things. "
+            "Ask me what I can do.",
+            f"J'ai entendu : {heard}. Je suis un assistant hors ligne scripté, "
+            "je ne sais pas grand-chose. Demandez-moi ce que je sais faire.",
         )
     )
