@@ -40,6 +40,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check causerie tests bench
+	$(BIN)/ruff format --check causerie tests bench
 	$(BIN)/mypy
 
 bench: $(STAMP)
