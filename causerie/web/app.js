@@ -2,6 +2,10 @@
 // URL options (handy for tests and demos): ?transport=websocket|webrtc  ?aec=0 (no echo
 // cancellation, noise suppression or gain control)  ?autoconnect=1
 import { ConnectError, WebRTCTransport, WebSocketTransport } from "./transports.js";
+import { LiveKitTransport } from "./livekit.js";
+
+const TRANSPORTS = { webrtc: WebRTCTransport, websocket: WebSocketTransport, livekit: LiveKitTransport };
+const TRANSPORT_NAMES = { webrtc: "WebRTC", websocket: "WebSocket", livekit: "LiveKit" };
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -95,21 +99,21 @@ async function connect() {
   meterCtx = meterCtx || new AudioContext();
   await meterCtx.resume();
   const options = { mic, onEvent, onClosed, audioElement: ui.audio, audioContext: meterCtx };
-  transport = selectedTransport() === "webrtc" ? new WebRTCTransport(options) : new WebSocketTransport(options);
+  transport = new TRANSPORTS[selectedTransport()](options);
   try {
     await transport.connect();
   } catch (e) {
     cleanup();
     setConn("error", e.kind === "busy" ? "Busy" : "Not connected");
     const message = e instanceof ConnectError
-      ? { busy: `The server is busy: ${e.message}`, unreachable: `Cannot connect: ${e.message}. Is \`causerie serve\` running?`, rejected: `The server refused the connection: ${e.message}` }[e.kind]
+      ? { busy: `The server is busy: ${e.message}`, unreachable: selectedTransport() === "livekit" ? `Cannot reach LiveKit: ${e.message}` : `Cannot connect: ${e.message}. Is \`causerie serve\` running?`, rejected: `The server refused the connection: ${e.message}` }[e.kind]
       : `Cannot connect: ${e.message}`;
     showNotice(message, { reconnect: true });
     return;
   }
   setConn("connected");
   startMeters();
-  addLine("system", `Connected over ${selectedTransport() === "webrtc" ? "WebRTC" : "WebSocket"}.`);
+  addLine("system", `Connected over ${TRANSPORT_NAMES[selectedTransport()]}.`);
 }
 
 function disconnect() {
@@ -311,7 +315,7 @@ window.addEventListener("pagehide", () => cleanup());
 window.addEventListener("causerie:send", (e) => { if (transport) transport.send(e.detail); });
 
 const wanted = params.get("transport");
-if (wanted === "websocket" || wanted === "webrtc") {
+if (wanted in TRANSPORTS) {
   document.querySelector(`input[name="transport"][value="${wanted}"]`).checked = true;
 }
 setConn("idle");

@@ -156,3 +156,29 @@ async def test_a_server_without_livekit_settings_says_what_to_set(browser: Any) 
         await page.wait_for_function("window.result !== null", timeout=30000)
         notice = await page.text_content("#notice")
     assert notice is not None and "LIVEKIT_URL" in notice and "LIVEKIT_API_SECRET" in notice
+
+
+@pytest.fixture(scope="module")
+def talk_server() -> Iterator[Any]:
+    from tests.e2e.harness import serve_shared  # the real app, as the browser tests run it
+
+    yield from serve_shared()
+
+
+async def test_the_talk_page_offers_livekit_and_says_what_is_missing(
+    browser: Any, talk_server: Any
+) -> None:
+    """The real talk page, LiveKit chosen, on a server without LiveKit settings."""
+    server = talk_server
+    page = await browser.new_page()
+    await page.goto(f"{server.url}/?transport=livekit")
+    assert await page.is_checked('input[name="transport"][value="livekit"]')
+    await page.click("#connect")
+    await page.wait_for_function(
+        "document.querySelector('#notice') && "
+        "document.querySelector('#notice').textContent.includes('LIVEKIT_URL')",
+        timeout=30000,
+    )
+    notice = await page.text_content("#notice")
+    assert notice is not None and "LIVEKIT_API_SECRET" in notice
+    assert "causerie serve" not in notice  # not the WebSocket hint: it was the LiveKit path
