@@ -526,7 +526,8 @@ def attach_metrics(
 
     * the ``AgentSession``'s events (:meth:`SessionCollector.attach`);
     * ``userdata.events`` (a :class:`~causerie.events.EventChannel`, when present): the
-      transport's ``turn_metrics`` events carry its measured ``voice_to_voice``;
+      transport's ``turn_metrics`` events carry its measured ``voice_to_voice``, and
+      plugins' ``session_annotations`` (e.g. sentiment) go into the session record;
     * ``faults`` (a :class:`~causerie.agent.faults.Faults`, optional): faults the agent
       turned into an apology become error records.
 
@@ -539,8 +540,11 @@ def attach_metrics(
     if events is not None:
 
         def on_event(ev: dict[str, Any]) -> None:
-            if ev.get("type") == "turn_metrics":
+            kind = ev.get("type")
+            if kind == "turn_metrics":
                 collector.report_voice_to_voice(ev.get("voice_to_voice"))
+            elif kind == "session_annotations" and isinstance(ev.get("annotations"), dict):
+                collector.annotate(ev["annotations"])
 
         undo.append(events.subscribe(on_event))
     if faults is not None:

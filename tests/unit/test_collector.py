@@ -475,3 +475,26 @@ async def test_runtime_session_hook_records_a_transport_session(
     assert s is not None and (s.transport, s.agent_name, s.outcome) == ("livekit", "Shop", outcome)
     assert [t.user_text for t in s.turns] == ["hello"] and s.turns[0].voice_to_voice is None
     await rt.aclose()
+
+
+async def test_plugin_annotations_reach_the_session_record() -> None:
+    """A plugin's verdict (sentiment) lands in the session record, through the same
+    attach_metrics every transport calls."""
+    from causerie.agent.session import build_agent
+    from causerie.agent.userdata import SessionData
+    from causerie.config import load_config
+
+    loaded = load_config(None, environ={"ENABLED_PLUGINS": "sentiment_analysis"}, dotenv=None)
+    sink = Sink()
+    c = collector(sink)
+    userdata = SessionData()
+    session: AgentSession = AgentSession(llm=ScriptedLLM(), userdata=userdata)
+    attach_metrics(session, userdata, c)
+    await session.start(build_agent(loaded, Faults()))
+    try:
+        await session.run(user_input="This is terrible, I am angry, nothing works, I hate it!")
+    finally:
+        await session.aclose()
+    notes = [r for r in sink.records if isinstance(r, dict)]
+    assert notes and notes[-1]["emotion_last"] != "neutral"
+    assert notes[-1]["sentiment_last"] < 0
