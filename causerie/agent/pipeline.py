@@ -45,6 +45,23 @@ class Pipeline:
                     logger.exception("closing %r", obj)
 
 
+TURN_MODEL_MIN_SILENCE = 0.25
+"""livekit's turn model refuses a VAD that ends speech sooner than this."""
+
+
+def _vad_for_turn_model(pspec: Any) -> Any:
+    silence = float(pspec.options.get("min_silence_duration", 0.2))
+    if silence >= TURN_MODEL_MIN_SILENCE:
+        return pspec
+    logger.info(
+        "turn.detection=turn_model: raising vad.options.min_silence_duration %.2f -> %.2f s",
+        silence,
+        TURN_MODEL_MIN_SILENCE,
+    )
+    options = {**pspec.options, "min_silence_duration": TURN_MODEL_MIN_SILENCE}
+    return pspec.model_copy(update={"options": options})
+
+
 def build_pipeline(
     loaded: LoadedConfig, registry: Registry, progress: Progress | None = None
 ) -> Pipeline:
@@ -57,6 +74,8 @@ def build_pipeline(
         pspec = spec.provider(kind)
         if kind == "llm" and pspec.provider == "scripted" and "agent_name" not in pspec.options:
             pspec = pspec.model_copy(update={"options": {**pspec.options, "agent_name": spec.name}})
+        if kind == "vad" and spec.turn.detection == "turn_model":
+            pspec = _vad_for_turn_model(pspec)
         if progress:
             progress(f"loading {kind}: {pspec.provider}{'/' + pspec.model if pspec.model else ''}")
         t0 = time.perf_counter()

@@ -101,3 +101,20 @@ async def test_barge_in_stops_the_agent(registry: Registry, pipeline: Pipeline) 
         registry, pipeline, ["Tell me a story about the sea.", "What can you do?"], gap=1.6
     )
     assert result.turns and result.turns[0].interrupted, lines
+
+
+async def test_bundled_turn_model_by_config(registry: Registry) -> None:
+    """turn.detection: turn_model uses livekit's local v1-mini turn detector (no download)."""
+    env = {"TURN_DETECTION": "turn_model"}
+    loaded = load_config(None, environ=env, dotenv=None, registry=registry)
+    pipeline = build_pipeline(loaded, registry)
+    try:
+        assert type(pipeline.turn_detector).__name__ == "TurnDetector"
+        result, lines = await _talk(registry, pipeline, ["What can you do?"], env=env)
+    finally:
+        await pipeline.aclose()
+    assert len(result.turns) == 1, lines
+    assert result.turns[0].agent_text, lines
+    v2v = result.turns[0].voice_to_voice
+    # The model may wait up to max_endpointing_delay when it thinks the user will go on.
+    assert v2v is not None and v2v < loaded.spec.turn.max_endpointing_delay + 1.0, lines
