@@ -11,6 +11,7 @@ from livekit.agents.voice.agent_session import SessionConnectOptions
 from ..config.loader import LoadedConfig
 from ..config.spec import TurnSpec
 from ..plugins.manager import PluginHost
+from ..plugins.stores import PluginStores
 from .faults import Faults
 from .pipeline import Pipeline
 from .userdata import SessionData
@@ -76,10 +77,13 @@ def build_agent(
     faults: Faults,
     tools: list[Any] | None = None,
     plugins: PluginHost | None = None,
+    *,
+    plugin_stores: PluginStores | None = None,
 ) -> CauserieAgent:
     """The agent ``loaded`` defines. ``tools``/``plugins`` default to what agent.yaml enables
     (``tools:``, ``plugins:``); pass ``[]`` for no tools. A bad catalogue, tool or plugin name
-    raises :class:`~causerie.errors.ConfigError` here, before any session starts."""
+    raises :class:`~causerie.errors.ConfigError` here, before any session starts.
+    ``plugin_stores``: the worker's, shared by its sessions (default: the agent's own)."""
     spec = loaded.spec
     if tools is None:
         from ..tools import build_tools
@@ -88,7 +92,7 @@ def build_agent(
     if plugins is None:
         from ..plugins import load_plugins
 
-        plugins = load_plugins(loaded)
+        plugins = load_plugins(loaded, stores=plugin_stores)
     return CauserieAgent(
         instructions=loaded.instructions,
         language=spec.base_language,

@@ -4,6 +4,8 @@ the plugin hooks wired in (:mod:`causerie.plugins`).
 Where each hook runs:
 
 * session start / end: ``on_enter`` / ``on_exit`` (``on_exit`` also runs on ``aclose()``);
+  both may await async hooks (a store read before the greeting, a write at the end), and
+  ``on_exit`` then lets the plugins' stores flush (:meth:`PluginHost.aclose`);
 * the user's message: ``on_user_turn_completed`` for spoken turns (a block is answered with
   ``session.say`` and ``StopResponse``); typed turns (``session.run``, ``generate_reply``
   with ``user_input``) skip that callback in livekit, so ``llm_node`` runs the hook for them;
@@ -16,6 +18,7 @@ Where each hook runs:
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterable
 from typing import Any
@@ -30,6 +33,8 @@ from .faults import Faults, apology
 from .userdata import SessionData
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+_INSTRUCTIONS_ID = "lk.agent_task.instructions"  # livekit's id of the instructions message
+logger = logging.getLogger(__name__)
 
 
 def _input_modality() -> str | None:
@@ -66,6 +71,7 @@ class CauserieAgent(Agent):
         self._plugin_session: PluginSession | None = None
         self._handled: set[str] = set()  # user message ids the plugins already saw
         self._ended = False
+        self._started: asyncio.Event | None = None  # set once the session-start hooks ran
 
     # -- session ---------------------------------------------------------------------------
 
@@ -91,26 +97,56 @@ class CauserieAgent(Agent):
     async def on_enter(self) -> None:
         data = self.session_data()
         if self.plugins is not None:
+            self._started = asyncio.Event()
             self._plugin_session = self.plugins.new_session(data, self._history)
-            notes = self.plugins.session_start(self._plugin_session)
-            if notes:
-                base = (
-                    self.instructions
-                    if isinstance(self.instructions, str)
-                    else str(self.instructions)
-                )
-                await self.update_instructions(base + "\n\n" + "\n\n".join(notes))
+            try:
+                notes = await self.plugins.session_start(self._plugin_session)
+                if notes:
+                    base = (
+                        self.instructions
+                        if isinstance(self.instructions, str)
+                        else str(self.instructions)
+                    )
+                    await self.update_instructions(base + "\n\n" + "\n\n".join(notes))
+            finally:
+                self._started.set()
         if self.greeting:
             self.speak(self.greeting)
 
-    async def on_exit(self) -> None:
-        self.end_plugins()
+    async def _plugins_started(self) -> bool:
+        """Wait for the session-start hooks if they are still running (an async one reads a
+        store): livekit runs ``on_enter`` as a task, so a turn that arrives in the first
+        milliseconds would otherwise miss their note and state. Bounded; ``True`` if it
+        had to wait."""
+        started = self._started
+        if started is None or started.is_set() or self.plugins is None:
+            return False
+        try:
+            await asyncio.wait_for(started.wait(), 2 * self.plugins.async_timeout)
+        except TimeoutError:
+            logger.warning("session-start plugin hooks still running; answering without them")
+        return True
 
-    def end_plugins(self) -> None:
-        """Run the session-end hooks once (also safe to call from a transport's cleanup)."""
-        if self.plugins is not None and self._plugin_session is not None and not self._ended:
-            self._ended = True
-            self.plugins.session_end(self._plugin_session)
+    def _refresh_instructions(self, chat_ctx: llm.ChatContext) -> None:
+        """Put the current instructions into a chat context copied before they changed."""
+        idx = chat_ctx.index_by_id(_INSTRUCTIONS_ID)
+        if idx is not None and isinstance(self.instructions, str):
+            chat_ctx.items[idx] = llm.ChatMessage(
+                id=_INSTRUCTIONS_ID, role="system", content=[self.instructions]
+            )
+
+    async def on_exit(self) -> None:
+        await self.end_plugins()
+
+    async def end_plugins(self) -> None:
+        """Run the session-end hooks once, then let the plugins' stores write what they
+        buffered (bounded; also safe to call from a transport's cleanup)."""
+        if self.plugins is None or self._ended:
+            return
+        self._ended = True
+        if self._plugin_session is not None:
+            await self.plugins.session_end(self._plugin_session)
+        await self.plugins.aclose()
 
     def speak(self, text: str) -> Any:
         """``session.say`` for texts the agent produces itself, through the text hooks."""
@@ -125,6 +161,7 @@ class CauserieAgent(Agent):
     ) -> None:
         if self.plugins is None or self._plugin_session is None:
             return
+        await self._plugins_started()
         self._handled.add(new_message.id)
         msg = self.plugins.user_message(self._plugin_session, new_message.text_content or "")
         if msg.blocked:
@@ -170,6 +207,8 @@ class CauserieAgent(Agent):
     ) -> AsyncGenerator[llm.ChatChunk | str, None]:
         """The default LLM node, with the plugin hooks, and a failure or a timeout becomes a
         spoken apology."""
+        if await self._plugins_started():
+            self._refresh_instructions(chat_ctx)
         blocked = self._typed_turn(chat_ctx)
         if blocked is not None:
             yield blocked

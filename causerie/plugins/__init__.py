@@ -24,6 +24,7 @@ from .manager import (
     check_names,
     load_plugins,
 )
+from .stores import PluginStores
 
 __all__ = [
     "BUILTIN",
@@ -31,6 +32,7 @@ __all__ = [
     "PluginHost",
     "PluginInfo",
     "PluginSession",
+    "PluginStores",
     "UserMessage",
     "available_plugins",
     "check_names",

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..agent.userdata import SessionData
 from ..events import EventChannel
+from .stores import PluginStores
 
 
 @dataclass
@@ -56,6 +57,9 @@ class PluginSession:
     base_dir: Path = Path(".")
     """The folder of agent.yaml: relative paths in options are relative to it."""
     history_source: Callable[[], list[tuple[str, str]]] = field(default=lambda: [])
+    stores: PluginStores = field(default_factory=PluginStores)
+    """The stores to keep data in across sessions: ``stores.get()`` is the agent's store
+    (``metrics.store_url``), ``stores.get(url)`` another one (see :mod:`.stores`)."""
 
     @property
     def session_id(self) -> str:

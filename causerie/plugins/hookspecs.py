@@ -4,8 +4,10 @@
 A hook implementation may accept any subset of a hook's arguments, by name. ``options`` is
 the plugin's own ``plugin_options.<name>`` mapping from agent.yaml. Implementations run in
 the order of ``plugins:`` in agent.yaml; one that raises is logged, counted and skipped for
-that call, and the others still run. Hooks are synchronous and run on the event loop: keep
-them fast (a few milliseconds).
+that call, and the others still run. Hooks run on the event loop. The message and text hooks
+are on the voice path: they must be synchronous and fast (a few milliseconds). The session
+start and end hooks may be ``async def`` (to read or write a store); they are awaited, each
+bounded by ``PluginHost.async_timeout``, before the greeting and while the session closes.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ def causerie_session_start(session: PluginSession, options: dict[str, Any]) -> s
     """A conversation starts, before the greeting.
 
     Return a short note to append to the agent's instructions for this session (e.g. what
-    is remembered about the user), or ``None``.
+    is remembered about the user), or ``None``. May be ``async def``: the greeting waits for
+    it (bounded by ``PluginHost.async_timeout``).
     """
 
 
@@ -56,4 +59,4 @@ def causerie_agent_text(
 @hookspec
 def causerie_session_end(session: PluginSession, options: dict[str, Any]) -> None:
     """The conversation ended (the session closed). ``session.history()`` is the whole
-    conversation; persist what you need here."""
+    conversation; persist what you need here (``session.stores``). May be ``async def``."""

@@ -12,7 +12,9 @@ skipped instead of aborting the others.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import inspect
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +28,7 @@ import pluggy
 from ..errors import ConfigError
 from . import hookspecs
 from .context import PluginSession, UserMessage
+from .stores import PluginStores
 
 if TYPE_CHECKING:
     from ..config.loader import LoadedConfig
@@ -106,6 +109,14 @@ class PluginHost:
     errors: Counter[str] = field(default_factory=Counter)
     """Failures per plugin name."""
     on_error: OnError | None = None
+    stores: PluginStores = field(default_factory=PluginStores)
+    """Where plugins keep data across sessions (``session.stores``)."""
+    own_stores: bool = True
+    """Whether :meth:`aclose` closes ``stores`` (False: a worker shares them between hosts
+    and closes them itself)."""
+    async_timeout: float = 5.0
+    """Seconds an ``async`` session start or end implementation may take; past them it is
+    cancelled and counted as a failure, so a slow plugin cannot hold up the greeting."""
     pm: pluggy.PluginManager = field(init=False)
 
     def __post_init__(self) -> None:
@@ -127,7 +138,11 @@ class PluginHost:
 
     def new_session(self, data: Any, history: Callable[[], list[tuple[str, str]]]) -> PluginSession:
         return PluginSession(
-            data=data, data_dir=self.data_dir, base_dir=self.base_dir, history_source=history
+            data=data,
+            data_dir=self.data_dir,
+            base_dir=self.base_dir,
+            history_source=history,
+            stores=self.stores,
         )
 
     def implements(self, hook: str) -> bool:
@@ -138,26 +153,48 @@ class PluginHost:
         impls = getattr(self.pm.hook, hook).get_hookimpls()
         return sorted(impls, key=lambda i: order.get(i.plugin_name, len(order)))
 
-    def _call(self, impl: Any, hook: str, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+    def _args(self, impl: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         args = {k: v for k, v in kwargs.items() if k in impl.argnames}
         if "options" in impl.argnames:
             args["options"] = dict(self.options.get(impl.plugin_name, {}))
+        return args
+
+    def _failed(self, impl: Any, hook: str, e: BaseException) -> None:
+        self.errors[impl.plugin_name] += 1
+        if self.on_error is not None:
+            self.on_error(impl.plugin_name, hook, e)
+        else:
+            logger.error("plugin %s failed in %s; skipped", impl.plugin_name, hook, exc_info=e)
+
+    def _call(self, impl: Any, hook: str, kwargs: dict[str, Any]) -> tuple[bool, Any]:
         try:
-            return True, impl.function(**args)
+            out = impl.function(**self._args(impl, kwargs))
+            if inspect.isawaitable(out):  # on the voice path nothing may be awaited
+                if inspect.iscoroutine(out):
+                    out.close()
+                raise TypeError(f"{hook} must not be async (only session start and end may)")
+            return True, out
         except Exception as e:
-            self.errors[impl.plugin_name] += 1
-            if self.on_error is not None:
-                self.on_error(impl.plugin_name, hook, e)
-            else:
-                logger.exception("plugin %s failed in %s; skipped", impl.plugin_name, hook)
+            self._failed(impl, hook, e)
+            return False, None
+
+    async def _acall(self, impl: Any, hook: str, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+        """:meth:`_call` for the hooks whose implementations may be ``async def``."""
+        try:
+            out = impl.function(**self._args(impl, kwargs))
+            if inspect.isawaitable(out):
+                out = await asyncio.wait_for(out, self.async_timeout)
+            return True, out
+        except Exception as e:  # TimeoutError included
+            self._failed(impl, hook, e)
             return False, None
 
     # -- the hooks ---------------------------------------------------------------------------
 
-    def session_start(self, session: PluginSession) -> list[str]:
+    async def session_start(self, session: PluginSession) -> list[str]:
         notes = []
         for impl in self._impls("causerie_session_start"):
-            ok, note = self._call(impl, "causerie_session_start", {"session": session})
+            ok, note = await self._acall(impl, "causerie_session_start", {"session": session})
             if ok and isinstance(note, str) and note.strip():
                 notes.append(note.strip())
         return notes
@@ -185,13 +222,26 @@ class PluginHost:
                 text = out
         return text
 
-    def session_end(self, session: PluginSession) -> None:
+    async def session_end(self, session: PluginSession) -> None:
         for impl in self._impls("causerie_session_end"):
-            self._call(impl, "causerie_session_end", {"session": session})
+            await self._acall(impl, "causerie_session_end", {"session": session})
+
+    # A bounded wait is the point (it runs while the session closes).
+    async def aclose(self, timeout: float = 2.0) -> None:  # noqa: ASYNC109
+        """As the session closes: wait up to ``timeout`` seconds for what plugins buffered to
+        reach the stores (so the next session, on any worker, reads it), and close the stores
+        if this host owns them. Writes still pending in a shared store stay buffered there."""
+        if self.own_stores:
+            await self.stores.aclose(timeout)
+        elif not await self.stores.flush(timeout):
+            logger.warning("plugin store writes still pending after %.1f s", timeout)
 
 
-def load_plugins(loaded: LoadedConfig) -> PluginHost | None:
-    """The plugins ``loaded.spec.plugins`` enables, or ``None`` when there are none."""
+def load_plugins(loaded: LoadedConfig, *, stores: PluginStores | None = None) -> PluginHost | None:
+    """The plugins ``loaded.spec.plugins`` enables, or ``None`` when there are none.
+
+    ``stores``: the worker's, shared by its sessions and closed by the worker; by default the
+    host gets its own on ``metrics.store_url``, closed by :meth:`PluginHost.aclose`."""
     spec = loaded.spec
     if not spec.plugins:
         return None
@@ -209,4 +259,13 @@ def load_plugins(loaded: LoadedConfig) -> PluginHost | None:
         options=dict(spec.plugin_options),
         data_dir=data_dir,
         base_dir=loaded.base_dir,
+        stores=stores or plugin_stores(loaded),
+        own_stores=stores is None,
     )
+
+
+def plugin_stores(loaded: LoadedConfig) -> PluginStores:
+    """The stores for the plugins of ``loaded``: on its ``metrics.store_url``, with its
+    ``metrics.transcripts`` privacy switch."""
+    m = loaded.spec.metrics
+    return PluginStores(m.store_url, transcripts=m.transcripts)

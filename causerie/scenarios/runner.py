@@ -1,8 +1,8 @@
 """Run scenario files against an agent definition, in text, with the real agent: the
 configured LLM, the tools and plugins of agent.yaml, livekit's ``AgentSession.run()``.
 
-Each scenario gets a fresh temporary data folder (orders, memory) unless it sets
-``tool_options.data_dir`` itself, so runs never touch ``var/`` and repeat identically.
+Each scenario gets a fresh temporary data folder (orders) and store (``metrics.store_url``:
+memory) unless it sets them itself, so runs never touch ``var/`` and repeat identically.
 """
 
 from __future__ import annotations
@@ -45,7 +45,11 @@ class ScenarioResult:
 
 
 def _overrides(scn: Scenario, data_dir: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"tool_options.data_dir": data_dir}
+    # The store too (memory across sessions is kept there), unless the scenario names one.
+    out: dict[str, Any] = {
+        "tool_options.data_dir": data_dir,
+        "metrics.store_url": f"sqlite:///{Path(data_dir).resolve() / 'causerie.sqlite3'}",
+    }
     for key, value in scn.set.items():
         if key.rsplit(".", 1)[-1] in _PATH_KEYS and isinstance(value, str):
             value = str(scn.resolve(Path(value)))  # relative to the scenario file

@@ -16,6 +16,7 @@ from ..agent.faults import Faults
 from ..agent.pipeline import Pipeline, Progress, build_pipeline
 from ..config.loader import LoadedConfig
 from ..metrics.runtime import MetricsRuntime
+from ..plugins.stores import PluginStores
 from ..transports.bridge import ToolsFactory
 from .metrics_api import metrics_router
 from .routes import router
@@ -57,6 +58,11 @@ def create_app(
             built = await asyncio.to_thread(build_pipeline, loaded, reg, progress)
         else:
             built = pipeline
+        # One set of plugin stores for every session; the agent's store is the recorder's
+        # (one connection pool, one buffer), the conversation_memory plugin's default.
+        m = loaded.spec.metrics
+        shared = {recorder.spec.store_url: recorder.store}
+        plugin_stores = PluginStores(m.store_url, transcripts=m.transcripts, shared=shared)
         manager = SessionManager(
             loaded=loaded,
             pipeline=built,
@@ -65,6 +71,7 @@ def create_app(
             max_input_seconds=settings.max_input_seconds,
             tools_factory=tools_factory,
             session_hooks=[*(session_hooks or []), recorder.session_hook],
+            plugin_stores=plugin_stores,
         )
         app.state.manager = manager
         app.state.pipeline = built
@@ -78,6 +85,7 @@ def create_app(
         finally:
             try:
                 await manager.aclose()
+                await plugin_stores.aclose()
                 if own:
                     await built.aclose()
             finally:

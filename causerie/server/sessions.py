@@ -13,6 +13,7 @@ from ..agent.faults import Faults
 from ..agent.pipeline import Pipeline
 from ..config.loader import LoadedConfig
 from ..events.channel import Listener
+from ..plugins.stores import PluginStores
 from ..transports.bridge import LiveSession, SendAudio, ToolsFactory
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class Slot:
             faults=m.faults,
             max_input_seconds=m.max_input_seconds,
             tools_factory=m.tools_factory,
+            plugin_stores=m.plugin_stores,
         )
         self.live = live
         unsubscribe = live.events.subscribe(on_event)
@@ -105,6 +107,7 @@ class SessionManager:
         max_input_seconds: float = 1.0,
         tools_factory: ToolsFactory | None = None,
         session_hooks: list[SessionHook] | None = None,
+        plugin_stores: PluginStores | None = None,
     ) -> None:
         self.loaded = loaded
         self.pipeline = pipeline
@@ -113,6 +116,8 @@ class SessionManager:
         self.max_input_seconds = max_input_seconds
         self.tools_factory = tools_factory
         """Per-session tools (they may keep state in ``SessionData.state``)."""
+        self.plugin_stores = plugin_stores
+        """The plugins' stores, shared by every session (default: each session its own)."""
         self.session_hooks = session_hooks or []
         """Called with each new session before it starts (e.g. a metrics recorder subscribing
         to ``live.events``)."""

@@ -1,5 +1,6 @@
-"""Where sessions, turns, transcripts and errors are kept: SQLite (default) or Redis behind
-one interface (:class:`Store`), and :class:`BufferedStore` for the voice path.
+"""Where sessions, turns, transcripts and errors are kept, and what is remembered per user
+(:class:`MemoryRecord`): SQLite (default) or Redis behind one interface (:class:`Store`), and
+:class:`BufferedStore` for the voice path.
 
 ``open_store(url)`` picks the backend from a URL. See docs/STORE.md.
 """
@@ -10,15 +11,17 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import CauserieError
-from .base import SessionFilter, SessionPage, Store, retention_loop
+from .base import DEFAULT_KEEP, MemoryRecord, SessionFilter, SessionPage, Store, retention_loop
 from .buffered import BufferedStore
 from .sqlite import DEFAULT_SQLITE_PATH, SQLiteStore
 
 DEFAULT_STORE_URL = f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 __all__ = [
+    "DEFAULT_KEEP",
     "DEFAULT_STORE_URL",
     "BufferedStore",
+    "MemoryRecord",
     "SQLiteStore",
     "SessionFilter",
     "SessionPage",

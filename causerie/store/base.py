@@ -12,7 +12,10 @@ check them on each one):
 * Time windows are half-open, ``since <= t < until``; sessions and turns are placed in time
   by ``started_at``, errors by ``at``. Lists come newest first, turns oldest first.
 * With ``transcripts=False`` no user or agent text is stored: turn texts, transcript
-  entries and tool-call arguments are dropped before they reach the backend.
+  entries, tool-call arguments and memory exchanges are dropped before they reach the
+  backend. Memory facts are kept (see :meth:`Store.remember`).
+* Memory (``get_memory``, ``remember``, ``forget``) is kept per user identity, apart from
+  sessions: deleting a session or applying retention leaves it alone.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -41,6 +44,8 @@ from ..metrics.records import (
 logger = logging.getLogger(__name__)
 
 MAX_PAGE = 500
+DEFAULT_KEEP = 20
+"""How many memory exchanges :meth:`Store.remember` keeps per identity by default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +86,28 @@ class SessionPage:
         return nxt if nxt < self.total else None
 
 
+@dataclass(slots=True)
+class MemoryRecord:
+    """What is remembered of one user identity across sessions (:meth:`Store.get_memory`)."""
+
+    identity: str
+    facts: dict[str, Any] = field(default_factory=dict)
+    """What the user told about themselves (name, preferences...): JSON values by key."""
+    exchanges: list[TranscriptEntry] = field(default_factory=list)
+    """The last exchanges, oldest first, at most the ``keep`` of the last write."""
+    updated_at: float = 0.0
+    """When :meth:`Store.remember` last wrote it."""
+
+
+def check_memory_args(identity: str, keep: int) -> None:
+    if not identity:
+        raise ValueError("a memory identity must be a non-empty string")
+    if keep < 0:
+        raise ValueError(f"keep must be >= 0, got {keep}")
+
+
 class Store(abc.ABC):
-    """Async persistence for sessions, turns, transcripts and errors.
+    """Async persistence for sessions, turns, transcripts, errors and memory per identity.
 
     Backends do no I/O in ``__init__``: they connect on first use, or at ``await open()``
     when a caller wants configuration errors at startup. ``async with store:`` opens and
@@ -131,6 +156,35 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def add_error(self, error: ErrorRecord) -> None: ...
+
+    # -- memory per user identity --------------------------------------------------------
+
+    @abc.abstractmethod
+    async def get_memory(self, identity: str) -> MemoryRecord | None:
+        """What is remembered of ``identity``, or ``None`` if nothing is."""
+
+    @abc.abstractmethod
+    async def remember(
+        self,
+        identity: str,
+        *,
+        facts: Mapping[str, Any] | None = None,
+        exchanges: Sequence[TranscriptEntry] | None = None,
+        keep: int = DEFAULT_KEEP,
+        at: float | None = None,
+    ) -> None:
+        """Merge ``facts`` into the identity's, key by key (a key is replaced whole; a key
+        set to ``None`` is removed), append ``exchanges`` and keep only the last ``keep``
+        (0: none), in one atomic write; ``at`` (default now) becomes ``updated_at``.
+
+        With ``transcripts=False`` the exchanges are dropped: they are what was said. Facts
+        are kept: they are the few values the user asked to be remembered (through the
+        memory tool), which is the point of the feature. A write with no facts and no
+        exchange left does nothing."""
+
+    @abc.abstractmethod
+    async def forget(self, identity: str) -> bool:
+        """Delete everything remembered of ``identity``; ``False`` if nothing was."""
 
     # -- reads --------------------------------------------------------------------------
 
@@ -237,6 +291,11 @@ class Store(abc.ABC):
             agent_text=None,
             tool_calls=[dataclasses.replace(t, arguments="{}") for t in turn.tool_calls],
         )
+
+    def _scrub_exchanges(
+        self, exchanges: Sequence[TranscriptEntry] | None
+    ) -> list[TranscriptEntry]:
+        return list(exchanges or []) if self.transcripts else []
 
     def _scrub_session(self, session: SessionRecord) -> SessionRecord:
         if self.transcripts:

@@ -6,7 +6,7 @@ it may recover from (Redis down, SQLite locked or unreachable), the write stays 
 of the buffer and is retried with exponential backoff while new writes queue behind it. Past
 ``max_pending`` new writes are dropped and counted. A write the backend refuses for good
 (a bad record) is dropped at once, so it cannot block the ones behind it. Reads go straight
-to the backend.
+to the backend, and so do deletes (``delete_session``, ``forget``).
 
 Counters for the server's /metrics: ``pending``, ``written``, ``failures`` (failed
 attempts), ``dropped``, ``healthy`` and ``last_error``.
@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from ..metrics.observers import Observers
@@ -31,7 +31,14 @@ from ..metrics.records import (
     TranscriptEntry,
     TurnRecord,
 )
-from .base import SessionFilter, Store, check_outcome
+from .base import (
+    DEFAULT_KEEP,
+    MemoryRecord,
+    SessionFilter,
+    Store,
+    check_memory_args,
+    check_outcome,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -227,6 +234,36 @@ class BufferedStore(Store):
         self._notify(error)
         return self._put(self.backend.add_error, error)
 
+    def remember_nowait(
+        self,
+        identity: str,
+        *,
+        facts: Mapping[str, Any] | None = None,
+        exchanges: Sequence[TranscriptEntry] | None = None,
+        keep: int = DEFAULT_KEEP,
+        at: float | None = None,
+    ) -> bool:
+        """:meth:`Store.remember`, buffered; ``updated_at`` is now, not when it is written."""
+        check_memory_args(identity, keep)
+        return self._put(
+            self._remember,
+            identity,
+            dict(facts or {}),
+            list(exchanges or []),
+            keep,
+            time.time() if at is None else at,
+        )
+
+    async def _remember(
+        self,
+        identity: str,
+        facts: dict[str, Any],
+        exchanges: list[TranscriptEntry],
+        keep: int,
+        at: float,
+    ) -> None:
+        await self.backend.remember(identity, facts=facts, exchanges=exchanges, keep=keep, at=at)
+
     async def start_session(self, session: SessionRecord) -> None:
         self.start_session_nowait(session)
 
@@ -251,6 +288,17 @@ class BufferedStore(Store):
 
     async def add_error(self, error: ErrorRecord) -> None:
         self.add_error_nowait(error)
+
+    async def remember(
+        self,
+        identity: str,
+        *,
+        facts: Mapping[str, Any] | None = None,
+        exchanges: Sequence[TranscriptEntry] | None = None,
+        keep: int = DEFAULT_KEEP,
+        at: float | None = None,
+    ) -> None:
+        self.remember_nowait(identity, facts=facts, exchanges=exchanges, keep=keep, at=at)
 
     # -- reads and housekeeping go straight to the backend ------------------------------
 
@@ -281,6 +329,16 @@ class BufferedStore(Store):
 
     async def count_active(self) -> int:
         return await self.backend.count_active()
+
+    async def get_memory(self, identity: str) -> MemoryRecord | None:
+        """Straight from the backend: a ``remember`` still buffered is not seen yet."""
+        return await self.backend.get_memory(identity)
+
+    async def forget(self, identity: str) -> bool:
+        """Flushes first (bounded by ``write_timeout``), so that a ``remember`` still in the
+        buffer cannot bring the memory back after it is forgotten."""
+        await self.flush(self._write_timeout)
+        return await self.backend.forget(identity)
 
     async def delete_session(self, session_id: str) -> bool:
         return await self.backend.delete_session(session_id)

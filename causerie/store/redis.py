@@ -13,8 +13,12 @@ Key layout (``P`` is the prefix, ``causerie:`` by default; see docs/STORE.md)::
     P:index:active         SET     ids of sessions whose outcome is "active"
     P:index:turns          ZSET    "{index}|{session id}", scored by the turn's started_at
     P:index:errors         ZSET    ErrorRecord JSON (+ a unique "uid"), scored by at
+    P:facts:{identity}     HASH    memory: fact key -> JSON value
+    P:exchanges:{identity} LIST    memory: TranscriptEntry JSON, oldest first, trimmed
+    P:index:memory         ZSET    identities with a memory, scored by updated_at
 
-The kind comes before the id in every key, so no session id can collide with another key.
+The kind comes before the id in every key, so no session id or identity can collide with
+another key.
 Writes that touch several keys run as one Lua script or MULTI/EXEC, so a reader or another
 worker never sees half a write. Single Redis server (or Sentinel); not Redis Cluster, whose
 slots a multi-key script cannot span.
@@ -25,12 +29,19 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import CauserieError
 from ..metrics.records import ErrorRecord, Outcome, SessionRecord, TranscriptEntry, TurnRecord
-from .base import SessionFilter, Store, check_outcome
+from .base import (
+    DEFAULT_KEEP,
+    MemoryRecord,
+    SessionFilter,
+    Store,
+    check_memory_args,
+    check_outcome,
+)
 
 LAYOUT_VERSION = 1
 _CHUNK = 500  # ids per pipeline when a listing has to look at every candidate
@@ -172,6 +183,10 @@ class RedisStore(Store):
     def _errors(self) -> str:
         return f"{self.prefix}index:errors"
 
+    @property
+    def _memories(self) -> str:
+        return f"{self.prefix}index:memory"
+
     # -- lifecycle ----------------------------------------------------------------------
 
     async def open(self) -> None:
@@ -291,6 +306,47 @@ class RedisStore(Store):
         existed = await self._delete(keys=self._session_keys(session_id), args=[session_id])
         return bool(existed)
 
+    async def remember(
+        self,
+        identity: str,
+        *,
+        facts: Mapping[str, Any] | None = None,
+        exchanges: Sequence[TranscriptEntry] | None = None,
+        keep: int = DEFAULT_KEEP,
+        at: float | None = None,
+    ) -> None:
+        check_memory_args(identity, keep)
+        kept = self._scrub_exchanges(exchanges)
+        if not facts and not kept:
+            return
+        now = time.time() if at is None else at
+        facts = dict(facts or {})
+        put = {k: json.dumps(v) for k, v in facts.items() if v is not None}
+        drop = [k for k, v in facts.items() if v is None]
+        fkey, xkey = self._k("facts", identity), self._k("exchanges", identity)
+        await self._check_layout()
+        async with self._r.pipeline(transaction=True) as p:
+            if put:
+                p.hset(fkey, mapping=put)
+            if drop:
+                p.hdel(fkey, *drop)
+            if kept:
+                p.rpush(xkey, *(_entry_json(e) for e in kept))
+            if keep:
+                p.ltrim(xkey, -keep, -1)
+            else:
+                p.delete(xkey)
+            p.zadd(self._memories, {identity: now})
+            await p.execute()
+
+    async def forget(self, identity: str) -> bool:
+        await self._check_layout()
+        async with self._r.pipeline(transaction=True) as p:
+            p.delete(self._k("facts", identity), self._k("exchanges", identity))
+            p.zrem(self._memories, identity)
+            deleted, removed = await p.execute()
+        return bool(deleted or removed)
+
     async def _apply_retention(self, cutoff: float | None, max_sessions: int | None) -> int:
         await self._check_layout()
         deleted = 0
@@ -344,6 +400,22 @@ class RedisStore(Store):
         session.turns = sorted((TurnRecord.from_json(t) for t in turns), key=lambda t: t.index)
         session.transcript = [TranscriptEntry.from_dict(json.loads(e)) for e in transcript]
         return session
+
+    async def get_memory(self, identity: str) -> MemoryRecord | None:
+        await self._check_layout()
+        async with self._r.pipeline(transaction=True) as p:
+            p.zscore(self._memories, identity)
+            p.hgetall(self._k("facts", identity))
+            p.lrange(self._k("exchanges", identity), 0, -1)
+            at, facts, exchanges = await p.execute()
+        if at is None and not facts and not exchanges:
+            return None
+        return MemoryRecord(
+            identity,
+            {k: json.loads(v) for k, v in facts.items()},
+            [TranscriptEntry.from_dict(json.loads(e)) for e in exchanges],
+            float(at or 0.0),
+        )
 
     async def _summaries(self, ids: list[str]) -> list[SessionRecord]:
         """Sessions without turns or transcript, in the order of ``ids``; gone ones skipped."""

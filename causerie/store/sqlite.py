@@ -27,7 +27,14 @@ from typing import Any, TypeVar
 
 from ..errors import CauserieError
 from ..metrics.records import ErrorRecord, Outcome, SessionRecord, TranscriptEntry, TurnRecord
-from .base import SessionFilter, Store, check_outcome
+from .base import (
+    DEFAULT_KEEP,
+    MemoryRecord,
+    SessionFilter,
+    Store,
+    check_memory_args,
+    check_outcome,
+)
 
 DEFAULT_SQLITE_PATH = Path("var/causerie.sqlite3")
 
@@ -79,6 +86,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX errors_at ON errors (at)",
         "CREATE INDEX errors_session ON errors (session_id)",
         "CREATE INDEX turns_started ON turns (started_at)",
+    ),
+    # 3: memory per user identity (the conversation_memory plugin): the facts as one JSON
+    # object, and the last exchanges in insertion order.
+    (
+        """CREATE TABLE memory (
+            identity TEXT PRIMARY KEY,
+            facts TEXT NOT NULL DEFAULT '{}',
+            updated_at REAL NOT NULL
+        )""",
+        """CREATE TABLE memory_exchanges (
+            id INTEGER PRIMARY KEY,
+            identity TEXT NOT NULL,
+            at REAL NOT NULL,
+            role TEXT NOT NULL,
+            text TEXT NOT NULL
+        )""",
+        "CREATE INDEX memory_exchanges_identity ON memory_exchanges (identity, id)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -275,6 +299,27 @@ class SQLiteStore(Store):
     async def delete_session(self, session_id: str) -> bool:
         return await self._write(_delete_session, session_id)
 
+    async def remember(
+        self,
+        identity: str,
+        *,
+        facts: Mapping[str, Any] | None = None,
+        exchanges: Sequence[TranscriptEntry] | None = None,
+        keep: int = DEFAULT_KEEP,
+        at: float | None = None,
+    ) -> None:
+        check_memory_args(identity, keep)
+        kept = self._scrub_exchanges(exchanges)
+        if not facts and not kept:
+            return
+        patch = json.dumps(dict(facts or {}))
+        rows = [(identity, e.at, e.role, e.text) for e in kept]
+        now = time.time() if at is None else at
+        await self._write(_remember, identity, patch, rows, keep, now)
+
+    async def forget(self, identity: str) -> bool:
+        return await self._write(_forget, identity)
+
     async def _apply_retention(self, cutoff: float | None, max_sessions: int | None) -> int:
         return await self._write(_retention, cutoff, max_sessions)
 
@@ -282,6 +327,9 @@ class SQLiteStore(Store):
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         return await self._read(_get_session, session_id)
+
+    async def get_memory(self, identity: str) -> MemoryRecord | None:
+        return await self._read(_get_memory, identity)
 
     async def _list_sessions(
         self, flt: SessionFilter, limit: int, offset: int
@@ -374,6 +422,60 @@ def _annotate(c: sqlite3.Connection, session_id: str, patch: str) -> None:
         c.execute(
             "UPDATE sessions SET annotations = ? WHERE id = ?", (json.dumps(merged), session_id)
         )
+
+
+def _remember(
+    c: sqlite3.Connection,
+    identity: str,
+    patch: str,
+    rows: list[tuple[str, float, str, str]],
+    keep: int,
+    at: float,
+) -> None:
+    with _transaction(c):
+        row = c.execute("SELECT facts FROM memory WHERE identity = ?", (identity,)).fetchone()
+        facts = json.loads(row[0]) if row else {}
+        for key, value in json.loads(patch).items():
+            if value is None:
+                facts.pop(key, None)
+            else:
+                facts[key] = value
+        c.execute(
+            "INSERT INTO memory (identity, facts, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (identity) DO UPDATE SET facts = excluded.facts, "
+            "updated_at = excluded.updated_at",
+            (identity, json.dumps(facts), at),
+        )
+        c.executemany(
+            "INSERT INTO memory_exchanges (identity, at, role, text) VALUES (?, ?, ?, ?)", rows
+        )
+        c.execute(
+            "DELETE FROM memory_exchanges WHERE identity = ? AND id NOT IN (SELECT id FROM "
+            "memory_exchanges WHERE identity = ? ORDER BY id DESC LIMIT ?)",
+            (identity, identity, keep),
+        )
+
+
+def _forget(c: sqlite3.Connection, identity: str) -> bool:
+    with _transaction(c):
+        c.execute("DELETE FROM memory_exchanges WHERE identity = ?", (identity,))
+        return c.execute("DELETE FROM memory WHERE identity = ?", (identity,)).rowcount > 0
+
+
+def _get_memory(c: sqlite3.Connection, identity: str) -> MemoryRecord | None:
+    row = c.execute(
+        "SELECT facts, updated_at FROM memory WHERE identity = ?", (identity,)
+    ).fetchone()
+    if row is None:
+        return None
+    exchanges = [
+        TranscriptEntry(role=r[0], text=r[1], at=r[2])
+        for r in c.execute(
+            "SELECT role, text, at FROM memory_exchanges WHERE identity = ? ORDER BY id",
+            (identity,),
+        )
+    ]
+    return MemoryRecord(identity, json.loads(row[0]), exchanges, float(row[1]))
 
 
 def _delete_ids(c: sqlite3.Connection, ids_sql: str, params: Sequence[Any]) -> int:

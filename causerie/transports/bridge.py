@@ -41,6 +41,7 @@ from ..events.schema import (
     TextInput,
     parse_client_event,
 )
+from ..plugins.stores import PluginStores
 from .audio_io import FRAME_MS, PacedAudioOutput, QueueAudioInput, Segment, is_audible
 from .session_events import SessionEvents
 
@@ -75,6 +76,7 @@ class LiveSession:
         tools_factory: ToolsFactory | None = None,
         identity: str | None = None,
         max_input_seconds: float = 1.0,
+        plugin_stores: PluginStores | None = None,
     ) -> None:
         spec = loaded.spec
         self.userdata = SessionData(
@@ -109,7 +111,7 @@ class LiveSession:
             next_in_chain_audio=self.audio_out, next_in_chain_text=self._mapper.text_output
         )
         tools = tools_factory(self.userdata) if tools_factory is not None else None
-        self.agent = build_agent(loaded, self.faults, tools)
+        self.agent = build_agent(loaded, self.faults, tools, plugin_stores=plugin_stores)
         self.muted = False
         self.closed = asyncio.Event()
         """Set when the session ended on its own (error) or was closed."""

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from causerie.metrics import (
     TranscriptEntry,
     TurnRecord,
 )
-from causerie.store import BufferedStore, SQLiteStore, Store, open_store
+from causerie.store import BufferedStore, MemoryRecord, SQLiteStore, Store, open_store
 from causerie.store.sqlite import MIGRATIONS, SCHEMA_VERSION, migrate
 
 from ..fixtures_store import (  # noqa: F401 - the *_fixture imports register fixtures
@@ -40,6 +41,7 @@ from ..fixtures_store import (  # noqa: F401 - the *_fixture imports register fi
 )
 
 T0 = 1_700_000_000.0
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def session(sid: str, at: float = T0, **kw: object) -> SessionRecord:
@@ -388,6 +390,191 @@ async def test_buffered_aclose_flushes(make_store: StoreFactory) -> None:
     assert got is not None and got.turn_count == 50
 
 
+# -- memory per user identity, on both backends ---------------------------------------------
+
+
+def said(*texts: str) -> list[TranscriptEntry]:
+    return [
+        TranscriptEntry("user" if i % 2 == 0 else "assistant", t, T0 + i)
+        for i, t in enumerate(texts)
+    ]
+
+
+async def test_memory_round_trip(store: Store) -> None:
+    assert await store.get_memory("alice") is None
+    await store.remember(
+        "alice",
+        facts={"name": "Alice", "allergies": ["nuts"]},
+        exchanges=said("hi", "hello"),
+        at=T0,
+    )
+    got = await store.get_memory("alice")
+    assert got == MemoryRecord(
+        "alice", {"name": "Alice", "allergies": ["nuts"]}, said("hi", "hello"), T0
+    )
+    # Facts merge key by key (a key is replaced whole, None removes it); exchanges append
+    # and only the last `keep` stay, oldest first.
+    await store.remember(
+        "alice",
+        facts={"allergies": ["nuts", "gluten"], "name": None, "preferences": ["organic"]},
+        exchanges=said("a", "b", "c"),
+        keep=4,
+        at=T0 + 9,
+    )
+    got = await store.get_memory("alice")
+    assert got is not None and got.updated_at == T0 + 9
+    assert got.facts == {"allergies": ["nuts", "gluten"], "preferences": ["organic"]}
+    assert [e.text for e in got.exchanges] == ["hello", "a", "b", "c"]
+    await store.remember("alice", facts={"name": "Al"}, keep=0)  # keep=0: no exchange left
+    got = await store.get_memory("alice")
+    assert got is not None and got.exchanges == [] and got.facts["name"] == "Al"
+    await store.remember("alice")  # nothing to write: a no-op
+    assert await store.get_memory("bob") is None  # identities are apart
+    assert await store.forget("alice") is True
+    assert await store.get_memory("alice") is None
+    assert await store.forget("alice") is False
+    with pytest.raises(ValueError):
+        await store.remember("", facts={"x": 1})
+    with pytest.raises(ValueError):
+        await store.remember("alice", facts={"x": 1}, keep=-1)
+
+
+async def test_memory_is_apart_from_sessions(store: Store) -> None:
+    await store.start_session(session("s1", at=T0))
+    await store.remember("u", facts={"name": "Ann"}, exchanges=said("hi"), at=T0)
+    assert await store.delete_session("s1")
+    assert await store.apply_retention(max_age_days=0, max_sessions=0, now=T0 + 1e6) == 0
+    got = await store.get_memory("u")
+    assert got is not None and got.facts == {"name": "Ann"}  # neither deletes touch memory
+    await store.remember("u:1", facts={"name": "colon"})  # any text is an identity
+    got = await store.get_memory("u")
+    assert got is not None and got.facts == {"name": "Ann"}
+
+
+async def test_memory_transcripts_off(make_store: StoreFactory) -> None:
+    store = await make_store(transcripts=False)
+    await store.remember("u", exchanges=said("my card is 4242"))
+    assert await store.get_memory("u") is None  # only text: nothing written
+    await store.remember("u", facts={"allergies": ["nuts"]}, exchanges=said("I'm allergic"))
+    got = await store.get_memory("u")
+    assert got is not None and got.facts == {"allergies": ["nuts"]} and got.exchanges == []
+
+
+async def test_memory_shared_by_two_workers(make_store: StoreFactory) -> None:
+    a, b = await make_store(name="shared"), await make_store(name="shared")
+    await a.remember("u", facts={"name": "Ann"}, exchanges=said("hi", "hello"))
+    got = await b.get_memory("u")
+    assert got is not None and got.facts == {"name": "Ann"} and len(got.exchanges) == 2
+    # Concurrent writers for one identity: every exchange lands, none is lost or torn.
+    await asyncio.gather(
+        *(
+            (a if i % 2 else b).remember("u", facts={f"k{i}": i}, exchanges=said(f"x{i}"), keep=100)
+            for i in range(20)
+        )
+    )
+    got = await a.get_memory("u")
+    assert got is not None
+    assert {f"k{i}" for i in range(20)} <= set(got.facts) and len(got.exchanges) == 22
+    assert await b.forget("u") and await a.get_memory("u") is None
+
+
+async def test_buffered_store_memory(make_store: StoreFactory) -> None:
+    backend = await make_store()
+    buffered = BufferedStore(backend)
+    assert buffered.remember_nowait("u", facts={"name": "Ann"}, exchanges=said("hi"), at=T0)
+    await buffered.remember("u", facts={"name": "Bea"}, keep=5)
+    assert await buffered.flush(5)
+    got = await buffered.get_memory("u")
+    assert (
+        got is not None
+        and got.facts == {"name": "Bea"}
+        and [e.text for e in got.exchanges] == ["hi"]
+    )
+    buffered.remember_nowait("u", facts={"name": "Cy"})
+    assert await buffered.forget("u")  # flushes first: the buffered write cannot come back
+    assert await buffered.flush(5) and await backend.get_memory("u") is None
+    with pytest.raises(ValueError):
+        buffered.remember_nowait("", facts={"x": 1})
+    await buffered.aclose()
+
+
+# -- the conversation_memory plugin across sessions and workers -------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=needs_redis_server)])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """One store URL that several workers open, each with its own store instance."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'workers.sqlite3'}"
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return f"{server.url}?prefix=t{uuid.uuid4().hex[:8]}:"
+
+
+async def test_memory_plugin_across_two_workers(shared_url: str, tmp_path: Path) -> None:
+    from causerie.agent.userdata import SessionData
+    from causerie.plugins import PluginHost, PluginStores
+
+    # Two worker processes: each keeps its own stores (connections) for all its sessions.
+    workers = [PluginStores(shared_url), PluginStores(shared_url)]
+    assert workers[0].get() is not workers[1].get()
+
+    async def session(worker: int, said: str, heard: str, **facts: object) -> list[str]:
+        host = PluginHost(
+            names=["conversation_memory"],
+            data_dir=tmp_path,
+            stores=workers[worker],
+            own_stores=False,
+        )
+        s = host.new_session(
+            SessionData(identity="alice"), lambda: [("user", said), ("assistant", heard)]
+        )
+        notes = await host.session_start(s)  # CauserieAgent.on_enter
+        s.state["memory"].update(facts)  # what session_memory_update does
+        await host.session_end(s)  # CauserieAgent.on_exit
+        await host.aclose()
+        return notes
+
+    assert await session(0, "I'm Alice", "Hello Alice", name="Alice", allergies=["nuts"]) == []
+    [note] = await session(1, "bread?", "Walnut bread (nuts)", preferences=["organic"])
+    assert "name: Alice" in note and "allergies: nuts" in note and "user: I'm Alice" in note
+    [note] = await session(0, "bye", "Goodbye")  # back on the first worker: sees the second's
+    assert "preferences: organic" in note and "Walnut bread" in note
+    for w in workers:
+        await w.aclose()
+    async with open_store(shared_url) as third:
+        got = await third.get_memory("alice")
+    assert got is not None
+    assert got.facts == {"name": "Alice", "allergies": ["nuts"], "preferences": ["organic"]}
+    assert [e.text for e in got.exchanges] == [
+        "I'm Alice",
+        "Hello Alice",
+        "bread?",
+        "Walnut bread (nuts)",
+        "bye",
+        "Goodbye",
+    ]
+
+
+async def test_memory_scenario_through_the_store(shared_url: str) -> None:
+    """The shipped memory scenario (real agent, scripted LLM, the session_memory_update tool)
+    with its store on this backend: each session builds its agent and opens its own store,
+    as a session on another worker would."""
+    from causerie.providers.registry import Registry
+    from causerie.scenarios import load_scenario, run_scenario
+    from causerie.scenarios.report import format_result
+
+    scn = load_scenario(SCENARIOS / "memory.yaml")
+    scn.set["metrics.store_url"] = shared_url
+    res = await run_scenario(scn, default_config=None, registry=Registry.from_entry_points())
+    assert res.passed, format_result(res)
+    async with open_store(shared_url) as store:
+        alice = await store.get_memory("alice-42")
+        other = await store.get_memory("someone-else")
+    assert other is not None and other.facts == {} and len(other.exchanges) == 2  # told nothing
+    assert alice is not None and alice.facts == {"name": "Alice", "allergies": ["nuts"]}
+    assert alice.exchanges[-1].text.startswith("I found")  # the last of the second session
+
+
 # -- BufferedStore with a backend that goes down and comes back -----------------------------
 
 
@@ -553,6 +740,31 @@ async def test_sqlite_migrates_an_older_schema(tmp_path: Path) -> None:
         assert len(await store.list_errors(session_id="old")) == 1
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+
+
+async def test_sqlite_migrates_a_file_without_memory(tmp_path: Path) -> None:
+    db = tmp_path / "v2.sqlite3"
+    with sqlite3.connect(db, isolation_level=None) as conn:
+        assert migrate(conn, MIGRATIONS[:2]) == 2  # a file written before memory moved here
+        conn.execute(
+            "INSERT INTO sessions (id, started_at, transport, agent_name) "
+            "VALUES ('old', 1.0, 'cli', 'Causerie')"
+        )
+        conn.execute(
+            "INSERT INTO errors (session_id, at, component, message) "
+            "VALUES ('old', 1.0, 'llm', 'x')"
+        )
+    conn.close()
+    async with SQLiteStore(db) as store:
+        got = await store.get_session("old")
+        assert got is not None and len(await store.list_errors(session_id="old")) == 1
+        assert await store.get_memory("u") is None
+        await store.remember("u", facts={"name": "Ann"}, exchanges=[TranscriptEntry("user", "hi")])
+        mem = await store.get_memory("u")
+        assert mem is not None and mem.facts == {"name": "Ann"} and len(mem.exchanges) == 1
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     conn.close()
 
 

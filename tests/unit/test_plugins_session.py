@@ -3,6 +3,7 @@ spoken turns (on_user_turn_completed), the agent's text, session start and end."
 
 from __future__ import annotations
 
+import asyncio
 import types
 from pathlib import Path
 from typing import Any
@@ -127,8 +128,28 @@ async def test_session_start_note_and_end_hook(tmp_path: Path) -> None:
     assert "Known user: u1." in reply and "Base." in reply
     await session.aclose()
     assert ended and ended[0][0] == ("user", "hi") and ended[0][1][0] == "assistant"
-    agent.end_plugins()
+    await agent.end_plugins()
     assert len(ended) == 1  # once only
+
+
+async def test_a_first_turn_waits_for_an_async_session_start(tmp_path: Path) -> None:
+    ended: list[str] = []
+
+    async def from_a_store(session: Any) -> str:
+        await asyncio.sleep(0.2)  # a store read; livekit runs on_enter as a task meanwhile
+        session.state["loaded"] = True
+        return "Remembered: likes goat cheese."
+
+    async def write(session: Any) -> None:
+        await asyncio.sleep(0)
+        ended.append(session.session_id)
+
+    p = plugin(causerie_session_start=from_a_store, causerie_session_end=write)
+    session, _, data = await start(tmp_path, ("mem", p))
+    [reply] = replies(await session.run(user_input="hi"))  # sent at once, before the note
+    assert "Remembered: likes goat cheese." in reply and data.state["loaded"]
+    await session.aclose()
+    assert ended == [data.session_id]
 
 
 async def test_failing_plugin_is_recorded_as_a_fault_and_skipped(tmp_path: Path) -> None:

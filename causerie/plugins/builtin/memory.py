@@ -3,100 +3,58 @@ the last exchanges, kept per user identity across sessions and summarised for th
 
 The identity comes from the transport (``SessionData.identity``); without one, the
 ``default_identity`` option is used if set, otherwise nothing is remembered. Facts come from
-the ``session_memory_update`` tool and from plain statements ("my name is ..."). Options
-(``plugin_options.conversation_memory``): ``path`` (default ``<data_dir>/memory.sqlite3``),
-``max_exchanges`` (default 6), ``default_identity``.
+the ``session_memory_update`` tool and from plain statements ("my name is ..."), both in
+``state["memory"]``.
+
+Where: the project's store (``Store.get_memory`` / ``remember``, docs/STORE.md), by default
+the agent's ``metrics.store_url``, so every worker on a shared store (Redis) knows the user.
+When: read before the greeting (``async`` session start, bounded by ``load_timeout``), written
+at session end through the store's buffer; nothing touches the store during a turn.
+
+Options (``plugin_options.conversation_memory``): ``store_url`` (default
+``metrics.store_url``), ``max_exchanges`` (6), ``default_identity``, ``load_timeout`` (1.0 s);
+``path`` is the former SQLite file option, now read as ``store_url: sqlite:///<path>``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-import sqlite3
-import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from ...metrics.records import Role, TranscriptEntry
+from ...store import BufferedStore, MemoryRecord
 from ..context import PluginSession, UserMessage
 from ..hookspecs import hookimpl
 
-
-class MemoryStore:
-    """A tiny SQLite store: one row of facts per identity, and recent exchanges."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS facts (identity TEXT PRIMARY KEY, facts TEXT NOT NULL, "
-                "updated_at REAL NOT NULL)"
-            )
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS exchanges (identity TEXT NOT NULL, "
-                "session_id TEXT NOT NULL, seq INTEGER NOT NULL, role TEXT NOT NULL, "
-                "text TEXT NOT NULL, at REAL NOT NULL)"
-            )
-            db.execute(
-                "CREATE INDEX IF NOT EXISTS exchanges_by_identity ON exchanges (identity, at)"
-            )
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=5.0)
-
-    def load(
-        self, identity: str, max_exchanges: int
-    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        with self._lock, self._connect() as db:
-            row = db.execute("SELECT facts FROM facts WHERE identity = ?", (identity,)).fetchone()
-            rows = db.execute(
-                "SELECT role, text FROM exchanges WHERE identity = ? ORDER BY at DESC, seq DESC "
-                "LIMIT ?",
-                (identity, max_exchanges),
-            ).fetchall()
-        return (json.loads(row[0]) if row else {}), [(r, t) for r, t in reversed(rows)]
-
-    def save(
-        self,
-        identity: str,
-        session_id: str,
-        facts: dict[str, Any],
-        exchanges: list[tuple[str, str]],
-        max_exchanges: int,
-    ) -> None:
-        now = time.time()
-        with self._lock, self._connect() as db:
-            db.execute(
-                "INSERT INTO facts (identity, facts, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(identity) DO UPDATE SET facts = excluded.facts, "
-                "updated_at = excluded.updated_at",
-                (identity, json.dumps(facts, ensure_ascii=False), now),
-            )
-            db.executemany(
-                "INSERT INTO exchanges VALUES (?, ?, ?, ?, ?, ?)",
-                [(identity, session_id, i, r, t, now) for i, (r, t) in enumerate(exchanges)],
-            )
-            # Keep only the most recent exchanges per identity.
-            db.execute(
-                "DELETE FROM exchanges WHERE identity = ? AND rowid NOT IN (SELECT rowid "
-                "FROM exchanges WHERE identity = ? ORDER BY at DESC, seq DESC LIMIT ?)",
-                (identity, identity, max_exchanges),
-            )
+MAX_EXCHANGES = 6
+LOAD_TIMEOUT = 1.0
 
 
-_stores: dict[Path, MemoryStore] = {}
+def store_url(session: PluginSession, options: dict[str, Any]) -> str | None:
+    """The ``store_url`` option; ``None``: the agent's store (``metrics.store_url``)."""
+    if url := options.get("store_url"):
+        return str(url)
+    if raw := options.get("path"):  # before the memory moved to the store: its own file
+        path = Path(str(raw)).expanduser()
+        if not path.is_absolute():
+            path = session.base_dir / path  # relative to agent.yaml, like every path in it
+        return f"sqlite:///{path}"
+    return None
 
 
-def store_for(session: PluginSession, options: dict[str, Any]) -> MemoryStore:
-    raw = options.get("path")
-    path = Path(str(raw)).expanduser() if raw else session.data_dir / "memory.sqlite3"
-    if not path.is_absolute():
-        path = session.base_dir / path  # relative to agent.yaml, like every path in it
-    if path not in _stores:
-        _stores[path] = MemoryStore(path)
-    return _stores[path]
+def store_for(session: PluginSession, options: dict[str, Any]) -> BufferedStore:
+    return session.stores.get(store_url(session, options))
+
+
+async def load(store: BufferedStore, identity: str) -> MemoryRecord | None:
+    if store.pending:  # this worker's own last write (maybe this user's) goes first
+        await store.flush()
+    return await store.get_memory(identity)
 
 
 def identity_of(session: PluginSession, options: dict[str, Any]) -> str | None:
@@ -114,7 +72,7 @@ def merge(into: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
     return into
 
 
-def summary(facts: dict[str, Any], exchanges: list[tuple[str, str]]) -> str:
+def summary(facts: dict[str, Any], exchanges: Sequence[tuple[str, str]]) -> str:
     parts = [f"{k}: {', '.join(v) if isinstance(v, list) else v}" for k, v in facts.items() if v]
     text = (
         "Memory of this returning user from earlier conversations "
@@ -140,13 +98,19 @@ _ALLERGY = re.compile(
 
 
 @hookimpl
-def causerie_session_start(session: PluginSession, options: dict[str, Any]) -> str | None:
+async def causerie_session_start(session: PluginSession, options: dict[str, Any]) -> str | None:
     ident = identity_of(session, options)
     if ident is None:
         return None
-    facts, exchanges = store_for(session, options).load(ident, int(options.get("max_exchanges", 6)))
+    keep = int(options.get("max_exchanges", MAX_EXCHANGES))
+    timeout = float(options.get("load_timeout", LOAD_TIMEOUT))
+    # A store that is down or slow fails this hook (logged, counted): the session starts
+    # without memory, and writes none at the end (it would overwrite what it did not see).
+    record = await asyncio.wait_for(load(store_for(session, options), ident), timeout)
+    facts = dict(record.facts) if record else {}
+    exchanges = [(e.role, e.text) for e in record.exchanges][-keep:] if record else []
     # Tools read these (e.g. allergy warnings in search results) from the first turn on.
-    merge(session.state.setdefault("memory", {}), facts)
+    merge(session.state.setdefault("memory", {}), json.loads(json.dumps(facts)))
     session.state["memory_loaded"] = {"facts": facts, "exchanges": len(exchanges)}
     if not facts and not exchanges:
         return None
@@ -168,11 +132,22 @@ def causerie_user_message(message: UserMessage, session: PluginSession) -> None:
 @hookimpl
 def causerie_session_end(session: PluginSession, options: dict[str, Any]) -> None:
     ident = identity_of(session, options)
-    if ident is None:
+    loaded = session.state.get("memory_loaded")
+    if ident is None or loaded is None:
         return
-    keep = int(options.get("max_exchanges", 6))
-    exchanges = [(r, t) for r, t in session.history() if r in ("user", "assistant") and t][-keep:]
-    facts = dict(session.state.get("memory", {}))
+    keep = int(options.get("max_exchanges", MAX_EXCHANGES))
+    now = time.time()
+    exchanges = [
+        TranscriptEntry(cast(Role, r), t, now)
+        for r, t in session.history()
+        if r in ("user", "assistant") and t
+    ][-keep:]
+    # Only the facts this session changed: a session of the same user on another worker
+    # may have changed the others meanwhile.
+    before = loaded.get("facts", {})
+    facts = {k: v for k, v in session.state.get("memory", {}).items() if before.get(k) != v}
     if not facts and not exchanges:
         return
-    store_for(session, options).save(ident, session.session_id, facts, exchanges, keep)
+    # Buffered: written in the background (PluginHost.aclose flushes it as the session
+    # closes), retried while the store is down.
+    store_for(session, options).remember_nowait(ident, facts=facts, exchanges=exchanges, keep=keep)
