@@ -3,41 +3,48 @@
 How an utterance flows:
 
 * livekit's ``RecognizeStream`` resamples to 16 kHz; we mix down to mono. Audio is decoded
-  as it arrives, on one worker thread per stream. The binding keeps the GIL inside its C
-  calls, so each call gets at most 0.1 s of audio (~15 ms of CPU) and the loop runs between.
-* pocketsphinx's ``Vad`` gates the decoder: nothing is decoded until speech starts (with
-  0.3 s of pre-roll), so a silent session costs almost nothing.
+  as it arrives, in a worker process per stream (:mod:`.pocketsphinx_pool`): the binding
+  holds the GIL inside its C calls, so a decoder in this process, even on a thread, stalls
+  the event loop that paces every conversation's audio. The stream sends the worker what
+  has queued up (one request in flight at a time) and passes on the events it answers.
+* pocketsphinx's ``Vad`` gates the decoder (:mod:`.pocketsphinx_worker`): nothing is
+  decoded until speech starts (with 0.3 s of pre-roll), so a silent session costs little.
 * INTERIM transcripts come from ``decoder.hyp()`` every ``interim_interval`` s of audio.
 * The utterance is finalized on ``flush()``. We declare ``manual_flush``, so the session
   flushes us, in audio order, when its VAD hears the end of speech (or its turn model
   decides). The decoder is up to date by then, so the FINAL costs only ``end_utt()``:
   5-60 ms. ``fwdflat`` is off by default: its second pass over the whole utterance
   costs 60-200 ms more at the flush and gained no accuracy on our tests.
+* Every flush gets exactly one FINAL: the utterance's text, or an empty text when nothing
+  was said. livekit's commit (on session close, or a manual commit) flushes and waits up to
+  2 s for a FINAL, any FINAL; it ignores an empty one otherwise.
 * For callers that never flush, ``endpoint_silence`` s of non-speech (by the gate) or
-  ``_MAX_UTTERANCE_S`` of audio also finalize an utterance. Once a caller has flushed, its
-  VAD owns the boundaries: the silence fallback is off and an over-long utterance is dropped.
+  ``_MAX_UTTERANCE_S`` of audio also finalize an utterance (no FINAL when nothing was
+  recognised). Once a caller has flushed, its VAD owns the boundaries: the silence
+  fallback is off and an over-long utterance is dropped.
+* A worker that crashes mid-stream costs the utterance, not the session: the stream logs,
+  ends the open utterance with no text, answers pending flushes with empty FINALs, and goes
+  on with a fresh worker (after the caller's next flush, if the crash cut an utterance).
 
-A decoder takes ~0.3 s to load, holding the GIL, and ~90 MB; so decoders live in a
-process-wide :class:`DecoderPool` per configuration. A stream borrows one and gives it
-back on close. Call ``stt.pool.prewarm(wait=True)`` in the worker's prewarm hook so no
-session pays for the load.
+A worker process takes ~0.3 s to start and load, and ~100 MB; so warm workers live in a
+process-wide :class:`DecoderPool` per configuration. A stream borrows one and gives it back
+on close. ``preload()`` (blocking) starts one at process start; ``stt.pool.warm(n)`` keeps
+``n`` ready, e.g. one per session slot.
 """
+
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
+import logging
 import weakref
-from collections import deque
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from livekit import rtc
-from livekit.agents import stt, utils
+from livekit.agents import APIConnectionError, stt, utils
 from livekit.agents.language import LanguageCode
 from livekit.agents.types import (
     DEFAULT_API_CONNECT_OPTIONS,
@@ -49,103 +56,18 @@ from livekit.agents.types import (
 from ...config.spec import ProviderSpec
 from ...errors import ProviderError
 from ..registry import BuildContext, ProviderInfo
+from .pocketsphinx_pool import DecoderLoadError, DecoderPool, Worker, WorkerDied, get_pool
+from .pocketsphinx_worker import Event, RecognizerOptions, new_request_id
 
-if TYPE_CHECKING:
-    from pocketsphinx import Decoder
+__all__ = ["PROVIDER", "DecoderLoadError", "DecoderPool", "PocketSphinxSTT", "get_pool"]
+
+logger = logging.getLogger(__name__)
 
 _MAX_UTTERANCE_S = 30.0  # the decoder's tables grow with the utterance; noise may hold the gate
-_PREROLL_S = 0.3  # audio kept from before the gate opens, so the first phone is not cut
-_START_WINDOW, _START_FRAMES = 5, 3  # open the gate on 3 speech frames out of 5 (30 ms each)
-_MAX_BATCH = 200  # queued frames handed to the worker in one call when it falls behind
-_DECODE_CHUNK_S = 0.1  # audio per process_raw call: ~15 ms of CPU
-_POOL_MAX_IDLE = 2
+_MAX_BATCH = 200  # queued frames sent to the worker in one request when it falls behind
+_MAX_BATCH_BYTES = 64 * 1024  # 2 s at 16 kHz: a request always fits the pipe's buffer
+_MAX_CRASHES = 3  # workers lost in a row, with no reply in between, before the stream fails
 _DEFAULTS: dict[str, Any] = {"loglevel": "ERROR", "fwdflat": False}
-
-# Decoders load here: off the event loop, and a queued load that nobody waits for is cancelled.
-_LOADER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pocketsphinx-load")
-
-
-class DecoderPool:
-    """Loaded decoders for one configuration. Thread-safe."""
-
-    def __init__(self, config: Mapping[str, Any], max_idle: int = _POOL_MAX_IDLE) -> None:
-        self.config = dict(config)
-        self.max_idle = max_idle
-        self.loads = 0  # decoders created, for tests and logs
-        self._lock = threading.Lock()
-        self._idle: list[Decoder] = []
-        self._prewarming: Future[None] | None = None
-
-    @property
-    def idle(self) -> int:
-        with self._lock:
-            return len(self._idle)
-
-    def _load(self) -> Decoder:
-        from pocketsphinx import Decoder
-
-        decoder = Decoder(**self.config)
-        with self._lock:
-            self.loads += 1
-        return decoder
-
-    def prewarm(self, wait: bool = False) -> None:
-        """Load one decoder ahead in a background thread; ``wait`` blocks until it is ready."""
-        with self._lock:
-            if not self._idle and self._prewarming is None:
-                self._prewarming = _LOADER.submit(self._prewarm_one)
-            pending = self._prewarming
-        if wait and pending is not None:
-            pending.result()
-
-    def _prewarm_one(self) -> None:
-        try:
-            self.release(self._load())
-        finally:
-            with self._lock:
-                self._prewarming = None
-
-    async def acquire(self) -> Decoder:
-        while True:
-            with self._lock:
-                if self._idle:
-                    return self._idle.pop()
-                pending = self._prewarming
-            if pending is None:
-                break
-            # Shielded: cancelling us must not cancel a prewarm others may be waiting for.
-            await asyncio.shield(asyncio.wrap_future(pending))
-        load = _LOADER.submit(self._load)
-        try:
-            return await asyncio.wrap_future(load)
-        except asyncio.CancelledError:
-            # A load already running finishes anyway: keep its decoder for the next stream.
-            load.add_done_callback(self._release_loaded)
-            raise
-
-    def _release_loaded(self, fut: Future[Decoder]) -> None:
-        if not fut.cancelled() and fut.exception() is None:
-            self.release(fut.result())
-
-    def release(self, decoder: Decoder) -> None:
-        """Give back a decoder that is not inside an utterance."""
-        with self._lock:
-            if len(self._idle) < self.max_idle:
-                self._idle.append(decoder)
-
-
-_POOLS: dict[str, DecoderPool] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def get_pool(config: Mapping[str, Any]) -> DecoderPool:
-    """The process-wide pool for ``config``, so a new session reuses loaded decoders."""
-    key = json.dumps(dict(config), sort_keys=True, default=str)
-    with _POOLS_LOCK:
-        pool = _POOLS.get(key)
-        if pool is None:
-            pool = _POOLS[key] = DecoderPool(config)
-        return pool
 
 
 @dataclass(frozen=True)
@@ -155,49 +77,7 @@ class _StreamOptions:
     interim_interval: float
     endpoint_silence: float | None
     vad_mode: int
-
-
-@dataclass
-class _Utterance:
-    request_id: str
-    start: int  # stream sample index of the first decoded sample
-    samples: int = 0  # decoded so far
-    silence: float = 0.0  # trailing non-speech, seconds
-    since_interim: float = 0.0
-    last_interim: str = ""
-
-
-def _result(
-    decoder: Decoder, language: LanguageCode, rate: int, start: int, offset: float
-) -> stt.SpeechData | None:
-    """The final hypothesis after ``end_utt()``, or None when nothing was said."""
-    hyp = decoder.hyp()
-    text = hyp.hypstr.strip() if hyp is not None else ""
-    if not text:
-        return None
-    frate = int(decoder.config["frate"])
-    words = [s for s in decoder.seg() if not _is_filler(s.word)]
-    confidence = sum(s.prob for s in words) / len(words) if words else 0.0
-    first = words[0].start_frame if words else 0
-    last = words[-1].end_frame + 1 if words else 0
-    return stt.SpeechData(
-        language=language,
-        text=text,
-        start_time=offset + start / rate + first / frate,
-        end_time=offset + start / rate + last / frate,
-        confidence=float(min(max(confidence, 0.0), 1.0)),
-    )
-
-
-def _decode(decoder: Decoder, pcm: bytes, rate: int) -> None:
-    # The binding holds the GIL inside process_raw: short calls let the event loop run between.
-    step = int(_DECODE_CHUNK_S * rate) * 2
-    for i in range(0, len(pcm), step):
-        decoder.process_raw(pcm[i : i + step], False, False)
-
-
-def _is_filler(word: str) -> bool:
-    return word.startswith(("<", "[", "+"))
+    max_utterance_s: float
 
 
 def _event(
@@ -208,132 +88,144 @@ def _event(
     )
 
 
-class _Recognizer:
-    """One decoder and its gate. Used by one worker thread only; returns SpeechEvents."""
-
-    def __init__(self, decoder: Decoder, pool: DecoderPool, opts: _StreamOptions) -> None:
-        from pocketsphinx import Vad
-
-        self._decoder, self._pool, self._opts = decoder, pool, opts
-        self._vad = Vad(opts.vad_mode, opts.sample_rate, 0.03)
-        self._frame_bytes: int = self._vad.frame_bytes
-        self._frame_s: float = self._vad.frame_length
-        self._buf = bytearray()  # audio short of a whole VAD frame
-        self._preroll: deque[bytes] = deque(maxlen=max(1, round(_PREROLL_S / self._frame_s)))
-        self._recent: deque[bool] = deque(maxlen=_START_WINDOW)
-        self._pos = 0  # samples gated so far: the stream clock
-        self._pending: list[bytes] = []  # frames for the next process_raw call
-        self._utt: _Utterance | None = None
-        self._failed = False
-        self._flushed = False  # a caller that flushes (the session) owns the boundaries
-
-    def process(self, items: list[bytes | None], offset: float) -> list[stt.SpeechEvent]:
-        """Feed PCM chunks; None marks a flush. ``offset`` is the stream's start_time_offset."""
-        try:
-            events: list[stt.SpeechEvent] = []
-            for item in items:
-                if item is None:
-                    self._flushed = True
-                    self._finalize(offset, events, flush=True)
-                    continue
-                self._buf += item
-                while len(self._buf) >= self._frame_bytes:
-                    frame = bytes(self._buf[: self._frame_bytes])
-                    del self._buf[: self._frame_bytes]
-                    self._frame(frame, offset, events)
-            self._decode_pending()  # keep the decoder current so a flush finalizes at once
-            return events
-        except BaseException:
-            self._failed = True  # a decoder in an unknown state never goes back to the pool
-            raise
-
-    def _frame(self, frame: bytes, offset: float, events: list[stt.SpeechEvent]) -> None:
-        speech = self._vad.is_speech(frame)
-        self._pos += len(frame) // 2
-        utt = self._utt
-        if utt is None:
-            self._preroll.append(frame)
-            self._recent.append(speech)
-            if sum(self._recent) >= _START_FRAMES:
-                self._open(events)
-            return
-        self._pending.append(frame)
-        utt.samples += len(frame) // 2
-        utt.silence = 0.0 if speech else utt.silence + self._frame_s
-        utt.since_interim += self._frame_s
-        if utt.since_interim >= self._opts.interim_interval:
-            utt.since_interim = 0.0
-            self._interim(utt, events)
-        limit = None if self._flushed else self._opts.endpoint_silence
-        if limit is not None and utt.silence >= limit:
-            self._finalize(offset, events, flush=False)
-        elif utt.samples >= _MAX_UTTERANCE_S * self._opts.sample_rate:
-            # With a flushing caller, this long without its VAD hearing an end is noise or
-            # a TV, not a user: drop it rather than start a turn with it.
-            self._finalize(offset, events, flush=False, drop=self._flushed)
-
-    def _open(self, events: list[stt.SpeechEvent]) -> None:
-        self._decoder.start_utt()
-        samples = sum(len(f) for f in self._preroll) // 2
-        self._utt = _Utterance(request_id=utils.shortuuid(), start=self._pos - samples)
-        self._utt.samples = samples
-        self._pending.extend(self._preroll)
-        self._preroll.clear()
-        self._recent.clear()
-        events.append(_event(stt.SpeechEventType.START_OF_SPEECH, self._utt.request_id))
-
-    def _decode_pending(self) -> None:
-        if self._pending:
-            _decode(self._decoder, b"".join(self._pending), self._opts.sample_rate)
-            self._pending.clear()
-
-    def _interim(self, utt: _Utterance, events: list[stt.SpeechEvent]) -> None:
-        self._decode_pending()
-        hyp = self._decoder.hyp()
-        text = hyp.hypstr.strip() if hyp is not None else ""
-        if text and text != utt.last_interim:
-            utt.last_interim = text
-            data = stt.SpeechData(language=self._opts.language, text=text)
-            events.append(_event(stt.SpeechEventType.INTERIM_TRANSCRIPT, utt.request_id, data))
-
-    def _finalize(
-        self, offset: float, events: list[stt.SpeechEvent], *, flush: bool, drop: bool = False
-    ) -> None:
-        utt = self._utt
-        if utt is None:
-            return
-        if flush and self._buf:  # the tail short of a VAD frame belongs to this utterance
-            self._pending.append(bytes(self._buf))
-            utt.samples += len(self._buf) // 2
-            self._pos += len(self._buf) // 2
-            self._buf.clear()
-        self._decode_pending()
-        self._utt = None
-        self._decoder.end_utt()
-        lang, rate = self._opts.language, self._opts.sample_rate
-        data = None if drop else _result(self._decoder, lang, rate, utt.start, offset)
-        if data is not None:  # an empty hypothesis makes no FINAL: nothing was said
-            events.append(_event(stt.SpeechEventType.FINAL_TRANSCRIPT, utt.request_id, data))
-        events.append(
-            stt.SpeechEvent(
-                type=stt.SpeechEventType.RECOGNITION_USAGE,
-                request_id=utt.request_id,
-                recognition_usage=stt.RecognitionUsage(audio_duration=utt.samples / rate),
-            )
+def _speech_event(ev: Event, language: LanguageCode, offset: float) -> stt.SpeechEvent:
+    """A worker's event tuple as a livekit event; ``offset``: the stream's start_time_offset."""
+    kind, rid = ev[0], ev[1]
+    if kind == "interim":
+        data = stt.SpeechData(language=language, text=ev[2])
+        return _event(stt.SpeechEventType.INTERIM_TRANSCRIPT, rid, data)
+    if kind == "final":
+        text, start, end, confidence = ev[2], ev[3], ev[4], ev[5]
+        data = stt.SpeechData(
+            language=language,
+            text=text,
+            start_time=offset + start if text else 0.0,
+            end_time=offset + end if text else 0.0,
+            confidence=confidence,
         )
-        events.append(_event(stt.SpeechEventType.END_OF_SPEECH, utt.request_id))
+        return _event(stt.SpeechEventType.FINAL_TRANSCRIPT, rid, data)
+    if kind == "usage":
+        return stt.SpeechEvent(
+            type=stt.SpeechEventType.RECOGNITION_USAGE,
+            request_id=rid,
+            recognition_usage=stt.RecognitionUsage(audio_duration=ev[2]),
+        )
+    if kind == "start":
+        return _event(stt.SpeechEventType.START_OF_SPEECH, rid)
+    if kind == "end":
+        return _event(stt.SpeechEventType.END_OF_SPEECH, rid)
+    raise ValueError(f"unknown pocketsphinx event {kind!r}")
 
-    def close(self) -> None:
-        """End any open utterance, unheard, and give the decoder back."""
-        if self._failed:
-            return
+
+def _empty_final(request_id: str) -> Event:
+    return ("final", request_id, "", 0.0, 0.0, 0.0)
+
+
+class _Decoding:
+    """A stream's side of its worker: requests, and recovery when the worker is lost."""
+
+    def __init__(self, pool: DecoderPool, opts: _StreamOptions) -> None:
+        self._pool, self._opts = pool, opts
+        self._worker: Worker | None = None
+        self._samples = 0  # sent so far: the stream clock for a replacement worker
+        self._flushed = False  # the caller flushes: its VAD owns the boundaries
+        self._open: str | None = None  # the utterance the worker has started, if any
+        self._skip_to_flush = False  # a crash cut an utterance: drop its rest
+        self._crashes = 0
+
+    @property
+    def worker(self) -> Worker | None:
+        return self._worker
+
+    async def process(self, items: list[bytes | None]) -> list[Event]:
+        events: list[Event] = []
+        if self._skip_to_flush:
+            if None not in items:
+                self._samples += sum(len(x) for x in items if x is not None) // 2
+                return events
+            cut = items.index(None)
+            self._samples += sum(len(x) for x in items[:cut] if x is not None) // 2
+            events.append(_empty_final(new_request_id()))  # the flush still gets its FINAL
+            self._skip_to_flush = False
+            items = items[cut + 1 :]
+            if not items:
+                return events
+        worker = await self._ensure_worker()
         try:
-            if self._utt is not None:
-                self._utt = None
-                self._decoder.end_utt()
-        except RuntimeError:
-            return
-        self._pool.release(self._decoder)
+            reply = await worker.request(("audio", items))
+        except WorkerDied as e:
+            return events + self._lost(items, e)
+        self._crashes = 0
+        self._samples += sum(len(x) for x in items if x is not None) // 2
+        self._flushed = self._flushed or None in items
+        for ev in reply[1]:
+            if ev[0] == "start":
+                self._open = ev[1]
+            elif ev[0] == "end":
+                self._open = None
+        events.extend(reply[1])
+        return events
+
+    async def _ensure_worker(self) -> Worker:
+        """The stream's worker, started on this stream (a new one after a crash: one that
+        dies before it has any of our audio costs nothing but a retry)."""
+        while self._worker is None:
+            worker = await self._pool.acquire()
+            o = self._opts
+            options = RecognizerOptions(
+                sample_rate=o.sample_rate,
+                interim_interval=o.interim_interval,
+                endpoint_silence=o.endpoint_silence,
+                vad_mode=o.vad_mode,
+                max_utterance_s=o.max_utterance_s,
+                start_pos=self._samples,
+                flushed=self._flushed,
+            )
+            try:
+                await worker.request(("start", options))
+            except WorkerDied as e:
+                self._pool.discard(worker)
+                self._crashes += 1
+                if self._crashes > _MAX_CRASHES:
+                    raise APIConnectionError(
+                        f"pocketsphinx workers keep failing: {e}", retryable=False
+                    ) from e
+                logger.warning("pocketsphinx worker lost before use, replaced: %s", e)
+                continue
+            self._worker = worker
+        return self._worker
+
+    def _lost(self, items: list[bytes | None], error: WorkerDied) -> list[Event]:
+        """The worker died with ``items``: end what it had started, answer the flushes."""
+        self._crashes += 1
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            self._pool.discard(worker)
+        if self._crashes > _MAX_CRASHES:
+            raise APIConnectionError(
+                f"pocketsphinx workers keep failing: {error}", retryable=False
+            ) from error
+        logger.warning("pocketsphinx worker lost mid-stream, utterance dropped: %s", error)
+        self._samples += sum(len(x) for x in items if x is not None) // 2
+        flushes = items.count(None)
+        self._flushed = self._flushed or flushes > 0
+        events: list[Event] = []
+        if self._open is not None:
+            if flushes:
+                events.append(_empty_final(self._open))
+                flushes -= 1
+            events.append(("end", self._open))
+            # The rest of the cut utterance would make a turn of its own: with a caller that
+            # flushes, wait for its end; without one, a fresh worker's gate decides.
+            self._skip_to_flush = self._flushed and bool(items) and items[-1] is not None
+            self._open = None
+        events.extend(_empty_final(new_request_id()) for _ in range(flushes))
+        return events
+
+    async def close(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            await self._pool.give_back(worker)
 
 
 def _mono(frame: rtc.AudioFrame) -> rtc.AudioFrame:
@@ -354,34 +246,45 @@ class PocketSphinxStream(stt.RecognizeStream):
         # livekit resamples to our rate, and flushes its resampler on flush().
         super().__init__(stt=stt_, conn_options=conn_options, sample_rate=opts.sample_rate)
         self._pool, self._opts = pool, opts
+        self._decoding: _Decoding | None = None
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The process decoding this stream now, if any (for tests and diagnostics)."""
+        worker = self._decoding.worker if self._decoding is not None else None
+        return worker.pid if worker is not None else None
+
+    async def __aenter__(self) -> PocketSphinxStream:
+        return self
 
     def push_frame(self, frame: rtc.AudioFrame) -> None:
         # livekit's resampler is mono: mix down first.
         super().push_frame(_mono(frame) if frame.num_channels > 1 else frame)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        recognizer = _Recognizer(await self._pool.acquire(), self._pool, self._opts)
-        # One thread per stream keeps decoder calls in audio order without locks.
-        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pocketsphinx")
+        decoding = self._decoding = _Decoding(self._pool, self._opts)
         try:
             async for first in self._input_ch:
                 batch = [first]
-                while len(batch) < _MAX_BATCH and not self._input_ch.empty():
-                    batch.append(self._input_ch.recv_nowait())
+                size = len(first.data) * 2 if isinstance(first, rtc.AudioFrame) else 0
+                while (
+                    len(batch) < _MAX_BATCH
+                    and size < _MAX_BATCH_BYTES
+                    and not self._input_ch.empty()
+                ):
+                    item = self._input_ch.recv_nowait()
+                    batch.append(item)
+                    size += len(item.data) * 2 if isinstance(item, rtc.AudioFrame) else 0
                 items = [
                     None if isinstance(x, self._FlushSentinel) else x.data.tobytes() for x in batch
                 ]
-                events = await loop.run_in_executor(
-                    worker, recognizer.process, items, self.start_time_offset
-                )
+                events = await decoding.process(items)
+                lang, offset = self._opts.language, self.start_time_offset
                 for ev in events:
-                    self._event_ch.send_nowait(ev)
+                    self._event_ch.send_nowait(_speech_event(ev, lang, offset))
         finally:
-            # Queued behind any decode still running, so the decoder is idle when pooled.
-            closed = loop.run_in_executor(worker, recognizer.close)
-            worker.shutdown(wait=False)
-            await asyncio.shield(closed)
+            # Ends the worker's stream and pools it; it finishes even if we are cancelled.
+            await decoding.close()
 
 
 class PocketSphinxSTT(stt.STT):
@@ -403,12 +306,15 @@ class PocketSphinxSTT(stt.STT):
         )
         config = {**_DEFAULTS, **(decoder_config or {})}
         self._pool = get_pool(config)
+        self._pool.attach()
+        self._closed = False
         self._opts = _StreamOptions(
             language=LanguageCode(language),
             sample_rate=int(config.get("samprate", 16000)),
             interim_interval=interim_interval,
             endpoint_silence=endpoint_silence,
             vad_mode=vad_mode,
+            max_utterance_s=_MAX_UTTERANCE_S,
         )
         self._streams: weakref.WeakSet[PocketSphinxStream] = weakref.WeakSet()
 
@@ -426,12 +332,14 @@ class PocketSphinxSTT(stt.STT):
         return "pocketsphinx"
 
     def prewarm(self) -> None:
-        # Called by the session on the event loop: must not block, so the load runs in a thread.
+        # Called by the session on the event loop: must not block. Starting a process takes
+        # ~1 ms; it loads its decoder on its own.
         self._pool.prewarm()
 
-    def preload(self) -> None:
-        """Blocking load at process start (a decoder load holds the GIL ~0.3 s)."""
-        self._pool.prewarm(wait=True)
+    def preload(self, workers: int = 1) -> None:
+        """Blocking: start ``workers`` worker processes (in parallel) and wait until their
+        decoders are loaded, at process start; the pool keeps that many warm."""
+        self._pool.warm(workers, wait=True)
 
     def stream(
         self,
@@ -439,7 +347,8 @@ class PocketSphinxSTT(stt.STT):
         language: NotGivenOr[str] = NOT_GIVEN,
         conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
     ) -> PocketSphinxStream:
-        opts = self._opts
+        # The limit is read here, not at import, so tests can shorten it.
+        opts = replace(self._opts, max_utterance_s=_MAX_UTTERANCE_S)
         if utils.is_given(language):
             opts = replace(opts, language=LanguageCode(language))
         stream = PocketSphinxStream(
@@ -457,12 +366,17 @@ class PocketSphinxSTT(stt.STT):
     ) -> stt.SpeechEvent:
         lang = LanguageCode(language) if utils.is_given(language) else self._opts.language
         pcm = self._to_pcm(rtc.combine_audio_frames(buffer))
-        decoder = await self._pool.acquire()
-        # Shielded, and the thread pools the decoder itself: a cancelled caller
-        # must not hand back a decoder that is still decoding.
-        data = await asyncio.shield(asyncio.to_thread(self._decode_all, decoder, pcm, lang))
-        if data is None:
-            data = stt.SpeechData(language=lang, text="")
+        worker = await self._pool.acquire()
+        try:
+            reply = await worker.request(("recognize", pcm))
+        except WorkerDied as e:
+            raise APIConnectionError(f"pocketsphinx: {e}") from e
+        finally:
+            await self._pool.give_back(worker)
+        text, start, end, confidence = reply[1:5]
+        data = stt.SpeechData(
+            language=lang, text=text, start_time=start, end_time=end, confidence=confidence
+        )
         return _event(stt.SpeechEventType.FINAL_TRANSCRIPT, utils.shortuuid(), data)
 
     def _to_pcm(self, frame: rtc.AudioFrame) -> bytes:
@@ -477,23 +391,13 @@ class PocketSphinxSTT(stt.STT):
             return b"".join(f.data.tobytes() for f in frames)
         return frame.data.tobytes()
 
-    def _decode_all(
-        self, decoder: Decoder, pcm: bytes, language: LanguageCode
-    ) -> stt.SpeechData | None:
-        ok = False
-        try:
-            decoder.start_utt()
-            _decode(decoder, pcm, self._opts.sample_rate)
-            decoder.end_utt()
-            data = _result(decoder, language, self._opts.sample_rate, 0, 0.0)
-            ok = True
-            return data
-        finally:
-            if ok:  # a decoder that failed is in an unknown state: drop it
-                self._pool.release(decoder)
-
     async def aclose(self) -> None:
+        """Close the streams, then (when no other STT uses the pool) end the idle workers and
+        wait until every ended worker is reaped."""
         await asyncio.gather(*(s.aclose() for s in list(self._streams)))
+        if not self._closed:
+            self._closed = True
+            await self._pool.detach()
 
 
 _GRAMMARS = ("jsgf", "fsg", "kws", "keyphrase", "allphone", "lmctl")
