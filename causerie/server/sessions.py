@@ -22,16 +22,21 @@ SessionHook = Callable[[LiveSession], None]
 
 
 async def keep_stt_ready(stt: Any, sessions: int, progress: Callable[[str], None] | None) -> int:
-    """Load the STT's per-session state (pocketsphinx: one decoder, ~0.3 s and ~90 MB each)
-    for ``sessions`` sessions now, and keep it: pocketsphinx holds the GIL while it loads,
-    so a load in the middle of other conversations stalls all of them. Returns how many
-    were loaded; 0 for an STT without such a pool."""
+    """Load the STT's per-session state (pocketsphinx: one decoder worker process, ~0.3 s
+    each) for ``sessions`` sessions now, in parallel, and keep it: loading one in the middle
+    of other conversations would delay them. Returns how many were prepared; 0 for an STT
+    without such a pool."""
     pool: Any = getattr(stt, "pool", None)
-    if sessions <= 0 or not all(hasattr(pool, a) for a in ("acquire", "release", "max_idle")):
+    if sessions <= 0 or pool is None:
         return 0
-    pool.max_idle = max(pool.max_idle, sessions)
     if progress is not None:
         progress(f"preparing {sessions} session(s): loading speech decoders")
+    if hasattr(pool, "warm"):
+        await asyncio.to_thread(pool.warm, sessions)
+        return sessions
+    if not all(hasattr(pool, a) for a in ("acquire", "release", "max_idle")):
+        return 0
+    pool.max_idle = max(pool.max_idle, sessions)
     held = [await pool.acquire() for _ in range(sessions)]
     for decoder in held:
         pool.release(decoder)
