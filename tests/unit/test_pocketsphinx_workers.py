@@ -243,9 +243,8 @@ async def test_close_after_an_empty_flush_is_prompt() -> None:
 
 async def test_session_close_is_prompt_after_silence() -> None:
     """A real AgentSession (livekit's default 2 s close wait) over a silent microphone."""
-    from livekit.agents import Agent
+    from livekit.agents import Agent, inference
     from livekit.agents.voice import AgentSession
-    from livekit.plugins import silero
 
     from causerie.providers.local.scripted import ScriptedLLM
     from causerie.providers.local.scripted.smalltalk import SmallTalk
@@ -255,7 +254,7 @@ async def test_session_close_is_prompt_after_silence() -> None:
     engine.preload()
     session: AgentSession = AgentSession(
         stt=engine,
-        vad=silero.VAD.load(),
+        vad=inference.VAD(),
         llm=ScriptedLLM(skills=[SmallTalk()]),
         turn_handling={"turn_detection": "vad", "interruption": {"mode": "vad"}},  # type: ignore[arg-type]
         aec_warmup_duration=None,
