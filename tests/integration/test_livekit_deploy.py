@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +142,13 @@ def test_compose_config_parses_with_the_cli(tmp_path: Path) -> None:
 
 
 def hadolint() -> str | None:
-    return os.environ.get("HADOLINT") or shutil.which("hadolint")
+    # The dev extra installs it next to this interpreter, which may not be on PATH.
+    here = str(Path(sys.executable).parent)
+    return (
+        os.environ.get("HADOLINT")
+        or shutil.which("hadolint")
+        or shutil.which("hadolint", path=here)
+    )
 
 
 @pytest.mark.skipif(
