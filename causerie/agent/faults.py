@@ -26,14 +26,22 @@ def apology(language: str, *, timeout: bool = False) -> str:
 
 @dataclass
 class Faults:
-    """Per-process fault counters; observers (metrics, events to the client) subscribe."""
+    """Fault counters; observers (metrics, events to the client) subscribe. A session's
+    Faults may have the process's as ``parent``: a fault counts and notifies in both."""
 
     counts: Counter[str] = field(default_factory=Counter)
     observers: list[Callable[[str, BaseException], None]] = field(default_factory=list)
+    parent: Faults | None = None
 
     def record(self, component: str, error: BaseException) -> None:
-        self.counts[component] += 1
         logger.error("%s failed: %s: %s", component, type(error).__name__, error)
+        faults: Faults | None = self
+        while faults is not None:
+            faults._notify(component, error)
+            faults = faults.parent
+
+    def _notify(self, component: str, error: BaseException) -> None:
+        self.counts[component] += 1
         for obs in list(self.observers):
             try:
                 obs(component, error)

@@ -88,8 +88,8 @@ class LiveSession:
         self.agent_name = spec.name
         self._send_audio = send_audio
         self._drop_audio = drop_audio
-        self._process_faults = faults
-        self.faults = Faults(observers=[self._on_fault])
+        # Counted here and in the process's Faults (metrics, /healthz).
+        self.faults = Faults(observers=[self._on_fault], parent=faults)
         # Bounded: a peer streaming faster than real time loses its oldest audio, not our memory.
         self.audio_in = QueueAudioInput(max_seconds=max_input_seconds)
         self.audio_out = PacedAudioOutput(
@@ -253,14 +253,6 @@ class LiveSession:
             message=f"{type(error).__name__}: {error}",
             fatal=False,
         )
-        pf = self._process_faults
-        if pf is not None:  # process-wide counters and observers (metrics, /healthz)
-            pf.counts[component] += 1
-            for obs in list(pf.observers):
-                try:
-                    obs(component, error)
-                except Exception:
-                    logger.exception("fault observer failed")
 
     def _on_close(self, ev: CloseEvent) -> None:
         self.closed.set()

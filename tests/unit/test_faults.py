@@ -70,3 +70,13 @@ def test_failing_observer_does_not_break_recording() -> None:
     faults.observers.append(lambda c, e: 1 / 0)  # type: ignore[func-returns-value]
     faults.record("tts", RuntimeError("x"))
     assert faults.counts["tts"] == 1
+
+
+def test_a_session_fault_counts_in_the_process_too() -> None:
+    process = Faults()
+    seen: list[str] = []
+    process.observers.append(lambda comp, err: seen.append(f"process:{comp}"))
+    session = Faults(observers=[lambda comp, err: seen.append(f"session:{comp}")], parent=process)
+    session.record("llm", RuntimeError("x"))
+    assert session.counts["llm"] == 1 and process.counts["llm"] == 1
+    assert seen == ["session:llm", "process:llm"]
