@@ -6,6 +6,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 logger = logging.getLogger("causerie.faults")
 
@@ -47,3 +48,22 @@ class Faults:
                 obs(component, error)
             except Exception:  # an observer must never break the voice path
                 logger.exception("fault observer failed")
+
+
+class _Emitter(Protocol):
+    def emit(self, type: str, **payload: Any) -> Any: ...
+
+
+def session_faults(process: Faults | None, events: _Emitter) -> Faults:
+    """One session's faults: its client gets an error event; the process's counters and
+    observers (metrics, /healthz) count it too."""
+
+    def tell_client(component: str, error: BaseException) -> None:
+        events.emit(
+            "error",
+            code=f"{component}_failed",
+            message=f"{type(error).__name__}: {error}",
+            fatal=False,
+        )
+
+    return Faults(observers=[tell_client], parent=process)

@@ -27,7 +27,7 @@ from livekit.agents.voice.events import (
 )
 from livekit.agents.voice.transcription import TranscriptSynchronizer
 
-from ..agent.faults import Faults
+from ..agent.faults import Faults, session_faults
 from ..agent.pipeline import Pipeline
 from ..agent.session import build_agent, build_session
 from ..agent.userdata import SessionData
@@ -88,8 +88,7 @@ class LiveSession:
         self.agent_name = spec.name
         self._send_audio = send_audio
         self._drop_audio = drop_audio
-        # Counted here and in the process's Faults (metrics, /healthz).
-        self.faults = Faults(observers=[self._on_fault], parent=faults)
+        self.faults = session_faults(faults, self.events)
         # Bounded: a peer streaming faster than real time loses its oldest audio, not our memory.
         self.audio_in = QueueAudioInput(max_seconds=max_input_seconds)
         self.audio_out = PacedAudioOutput(
@@ -245,14 +244,6 @@ class LiveSession:
     def _take_voice_to_voice(self) -> float | None:
         v2v, self._v2v = self._v2v, None
         return v2v
-
-    def _on_fault(self, component: str, error: BaseException) -> None:
-        self.events.emit(
-            "error",
-            code=f"{component}_failed",
-            message=f"{type(error).__name__}: {error}",
-            fatal=False,
-        )
 
     def _on_close(self, ev: CloseEvent) -> None:
         self.closed.set()

@@ -21,12 +21,11 @@ from livekit import rtc
 from livekit.agents.types import NOT_GIVEN
 from livekit.agents.voice import AgentSession, io, room_io
 
-from ...agent.faults import Faults
+from ...agent.faults import Faults, session_faults
 from ...agent.pipeline import Pipeline
 from ...agent.session import build_agent, build_session
 from ...agent.userdata import SessionData
 from ...config.loader import LoadedConfig
-from ...events.channel import EventChannel
 from ..session_events import SessionEvents
 from .data import CLIENT_RPC_METHOD, ClientEvents, EventPublisher
 
@@ -103,26 +102,6 @@ class ParticipantTracker:
         if self.humans.pop(p.identity, None) is not None:
             logger.info("participant %s left (%d left in the room)", p.identity, len(self.humans))
             self.changed.set()
-
-
-def session_faults(process: Faults, events: EventChannel) -> Faults:
-    """Per-session faults: the client gets an error event; the process counters still count."""
-
-    def observe(component: str, error: BaseException) -> None:
-        events.emit(
-            "error",
-            code=f"{component}_failed",
-            message=f"{type(error).__name__}: {error}",
-            fatal=False,
-        )
-        process.counts[component] += 1
-        for obs in list(process.observers):
-            try:
-                obs(component, error)
-            except Exception:
-                logger.exception("fault observer failed")
-
-    return Faults(observers=[observe])
 
 
 @dataclass
