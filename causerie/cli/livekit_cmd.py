@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from .main import CliState, parse_sets, set_option
+from .main import CliState, parse_sets, set_option, wav_input_option, wav_output_option
 
 agent_name_option = click.option(
     "--agent-name",
@@ -204,23 +204,8 @@ async def _join_direct(
 
 @click.command("call")
 @click.option("--room", default=None, help="Room to create [default: causerie-call-<random>].")
-@click.option(
-    "-i",
-    "--input",
-    "input_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="WAV played as the microphone, in real time.",
-)
-@click.option(
-    "-o",
-    "--output",
-    "output_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("reply.wav"),
-    show_default=True,
-    help="Where to write the agent's audio.",
-)
+@wav_input_option("WAV played as the microphone, in real time.")
+@wav_output_option
 @click.option("--identity", default=None, help="Caller identity [default: caller-<random>].")
 @agent_name_option
 @click.option(

@@ -49,6 +49,27 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def wav_input_option(help: str) -> Any:
+    return click.option(
+        "-i",
+        "--input",
+        "input_path",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=help,
+    )
+
+
+wav_output_option = click.option(
+    "-o",
+    "--output",
+    "output_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("reply.wav"),
+    show_default=True,
+    help="Where to write the agent's audio.",
+)
+
 set_option = click.option(
     "--set",
     "sets",

@@ -8,27 +8,12 @@ from pathlib import Path
 
 import click
 
-from .main import CliState, parse_sets, set_option
+from .main import CliState, parse_sets, set_option, wav_input_option, wav_output_option
 
 
 @click.command("talk")
-@click.option(
-    "-i",
-    "--input",
-    "input_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="WAV with the user's speech (any rate, mono or stereo).",
-)
-@click.option(
-    "-o",
-    "--output",
-    "output_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("reply.wav"),
-    show_default=True,
-    help="Where to write the agent's audio.",
-)
+@wav_input_option("WAV with the user's speech (any rate, mono or stereo).")
+@wav_output_option
 @click.option(
     "--fast",
     is_flag=True,
