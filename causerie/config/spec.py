@@ -97,6 +97,22 @@ class MetricsSpec(_Strict):
     )
 
 
+class UiSpec(_Strict):
+    """The talk page and dashboard (docs/THEMES.md)."""
+
+    theme: str = Field(
+        default="default",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+        description="A folder themes/<name>/ next to agent.yaml, else a built-in theme "
+        "(default, market).",
+    )
+    language: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2}(-[A-Za-z]{2})?$",
+        description="The pages' language (en, fr); default: the agent's language.",
+    )
+
+
 class AgentSpec(_Strict):
     """The whole agent. See ``agent.yaml`` at the project root for a commented example."""
 
@@ -117,6 +133,7 @@ class AgentSpec(_Strict):
     tools: list[str] = Field(default_factory=list)
     tool_options: dict[str, Any] = Field(default_factory=dict)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+    ui: UiSpec = Field(default_factory=UiSpec)
 
     @model_validator(mode="after")
     def _one_instructions(self) -> AgentSpec:
