@@ -62,6 +62,20 @@ def _vad_for_turn_model(pspec: Any) -> Any:
     return pspec.model_copy(update={"options": options})
 
 
+def import_vendor_modules(loaded: LoadedConfig, registry: Registry) -> None:
+    """Import the stages' vendor modules; call it on the main thread before
+    :func:`build_pipeline` runs in a worker thread, because livekit plugins refuse to
+    register from any other thread. A missing module is left for the build to report."""
+    import importlib
+
+    for kind in PROVIDER_KINDS:
+        for mod in registry.get(kind, loaded.spec.provider(kind).provider).modules:
+            try:
+                importlib.import_module(mod)
+            except ImportError:
+                pass
+
+
 def build_pipeline(
     loaded: LoadedConfig, registry: Registry, progress: Progress | None = None
 ) -> Pipeline:

@@ -65,31 +65,10 @@ def set_cmd(state: CliState, key: str, value: str) -> None:
     click.echo(f"{path}: {key} = {value}")
 
 
-@config_group.command("check")
-@click.pass_obj
-def check(state: CliState) -> None:
-    """Validate the definition and say whether every provider can be built now."""
-    loaded, registry = state.load()
-    problems = 0
-    for kind in ("stt", "llm", "tts", "vad"):
-        pspec = loaded.spec.provider(kind)
-        info = registry.get(kind, pspec.provider)
-        status = info.status(loaded.env, pspec)
-        line = f"{kind}: {pspec.provider}{'/' + pspec.model if pspec.model else ''}"
-        if status == "ready":
-            click.echo(f"ok   {line}")
-        else:
-            problems += 1
-            try:
-                info.check(pspec, loaded.env)
-            except Exception as e:  # the same message build() would give
-                click.echo(f"FAIL {line}: {e}", err=True)
-    if problems:
-        raise SystemExit(1)
-    click.echo(f"{loaded.path or 'defaults'}: valid")
-
-
 def register(cli: click.Group) -> None:
+    from .check_cmd import check
+
+    config_group.add_command(check)
     cli.add_command(config_group)
     # The original design's names.
     cli.add_command(show, "config-show")

@@ -60,6 +60,12 @@ class ProviderInfo:
     models: tuple[str, ...] = ()
     """Well-known model names, for help texts; others may still work."""
     voices: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    """Base language codes ('en', 'fr') the bundled model handles; empty: any language."""
+    own_model_options: tuple[str, ...] = ()
+    """``options`` keys that replace the bundled model (then ``languages`` does not apply)."""
+    model_hint: str = ""
+    """An example ``model`` value for fix-it messages (e.g. a local model folder)."""
 
     @property
     def qualified(self) -> str:
@@ -90,6 +96,14 @@ class ProviderInfo:
         if not self.has_key(spec, env):
             return "missing_key"
         return "ready"
+
+    def supports_language(self, language: str, spec: ProviderSpec | None = None) -> bool:
+        """Whether the provider can handle ``language`` ('fr-FR' counts as 'fr') as configured."""
+        if not self.languages:
+            return True
+        if spec is not None and any(k in spec.options for k in self.own_model_options):
+            return True  # the user's own model: its language is theirs to know
+        return language.split("-")[0].lower() in self.languages
 
     def check(self, spec: ProviderSpec | None, env: Mapping[str, str]) -> None:
         """Raise the error a user can act on, or return if the provider can be built."""

@@ -506,4 +506,6 @@ PROVIDER = ProviderInfo(
     modules=("pocketsphinx",),
     offline=True,
     models=("en-us",),
+    languages=("en",),
+    own_model_options=("hmm",),
 )

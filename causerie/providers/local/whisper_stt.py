@@ -131,4 +131,5 @@ PROVIDER = ProviderInfo(
     extra="whisper",
     offline=True,
     models=("tiny", "base", "small"),
+    model_hint="models/faster-whisper-small",
 )

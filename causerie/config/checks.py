@@ -1,0 +1,126 @@
+"""Checks of what would fail only when a session starts: plugin and tool names, and a language
+the chosen speech-to-text cannot recognise. ``causerie config check`` runs them.
+
+Each check takes what it checks against as an argument (the known names, the registry), so it
+stays a pure function: the CLI gathers the installed plugins, built-in and declared tools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .loader import LoadedConfig
+    from .spec import AgentSpec
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    message: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" + (f"\n  fix: {self.fix}" if self.fix else "")
+
+
+def check_plugins(names: Iterable[str], known: Collection[str]) -> list[Problem]:
+    """Every enabled plugin must be installed."""
+    return [
+        Problem(
+            f"plugins[{i}]",
+            f"unknown plugin {name!r}; installed: {', '.join(sorted(known)) or '(none)'}",
+            f"`causerie plugins remove {name}`, or install the package that provides it",
+        )
+        for i, name in enumerate(names)
+        if name not in known
+    ]
+
+
+def check_tools(names: Iterable[str], known: Collection[str]) -> list[Problem]:
+    """Every ``tools:`` entry must be a known tool, group or alias (case-insensitive)."""
+    lowered = {k.lower() for k in known}
+    return [
+        Problem(
+            f"tools[{i}]",
+            f"unknown tool or group {name!r}; known: {', '.join(sorted(known))}",
+            "remove it from `tools:` or declare it (see docs/TOOLS.md)",
+        )
+        for i, name in enumerate(names)
+        if name.strip().lower() not in lowered
+    ]
+
+
+def check_languages(
+    spec: AgentSpec, registry: Any, kinds: Iterable[str] = ("stt",)
+) -> list[Problem]:
+    """The agent's language (or a stage's own ``language``) must be one the provider handles,
+    as :attr:`ProviderInfo.languages` declares it."""
+    problems = []
+    for kind in kinds:
+        pspec = spec.provider(kind)  # type: ignore[arg-type]
+        info = registry.get(kind, pspec.provider)
+        language = pspec.language or spec.language
+        if info.supports_language(language, pspec):
+            continue
+        field = f"{kind}.language" if pspec.language else "language"
+        problems.append(
+            Problem(
+                field,
+                f"{kind} provider {info.name!r} cannot recognise {language!r}: its bundled "
+                f"model handles {', '.join(info.languages)} only",
+                _language_fix(kind, language, info, registry),
+            )
+        )
+    return problems
+
+
+def _language_fix(kind: str, language: str, current: Any, registry: Any) -> str:
+    """The config lines of the installed providers that handle ``language``, offline first."""
+    options = []
+    for info in registry.all():
+        if info.kind != kind or info.name == current.name or not info.supports_language(language):
+            continue
+        model = info.model_hint or (info.models[0] if info.models else "MODEL")
+        needs = [f"pip install 'causerie[{info.extra}]'"] if info.missing_module() else []
+        needs += [" or ".join(info.key_env)] if info.key_env else []
+        where = "offline" if info.offline else "cloud"
+        where += f", needs {' and '.join(needs)}" if needs else ""
+        line = f"{kind}: {{provider: {info.name}, model: {model}}}"
+        options.append((not info.offline, f"{line}   # {where}: {info.description}"))
+    own = (
+        f"\n  or keep {current.name} with your own {language} model: "
+        + ", ".join(f"{kind}.options.{k}" for k in current.own_model_options)
+        if current.own_model_options
+        else ""
+    )
+    if not options:
+        return f"choose another {kind} provider (`causerie providers --kind {kind}`){own}"
+    lines = [line for _, line in sorted(options)]
+    more = f"\n    ... `causerie providers --kind {kind}` lists all" if len(lines) > 4 else ""
+    return "in agent.yaml, use one of:\n    " + "\n    ".join(lines[:4]) + more + own
+
+
+def known_tool_names(loaded: LoadedConfig) -> set[str]:
+    """Built-in tools, their groups and aliases, and the tools the agent declares."""
+    from ..tools import registry as tools
+
+    known = {"all", *tools.TOOL_GROUPS, *tools.ALIASES, *tools.ALL_TOOLS}
+    declared = getattr(tools, "declared_tool_names", None)  # declared HTTP tools, if present
+    if callable(declared):
+        known.update(declared(loaded))
+    return known
+
+
+def start_problems(loaded: LoadedConfig, registry: Any) -> list[Problem]:
+    """Everything above, against what is installed now."""
+    from ..plugins import available_plugins
+
+    spec = loaded.spec
+    return [
+        *check_plugins(spec.plugins, available_plugins()),
+        *check_tools(spec.tools, known_tool_names(loaded)),
+        *check_languages(spec, registry, ("stt", "tts")),
+    ]
