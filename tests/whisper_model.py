@@ -52,6 +52,8 @@ _CORPUS = (
     "thank you very much see you later bonjour merci beaucoup au revoir one two three "
     "four five six seven eight nine ten yes no maybe I do not know where is the station"
 )
+SAYS = "hello"
+"""What a crafted model transcribes, whatever the audio."""
 _NON_SPEECH = list('"#()*+/:;<=>@[\\]^_`{|}~')
 
 
@@ -103,6 +105,60 @@ def build_tokenizer(text_vocab_size: int | None = None) -> tuple[Tokenizer, int]
     return tok, n_text
 
 
+def craft_decoder(
+    dec: Any, tokens: list[str], text_ids: list[int], multilingual: bool, d_model: int
+) -> None:
+    """Make the decoder a fixed chain: prompt -> <|0.00|> -> text -> <|1.00|> -> end.
+
+    With zero layer outputs and zero positions, the final hidden state is the layer norm of
+    the previous token's embedding. Each token of the chain gets its own one-hot embedding
+    (every other token shares one), and the projection row of each successor is aligned
+    with its predecessor's normalised embedding: the successor wins by a wide margin, so
+    greedy decoding, beam search and sampling at any fallback temperature all give the same
+    tokens, with or without timestamp rules.
+    """
+    ids = {t: i for i, t in enumerate(tokens)}
+    eot, t0, t1 = ids["<|endoftext|>"], ids["<|0.00|>"], ids["<|1.00|>"]
+    # The last prompt token: the task token, or <|startoftranscript|> for English-only models;
+    # <|notimestamps|> when faster-whisper decodes without timestamps.
+    starts = [ids["<|transcribe|>"] if multilingual else ids["<|startoftranscript|>"]]
+    starts.append(ids["<|notimestamps|>"])
+    # (predecessor, successor, weight): a lower weight is the choice when the first one is
+    # suppressed (timestamps when decoding without them).
+    edges: list[tuple[int, int, float]] = []
+    for s in starts:
+        edges += [(s, t0, 1.0), (s, text_ids[0], 0.9)]
+    edges.append((t0, text_ids[0], 1.0))
+    edges += list(zip(text_ids, text_ids[1:], [1.0] * len(text_ids), strict=False))
+    edges += [(text_ids[-1], t1, 1.0), (text_ids[-1], eot, 0.9), (t1, eot, 1.0)]
+    if multilingual:
+        # Language detection reads the token after <|startoftranscript|>: English.
+        edges.append((ids["<|startoftranscript|>"], ids["<|en|>"], 1.0))
+    states = sorted({p for p, _, _ in edges})
+    other = len(states)  # every token outside the chain
+    assert other < d_model, "chain longer than the model width"
+    emb = np.zeros((len(tokens), d_model), dtype=np.float32)
+    emb[:, other] = 1.0
+    for k, tid in enumerate(states):
+        emb[tid] = 0.0
+        emb[tid, k] = 1.0
+
+    def normed(v: np.ndarray) -> np.ndarray:
+        c = v - v.mean()
+        return c / np.sqrt((c * c).mean() + 1e-5)
+
+    proj = np.zeros((len(tokens), d_model), dtype=np.float32)
+    for p, succ, w in edges:
+        proj[succ] += w * normed(emb[p])
+    proj[eot] += normed(np.eye(d_model, dtype=np.float32)[other])
+    proj *= 3.0  # margins of about 60 logits between a successor and the next best
+    dec.embeddings.weight = emb
+    dec.position_encodings.encodings = np.zeros((DECODER_POSITIONS, d_model), dtype=np.float32)
+    dec.layer_norm.gamma = np.ones(d_model, dtype=np.float32)
+    dec.layer_norm.beta = np.zeros(d_model, dtype=np.float32)
+    dec.projection.weight = proj
+
+
 def build_tiny_whisper(
     out_dir: Path,
     *,
@@ -113,8 +169,14 @@ def build_tiny_whisper(
     decoder_layers: int = 2,
     seed: int = 0,
     quantization: str | None = "float16",
+    says: str | None = SAYS,
 ) -> Path:
-    """Write a random-weight Whisper model faster-whisper can load into ``out_dir``."""
+    """Write a Whisper model faster-whisper can load into ``out_dir``.
+
+    The encoder has random weights. With ``says`` (the default) the decoder is crafted to
+    transcribe any audio as that text, so tests can assert on words; ``says=None`` keeps a
+    random decoder, whose output is garbage.
+    """
     from ctranslate2.specs import whisper_spec
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -176,6 +238,10 @@ def build_tiny_whisper(
     dec.position_encodings.encodings = rand(DECODER_POSITIONS, d_model)
     norm(dec.layer_norm)
     linear(dec.projection, vocab_size, d_model, bias=False)
+    if says is not None:
+        # A decoder whose next token depends on the previous one only (see craft_decoder):
+        # every layer's output projection is zero, so the residual stream is the embedding.
+        craft_decoder(dec, tokens, tok.encode(" " + says.strip()).ids, multilingual, d_model)
     for layer in dec.layer:
         self_attention(layer.self_attention)
         cross = layer.attention
@@ -184,6 +250,10 @@ def build_tiny_whisper(
         linear(cross.linear[1], 2 * d_model, d_model)  # fused keys, values of the audio
         linear(cross.linear[2], d_model, d_model)
         feed_forward(layer.ffn)
+        if says is not None:
+            for out in (layer.self_attention.linear[1], cross.linear[2], layer.ffn.linear_1):
+                out.weight = np.zeros_like(out.weight)
+                out.bias = np.zeros_like(out.bias)
 
     spec.register_vocabulary(tokens)
     ids = {t: i for i, t in enumerate(tokens)}

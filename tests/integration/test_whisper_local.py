@@ -1,19 +1,19 @@
 """The faster-whisper provider's real loading and decoding path, on a tiny Whisper made here.
 
 No real Whisper weights can be fetched in tests, so ``tests/whisper_model.py`` writes a
-CTranslate2 Whisper with seeded random weights and a locally built tokenizer. Everything
-after that is the real code: the registry entry point, ``WhisperModel`` with
+CTranslate2 Whisper with a random encoder, a crafted decoder and a locally built tokenizer.
+Everything after that is the real code: the registry entry point, ``WhisperModel`` with
 ``local_files_only``, feature extraction, the encoder, language and task tokens in the
-prompt, decoding with its temperature fallback, resampling, and livekit's ``StreamAdapter``
-and ``AgentSession`` around it. What the random model "hears" is garbage, so the tests
-assert on the shape of what comes back, never on words.
+prompt, decoding, resampling, and livekit's ``StreamAdapter`` and ``AgentSession`` around it.
+The crafted decoder transcribes any audio as ``SAYS`` ("hello") whatever the versions of
+CTranslate2 or numpy, so the outcome is certain: no test depends on what random weights
+happen to output.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,37 +33,25 @@ from causerie.errors import ProviderError  # noqa: E402
 from causerie.providers.local.whisper_stt import WhisperSTT  # noqa: E402
 from causerie.providers.registry import BuildContext, Registry  # noqa: E402
 from tests.speech import speak  # noqa: E402
-from tests.whisper_model import build_tiny_whisper  # noqa: E402
+from tests.whisper_model import SAYS, build_tiny_whisper  # noqa: E402
 
 pytestmark = pytest.mark.slow
 ET = stt.SpeechEventType
-# One recognize decodes a whole 30 s window, here through all six fallback temperatures
-# (random weights are never confident): about 4 s on 2 cores. The bound leaves room for a
-# loaded machine but catches a hang or a decode that never stops.
-RECOGNIZE_BOUND_S = 60.0
-BUILD_BOUND_S = 10.0
+# A hang guard, not a timing: one recognize takes well under a second here.
+HANG_GUARD_S = 120.0
 SENTENCE = "I would like a cup of coffee please"
-
-_build_seconds: dict[str, float] = {}
-
-
-def _build_timed(root: Path, name: str, **kw: Any) -> Path:
-    t0 = time.perf_counter()
-    path = build_tiny_whisper(root / name, **kw)
-    _build_seconds[name] = time.perf_counter() - t0
-    return path
 
 
 @pytest.fixture(scope="session")
 def whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A multilingual tiny Whisper (51865 tokens, language tokens in the prompt)."""
-    return _build_timed(tmp_path_factory.mktemp("whisper"), "tiny-multilingual")
+    return build_tiny_whisper(tmp_path_factory.mktemp("whisper") / "tiny-multilingual")
 
 
 @pytest.fixture(scope="session")
 def english_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An English-only tiny Whisper (a few hundred text tokens)."""
-    return _build_timed(tmp_path_factory.mktemp("whisper"), "tiny-en", multilingual=False)
+    return build_tiny_whisper(tmp_path_factory.mktemp("whisper") / "tiny-en", multilingual=False)
 
 
 @pytest.fixture(autouse=True)
@@ -106,37 +94,33 @@ def silence(seconds: float, rate: int) -> np.ndarray:
     return np.zeros(int(seconds * rate), dtype=np.int16)
 
 
-async def timed_recognize(
-    engine: stt.STT, buffer: list[rtc.AudioFrame], **kw: Any
-) -> tuple[stt.SpeechEvent, float, float]:
-    """``recognize`` with its duration and the longest stall of the event loop meanwhile."""
-    stalls = [0.0]
+async def recognize(engine: stt.STT, buffer: list[rtc.AudioFrame], **kw: Any) -> stt.SpeechEvent:
+    """``recognize``, with the event loop shown to keep turning while the decode runs."""
+    ticks = 0
     done = asyncio.Event()
 
     async def ticker() -> None:
-        last = time.perf_counter()
+        nonlocal ticks
         while not done.is_set():
-            await asyncio.sleep(0.01)
-            now = time.perf_counter()
-            stalls[0] = max(stalls[0], now - last)
-            last = now
+            ticks += 1
+            await asyncio.sleep(0)
 
     tick = asyncio.create_task(ticker())
-    t0 = time.perf_counter()
     try:
-        ev = await asyncio.wait_for(engine.recognize(buffer, **kw), RECOGNIZE_BOUND_S)
+        ev = await asyncio.wait_for(engine.recognize(buffer, **kw), HANG_GUARD_S)
     finally:
-        elapsed = time.perf_counter() - t0
         done.set()
         await tick
-    return ev, elapsed, stalls[0]
+    # The decode runs in a thread: the loop turned meanwhile (a blocking decode gives 1).
+    assert ticks > 1, "the event loop did not turn during recognize"
+    return ev
 
 
 def check_final(ev: stt.SpeechEvent, language: str) -> str:
     assert ev.type == ET.FINAL_TRANSCRIPT
     assert len(ev.alternatives) == 1
     alt = ev.alternatives[0]
-    assert isinstance(alt.text, str)
+    assert alt.text == SAYS
     # The language Whisper decoded in, as a LanguageCode (the session reads ``.language``).
     assert isinstance(alt.language, LanguageCode)
     assert alt.language == language and alt.language.language == language
@@ -146,9 +130,7 @@ def check_final(ev: stt.SpeechEvent, language: str) -> str:
 # -- the model itself -------------------------------------------------------------------
 
 
-def test_tiny_model_is_built_quickly_without_downloads(
-    whisper_dir: Path, english_dir: Path
-) -> None:
+def test_tiny_model_loads_without_downloads(whisper_dir: Path, english_dir: Path) -> None:
     for d in (whisper_dir, english_dir):
         for f in (
             "model.bin",
@@ -158,8 +140,6 @@ def test_tiny_model_is_built_quickly_without_downloads(
             "preprocessor_config.json",
         ):
             assert (d / f).is_file(), f
-    assert _build_seconds, "fixtures built nothing"
-    assert max(_build_seconds.values()) < BUILD_BOUND_S, _build_seconds
 
     from faster_whisper import WhisperModel
     from faster_whisper.tokenizer import _LANGUAGE_CODES
@@ -192,13 +172,7 @@ async def test_recognize_16k_mono(registry: Registry, whisper_dir: Path) -> None
         engine.stream()
 
     pcm = np.concatenate([silence(0.3, 16000), speak(SENTENCE, 16000), silence(0.3, 16000)])
-    ev, elapsed, stall = await timed_recognize(engine, frames(pcm, 16000))
-    text = check_final(ev, "en")
-    assert text, "the random model always says something on this audio (seeded)"
-    assert elapsed < RECOGNIZE_BOUND_S
-    # The decode runs in a thread: the event loop keeps turning meanwhile.
-    assert stall < 1.0, f"event loop stalled {stall:.2f}s during recognize"
-    print(f"16 kHz mono: {elapsed:.2f}s, loop stall {stall * 1000:.0f} ms, text {text[:60]!r}")
+    check_final(await recognize(engine, frames(pcm, 16000)), "en")
 
 
 async def test_recognize_48k_stereo_is_resampled(registry: Registry, whisper_dir: Path) -> None:
@@ -207,23 +181,17 @@ async def test_recognize_48k_stereo_is_resampled(registry: Registry, whisper_dir
     mono = np.concatenate([speak("bonjour, je voudrais un café", 48000), silence(0.2, 48000)])
     buf = frames(mono, 48000, channels=2)
     assert buf[0].sample_rate == 48000 and buf[0].num_channels == 2
-    ev, elapsed, _ = await timed_recognize(engine, buf)
-    check_final(ev, "fr")
-    assert elapsed < RECOGNIZE_BOUND_S
+    check_final(await recognize(engine, buf), "fr")
 
     # A per-call language wins, given as the session would ("de-DE"): Whisper gets <|de|>.
     one = rtc.combine_audio_frames(buf)
-    ev, elapsed, _ = await timed_recognize(engine, [one], language="de-DE")
-    check_final(ev, "de")
-    assert elapsed < RECOGNIZE_BOUND_S
+    check_final(await recognize(engine, [one], language="de-DE"), "de")
 
 
 async def test_english_only_model(registry: Registry, english_dir: Path) -> None:
     engine = build(registry, str(english_dir), compute_type="float32", cpu_threads=1)
     assert engine._model.model.compute_type == "float32"
-    ev, elapsed, _ = await timed_recognize(engine, frames(speak("good morning", 16000), 16000))
-    check_final(ev, "en")
-    assert elapsed < RECOGNIZE_BOUND_S
+    check_final(await recognize(engine, frames(speak("good morning", 16000), 16000)), "en")
     # An English-only model cannot honour another language: refused at build, not ignored.
     with pytest.raises(ProviderError, match="English-only"):
         build(registry, str(english_dir), language="fr")
@@ -248,7 +216,6 @@ async def test_stream_adapter_gives_a_final_per_utterance(
     rate = 48000  # what a LiveKit room delivers
     pcm = np.concatenate([silence(0.5, rate), speak(SENTENCE, rate), silence(1.5, rate)])
     events: list[stt.SpeechEvent] = []
-    t0 = time.perf_counter()
     stream = adapter.stream()
 
     async def collect() -> None:
@@ -260,18 +227,15 @@ async def test_stream_adapter_gives_a_final_per_utterance(
         stream.push_frame(f)
         await asyncio.sleep(0)
     stream.end_input()
-    await asyncio.wait_for(reader, RECOGNIZE_BOUND_S + 30)
+    await asyncio.wait_for(reader, HANG_GUARD_S)
     await stream.aclose()
     await adapter.aclose()
-    elapsed = time.perf_counter() - t0
 
     kinds = [e.type for e in events]
     assert ET.START_OF_SPEECH in kinds and ET.END_OF_SPEECH in kinds, kinds
     finals = [e for e in events if e.type == ET.FINAL_TRANSCRIPT]
     assert len(finals) == 1, kinds
-    text = check_final(finals[0], "en")
-    assert text  # the adapter drops empty finals
-    print(f"StreamAdapter: {elapsed:.2f}s, events {[k.name for k in kinds]}")
+    check_final(finals[0], "en")
 
 
 async def test_a_whole_session_turn(registry: Registry, whisper_dir: Path) -> None:
@@ -290,7 +254,6 @@ async def test_a_whole_session_turn(registry: Registry, whisper_dir: Path) -> No
     assert isinstance(pipeline.stt, WhisperSTT)
     pcm = PCM(conversation(["What can you do?"], IN_RATE, gap=5.0), IN_RATE)
     lines: list[str] = []
-    t0 = time.perf_counter()
     result = await talk(
         build_session(loaded, pipeline),
         build_agent(loaded, Faults()),
@@ -298,11 +261,10 @@ async def test_a_whole_session_turn(registry: Registry, whisper_dir: Path) -> No
         fast=True,
         printer=lines.append,
     )
-    elapsed = time.perf_counter() - t0
     assert len(result.turns) == 1, lines
-    assert isinstance(result.turns[0].user_text, str) and result.turns[0].user_text, lines
+    assert result.turns[0].user_text == SAYS, lines
     assert result.turns[0].agent_text, lines
-    print(f"session turn: {elapsed:.2f}s; {lines}")
+    assert f"user: {SAYS}" in lines, lines
 
 
 # -- errors a user can act on -------------------------------------------------------------
