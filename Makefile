@@ -3,8 +3,13 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+# pip's site config names a missing local index; its warning on every package is noise.
+QUIET_PIP := { grep -v "is ignored: it is neither" || true; }
 
-.PHONY: help setup demo talk chat test lint typecheck bench config-show clean
+.PHONY: help setup demo talk chat test lint typecheck bench config-show clean lock flake smoke
 
 help:
 	@echo "make demo        set up, then serve the offline agent at http://localhost:8080"
@@ -12,16 +17,31 @@ help:
 	@echo "make chat        set up, then chat with the agent in text"
 	@echo "make test        set up, then run the tests"
 	@echo "make lint        ruff + mypy"
+	@echo "make lock        re-resolve $(LOCK) (after changing dependencies in pyproject.toml)"
+	@echo "make flake       run the whole suite 3 times on a fresh clone, then once with a busy core"
+	@echo "make smoke       start the demo server, speak one turn over WebSocket, stop it"
 	@echo "make bench       voice-to-voice latency benchmark (writes docs/PERFORMANCE.md)"
 	@echo "make config-show the effective agent definition"
 
-$(STAMP): pyproject.toml
+# The project's own machines install exact versions with hashes from $(LOCK); pyproject.toml
+# keeps ranges for users of `pip install causerie`. `pip check` fails when pyproject.toml asks
+# for something the lock lacks: run `make lock` then.
+$(STAMP): $(LOCK) pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q --require-hashes --no-deps -r $(LOCK) 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install -q --no-deps -e . 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip check
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# uv resolves in seconds and writes a pip-compatible file with hashes, so installing needs
+# nothing but pip.
+lock:
+	@test -x $(BIN)/uv || $(MAKE) setup
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+		--upgrade --quiet -o $(LOCK)
+	@echo "wrote $(LOCK); run 'make setup' to install it"
 
 demo: $(STAMP)
 	$(BIN)/causerie serve
@@ -37,6 +57,12 @@ config-show: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+flake: $(STAMP)
+	$(BIN)/python tests/flake.py
+
+smoke: $(STAMP)
+	$(BIN)/python .ci/demo_smoke.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check causerie tests bench
