@@ -17,7 +17,7 @@ help:
 	@echo "make chat        set up, then chat with the agent in text"
 	@echo "make test        set up, then run the tests"
 	@echo "make lint        ruff + mypy"
-	@echo "make lock        re-resolve $(LOCK) (after changing dependencies in pyproject.toml)"
+	@echo "make lock        re-resolve $(LOCK) after a dependency change (UPGRADE=1: newest of all)"
 	@echo "make flake       run the whole suite 3 times on a fresh clone, then once with a busy core"
 	@echo "make smoke       start the demo server, speak one turn over WebSocket, stop it"
 	@echo "make bench       voice-to-voice latency benchmark (writes docs/PERFORMANCE.md)"
@@ -36,11 +36,11 @@ $(STAMP): $(LOCK) pyproject.toml
 setup: $(STAMP)
 
 # uv resolves in seconds and writes a pip-compatible file with hashes, so installing needs
-# nothing but pip.
+# nothing but pip. It keeps the pins already in the lock unless UPGRADE=1.
 lock:
 	@test -x $(BIN)/uv || $(MAKE) setup
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
-		--upgrade --quiet -o $(LOCK)
+		$(if $(UPGRADE),--upgrade) --quiet -o $(LOCK)
 	@echo "wrote $(LOCK); run 'make setup' to install it"
 
 demo: $(STAMP)

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from dotenv import dotenv_values
 from pydantic import ValidationError
@@ -155,11 +155,13 @@ def apply_overrides(
     return sources
 
 
-def format_validation_error(err: ValidationError, sources: Mapping[str, str], where: str) -> str:
+def format_validation_error(
+    err: ValidationError, sources: Mapping[str, str], where: str, data: Any = None
+) -> str:
     lines = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = e["msg"]
+        loc = ".".join(str(p) for p in _named(e["loc"], data)) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             parent = _model_at(e["loc"][:-1])
             allowed = ", ".join(parent.model_fields) if parent else ""
@@ -172,13 +174,27 @@ def format_validation_error(err: ValidationError, sources: Mapping[str, str], wh
     return "\n".join(lines)
 
 
+def _named(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
+    """``api_tools.0.request`` -> ``api_tools[order_status].request``: errors name the tool."""
+    if len(loc) > 1 and loc[0] == "api_tools" and isinstance(loc[1], int) and data:
+        tools = data.get("api_tools") if isinstance(data, dict) else None
+        if isinstance(tools, list) and loc[1] < len(tools) and isinstance(tools[loc[1]], dict):
+            name = tools[loc[1]].get("name", loc[1])
+            return (f"api_tools[{name}]", *loc[2:])
+    return loc
+
+
 def _model_at(loc: tuple[Any, ...]) -> Any:
     model: Any = AgentSpec
     for part in loc:
+        if isinstance(part, int):  # a list item: same model
+            continue
         f = getattr(model, "model_fields", {}).get(part)
         if f is None:
             return None
         model = f.annotation
+        # list[Model] / Model | None -> Model
+        model = next((a for a in get_args(model) if hasattr(a, "model_fields")), model)
     return model if hasattr(model, "model_fields") else None
 
 
@@ -211,6 +227,13 @@ def load_config(
     data: dict[str, Any] = read_yaml(cfg_path) if cfg_path else {}
     data = _plain(data)
     where = str(cfg_path) if cfg_path else "agent definition"
+    if cfg_path is not None:
+        from ..tools.declared.files import read_tool_files
+
+        declared = read_tool_files(cfg_path.parent)
+        if declared:
+            inline = data.get("api_tools")
+            data["api_tools"] = [*(inline if isinstance(inline, list) else []), *declared]
     sources = apply_overrides(data, env, origin)
     for dotted, value in (overrides or {}).items():
         _set_path(data, dotted, value)
@@ -218,7 +241,7 @@ def load_config(
     try:
         spec = AgentSpec.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(format_validation_error(e, sources, where)) from None
+        raise ConfigError(format_validation_error(e, sources, where, data)) from None
 
     loaded = LoadedConfig(spec=spec, path=cfg_path, sources=sources, env=env)
     if spec.instructions_file is not None:

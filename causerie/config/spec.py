@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from ..tools.declared.spec import ApiToolSpec
+
 ProviderKind = Literal["stt", "llm", "tts", "vad"]
 PROVIDER_KINDS: tuple[ProviderKind, ...] = ("stt", "llm", "tts", "vad")
 
@@ -132,6 +134,11 @@ class AgentSpec(_Strict):
     plugin_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     tools: list[str] = Field(default_factory=list)
     tool_options: dict[str, Any] = Field(default_factory=dict)
+    api_tools: list[ApiToolSpec] = Field(
+        default_factory=list,
+        description="Business tools backed by an HTTP API, also read from tools/*.yaml next to "
+        "agent.yaml (docs/TOOLS.md, 'Declared tools'). Each one is enabled.",
+    )
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     ui: UiSpec = Field(default_factory=UiSpec)
 
@@ -139,6 +146,21 @@ class AgentSpec(_Strict):
     def _one_instructions(self) -> AgentSpec:
         if self.instructions is not None and self.instructions_file is not None:
             raise ValueError("give either instructions or instructions_file, not both")
+        return self
+
+    @model_validator(mode="after")
+    def _api_tool_names(self) -> AgentSpec:
+        from ..tools.registry import ALL_TOOLS
+
+        seen: set[str] = set()
+        for tool in self.api_tools:
+            if tool.name in ALL_TOOLS:
+                raise ValueError(
+                    f"api_tools: {tool.name!r} is the name of a built-in tool; choose another"
+                )
+            if tool.name in seen:
+                raise ValueError(f"api_tools: two tools are named {tool.name!r}")
+            seen.add(tool.name)
         return self
 
     @property

@@ -73,16 +73,28 @@ def tools_for(shop: Shop, names: Iterable[str]) -> list[llm.FunctionTool]:
     return out
 
 
-def build_tools(loaded: LoadedConfig) -> list[llm.FunctionTool]:
-    """The function tools ``loaded.spec.tools`` enables (empty list: none)."""
+def declared_tool_names(loaded: LoadedConfig) -> list[str]:
+    """The agent's declared (HTTP API) tools; naming one in ``tools:`` is allowed."""
+    return [t.name for t in loaded.spec.api_tools]
+
+
+def build_tools(loaded: LoadedConfig) -> list[Any]:
+    """The function tools ``loaded.spec.tools`` enables, then the declared ``api_tools``
+    (empty list: none)."""
     from .shop import ShopOptions, load_shop
 
     spec = loaded.spec
-    names = expand(spec.tools)
-    if not names:
-        return []
-    options = ShopOptions.from_config(dict(spec.tool_options), loaded.base_dir)
-    return tools_for(load_shop(options), names)
+    declared = set(declared_tool_names(loaded))
+    names = expand([n for n in spec.tools if n.strip() not in declared])
+    out: list[Any] = []
+    if names:
+        options = ShopOptions.from_config(dict(spec.tool_options), loaded.base_dir)
+        out += tools_for(load_shop(options), names)
+    if spec.api_tools:
+        from .declared.build import build_declared
+
+        out += build_declared(loaded)
+    return out
 
 
 def shop_of(tools: Iterable[Any]) -> Shop | None:

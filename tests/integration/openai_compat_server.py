@@ -10,8 +10,17 @@ from aiohttp import web
 
 
 class FakeOpenAIServer:
-    def __init__(self, reply: str = "Hello from the local model.") -> None:
+    """``tool_call=(name, arguments)``: when the request offers tools, first answer with that
+    call (as a model does); once the tool's result is in the messages, reply ``reply`` followed
+    by the result."""
+
+    def __init__(
+        self,
+        reply: str = "Hello from the local model.",
+        tool_call: tuple[str, dict[str, Any]] | None = None,
+    ) -> None:
         self.reply = reply
+        self.tool_call = tool_call
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._runner: web.AppRunner | None = None
@@ -37,7 +46,14 @@ class FakeOpenAIServer:
         self.headers.append(dict(request.headers))
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
-        words = self.reply.split(" ")
+        messages = body.get("messages") or [{}]
+        reply = self.reply
+        if self.tool_call is not None and body.get("tools"):
+            if messages[-1].get("role") != "tool":
+                await self._call_tool(resp, body, *self.tool_call)
+                return resp
+            reply = f"{reply} {messages[-1].get('content')}"
+        words = reply.split(" ")
         for i, w in enumerate(words):
             chunk = {
                 "id": "chatcmpl-1",
@@ -71,3 +87,27 @@ class FakeOpenAIServer:
         await resp.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
         await resp.write_eof()
         return resp
+
+    async def _call_tool(
+        self, resp: web.StreamResponse, body: dict[str, Any], name: str, args: dict[str, Any]
+    ) -> None:
+        call = {
+            "index": 0,
+            "id": f"call_{len(self.requests)}",
+            "type": "function",
+            "function": {"name": name, "arguments": json.dumps(args)},
+        }
+        for delta, finish in (
+            ({"role": "assistant", "tool_calls": [call]}, None),
+            ({}, "tool_calls"),
+        ):
+            chunk = {
+                "id": "chatcmpl-1",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": body.get("model"),
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()

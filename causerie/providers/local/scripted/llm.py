@@ -20,6 +20,7 @@ from livekit.agents.types import (
     NotGivenOr,
 )
 
+from .api_tools import ApiToolSkill
 from .brain import Reply, Skill, ToolResult, Turn
 from .smalltalk import SmallTalk, fallback
 
@@ -48,6 +49,8 @@ class ScriptedLLM(llm.LLM):
     ) -> None:
         super().__init__()
         self._skills: list[Skill] = list(skills) if skills is not None else [SmallTalk()]
+        # Always on, asked first: it answers only for the agent's declared tools.
+        self._api_tools = ApiToolSkill()
         self._language = language.split("-")[0]
         self._chunk_words = chunk_words
         self._ids = itertools.count(1)
@@ -84,13 +87,13 @@ class ScriptedLLM(llm.LLM):
     def decide(self, turn: Turn) -> Reply | list[Any]:
         """The whole policy, pure and synchronous (tests call it directly)."""
         if turn.tool_results:
-            for skill in self._skills:
+            for skill in (self._api_tools, *self._skills):
                 reply = skill.after_tools(turn)
                 if reply is not None:
                     return reply
             # A tool nobody phrases: its output is written for speech, say it.
             return Reply(" ".join(r.output for r in turn.tool_results))
-        for skill in self._skills:
+        for skill in (self._api_tools, *self._skills):
             resp = skill.respond(turn)
             if isinstance(resp, list):
                 calls = [c for c in resp if c.name in turn.tools]
