@@ -110,6 +110,7 @@ def _register() -> None:
     from . import (
         chat,
         config_cmd,
+        gateway_cmd,
         init_cmd,
         livekit_cmd,
         metrics_cmd,
@@ -130,6 +131,7 @@ def _register() -> None:
         plugins_cmd,
         test_cmd,
         serve,
+        gateway_cmd,
         metrics_cmd,
     ):
         mod.register(cli)
