@@ -1,0 +1,68 @@
+"""``create_gateway_app``: the OpenAI-compatible server over an agent definition's providers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+
+from ..agent.pipeline import Pipeline, Progress, build_pipeline
+from ..config.loader import LoadedConfig
+from ..providers.registry import Registry
+from . import chat, models, speech, transcriptions
+from .auth import ConcurrencyLimiter, KeyRing
+from .engines import Engines
+from .errors import install_handlers
+from .metrics import GatewayMetrics
+from .middleware import MetricsMiddleware, UploadLimitMiddleware, endpoint_of
+from .settings import GatewaySettings
+from .state import Gateway
+
+
+def create_gateway_app(
+    settings: GatewaySettings,
+    *,
+    loaded: LoadedConfig,
+    registry: Registry,
+    pipeline: Pipeline | None = None,
+    metrics: GatewayMetrics | None = None,
+    progress: Progress | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> FastAPI:
+    """Give ``pipeline`` to share one already built (tests, benchmarks); else it is built at
+    startup and closed at shutdown."""
+    gw = Gateway(settings=settings, metrics=metrics or GatewayMetrics())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        built = pipeline
+        if built is None:
+            built = await asyncio.to_thread(build_pipeline, loaded, registry, progress)
+        gw.engines = Engines(built, loaded, registry)
+        if on_ready is not None:
+            on_ready()
+        try:
+            yield
+        finally:
+            await gw.engines.aclose()
+            if pipeline is None:
+                await built.aclose()
+
+    app = FastAPI(title="Causerie gateway", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.gateway = gw
+    app.state.keyring = KeyRing(settings.keys())
+    app.state.limiter = ConcurrencyLimiter(settings.max_concurrent_per_key, settings.retry_after)
+
+    def count(request: Request, status: int, code: str) -> None:
+        gw.metrics.error(endpoint_of(request.url.path), status, code)
+
+    install_handlers(app, on_error=count)
+    for module in (transcriptions, speech, chat, models):
+        app.include_router(module.router)
+    app.add_middleware(
+        UploadLimitMiddleware, max_bytes=settings.max_upload_bytes, metrics=gw.metrics
+    )
+    app.add_middleware(MetricsMiddleware, metrics=gw.metrics)
+    return app
