@@ -25,9 +25,14 @@ class ProviderError(CauserieError):
 class UnknownProviderError(ProviderError):
     def __init__(self, kind: str, name: str, known: list[str]) -> None:
         self.kind, self.name, self.known = kind, name, known
+        hint = (
+            f" (any livekit plugin works once installed: pip install livekit-plugins-{name})"
+            if kind in ("stt", "llm", "tts")
+            else ""
+        )
         super().__init__(
             f"unknown {kind} provider {name!r}; "
-            f"known {kind} providers: {', '.join(known) or '(none)'}"
+            f"known {kind} providers: {', '.join(known) or '(none)'}{hint}"
         )
 
 
@@ -41,11 +46,20 @@ class MissingExtraError(ProviderError):
 
 
 class MissingKeyError(ProviderError):
-    def __init__(self, kind: str, name: str, env_vars: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        env_vars: tuple[str, ...],
+        requirement: str | None = None,
+        options: tuple[str, ...] = (),
+    ) -> None:
         self.env_vars = env_vars
+        instead = "".join(f"{kind}.options.{o}, or " for o in options)
         super().__init__(
-            f"{kind} provider {name!r} needs an API key: set {' or '.join(env_vars)} "
-            f"(in the environment or .env), or {kind}.api_key in agent.yaml"
+            f"{kind} provider {name!r} needs an API key: "
+            f"set {requirement or ' or '.join(env_vars)} "
+            f"(in the environment or .env), or {instead}{kind}.api_key in agent.yaml"
         )
 
 

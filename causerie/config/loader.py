@@ -264,7 +264,7 @@ def check_providers(loaded: LoadedConfig, registry: Any) -> None:
     for kind in PROVIDER_KINDS:
         name = loaded.spec.provider(kind).provider
         known = registry.names(kind)
-        if name not in known:
+        if name not in known and not _resolvable(registry, kind, name):
             src = loaded.sources.get(f"{kind}.provider")
             origin = f" [from {src}]" if src else ""
             errors.append(
@@ -273,6 +273,17 @@ def check_providers(loaded: LoadedConfig, registry: Any) -> None:
             )
     if errors:
         raise ConfigError("\n".join(errors))
+
+
+def _resolvable(registry: Any, kind: str, name: str) -> bool:
+    """An installed livekit plugin the generic adapter can build, though not listed."""
+    from ..errors import UnknownProviderError
+
+    try:
+        registry.get(kind, name)
+    except UnknownProviderError:
+        return False
+    return True
 
 
 def _plain(obj: Any) -> Any:

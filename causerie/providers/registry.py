@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from ..config.spec import PROVIDER_KINDS, ProviderKind, ProviderSpec
 from ..errors import MissingExtraError, MissingKeyError, ProviderError, UnknownProviderError
@@ -56,6 +56,13 @@ class ProviderInfo:
     """The causerie extra that installs ``modules``."""
     key_env: tuple[str, ...] = ()
     """Environment variables that may hold the API key (any one is enough)."""
+    key_groups: tuple[tuple[str, ...], ...] = ()
+    """Where one variable is not enough (Azure: key and region): alternatives, any group
+    whose variables are all set is enough. Replaces ``key_env`` when given."""
+    key_options: tuple[str, ...] = ()
+    """``options`` keys that authenticate instead (e.g. a credentials file)."""
+    package: str | None = None
+    """The PyPI package behind ``modules``, for listings (``livekit-plugins-x``)."""
     offline: bool = False
     models: tuple[str, ...] = ()
     """Well-known model names, for help texts; others may still work."""
@@ -85,7 +92,20 @@ class ProviderInfo:
             return True
         if spec is not None and spec.api_key is not None and spec.api_key.get_secret_value():
             return True
+        if spec is not None and any(k in spec.options for k in self.key_options):
+            return True
+        if self.key_groups:
+            return any(all(env.get(var) for var in group) for group in self.key_groups)
         return any(env.get(var) for var in self.key_env)
+
+    def key_requirement(self) -> str:
+        """'A or B', or 'A and B, or C' for key groups."""
+        text = (
+            ", or ".join(" and ".join(g) for g in self.key_groups)
+            if self.key_groups
+            else " or ".join(self.key_env)
+        )
+        return text
 
     def status(self, env: Mapping[str, str], spec: ProviderSpec | None = None) -> Status:
         if self.missing_module() is not None:
@@ -111,25 +131,47 @@ class ProviderInfo:
         if missing is not None:
             raise MissingExtraError(self.kind, self.name, self.extra or self.name, missing)
         if self.status(env, spec) == "missing_key":
-            raise MissingKeyError(self.kind, self.name, self.key_env)
+            raise MissingKeyError(
+                self.kind, self.name, self.key_env, self.key_requirement(), self.key_options
+            )
+
+
+class Resolver(Protocol):
+    """Providers without a registered module (:class:`.plugin_adapter.PluginAdapter`)."""
+
+    def names(self, kind: str) -> list[str]: ...
+
+    def infos(self) -> list[ProviderInfo]: ...
+
+    def resolve(self, kind: str, name: str) -> ProviderInfo | None: ...
 
 
 class Registry:
     """Holds ProviderInfo by (kind, name). Built from entry points, or by hand in tests.
 
     Entry points are named ``<kind>.<name>``, so names are known without importing
-    anything; a provider's module is imported the first time it is looked up.
+    anything; a provider's module is imported the first time it is looked up. Registered
+    providers win; a name they lack goes to the ``resolver`` (any livekit plugin).
     """
 
-    def __init__(self, providers: Iterable[ProviderInfo] = ()) -> None:
+    def __init__(
+        self, providers: Iterable[ProviderInfo] = (), *, resolver: Resolver | None = None
+    ) -> None:
         self._providers: dict[tuple[str, str], ProviderInfo] = {}
         self._lazy: dict[tuple[str, str], EntryPoint] = {}
+        self._resolver = resolver
         for info in providers:
             self.register(info)
 
     @classmethod
-    def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> Registry:
-        reg = cls()
+    def from_entry_points(cls, group: str = ENTRY_POINT_GROUP, *, plugins: bool = True) -> Registry:
+        """``plugins``: also offer every livekit plugin through the generic adapter."""
+        resolver = None
+        if plugins:
+            from .plugin_adapter import PluginAdapter
+
+            resolver = PluginAdapter()
+        reg = cls(resolver=resolver)
         for ep in entry_points(group=group):
             kind, dot, name = ep.name.partition(".")
             if not dot or kind not in PROVIDER_KINDS or not name:
@@ -163,15 +205,23 @@ class Registry:
         return info
 
     def names(self, kind: str) -> list[str]:
-        return sorted({name for k, name in [*self._providers, *self._lazy] if k == kind})
+        names = {name for k, name in [*self._providers, *self._lazy] if k == kind}
+        if self._resolver is not None:
+            names.update(self._resolver.names(kind))
+        return sorted(names)
 
     def all(self) -> list[ProviderInfo]:
         for key in list(self._lazy):
             self._load(key)
-        return [self._providers[k] for k in sorted(self._providers)]
+        infos = dict(self._providers)
+        for info in self._resolver.infos() if self._resolver else ():
+            infos.setdefault((info.kind, info.name), info)
+        return [infos[k] for k in sorted(infos)]
 
     def get(self, kind: str, name: str) -> ProviderInfo:
         info = self._load((kind, name.lower()))
+        if info is None and self._resolver is not None:
+            info = self._resolver.resolve(kind, name.lower())
         if info is None:
             raise UnknownProviderError(kind, name, self.names(kind))
         return info
