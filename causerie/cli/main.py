@@ -15,7 +15,6 @@ from typing import Any
 import click
 
 from ..errors import CauserieError
-from .help_group import CauserieGroup
 
 
 @dataclass
@@ -80,7 +79,7 @@ set_option = click.option(
 )
 
 
-@click.group(cls=CauserieGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-c",
     "--config",
@@ -109,12 +108,10 @@ def cli(ctx: click.Context, config: Path | None, env_file: Path, verbose: bool) 
 
 def _register() -> None:
     from . import (
-        aliases,
         chat,
         config_cmd,
         gateway_cmd,
         init_cmd,
-        interactive_cmd,
         livekit_cmd,
         metrics_cmd,
         plugins_cmd,
@@ -130,15 +127,12 @@ def _register() -> None:
         config_cmd,
         providers_cmd,
         init_cmd,
-        interactive_cmd,
         livekit_cmd,
         plugins_cmd,
         test_cmd,
         serve,
         gateway_cmd,
         metrics_cmd,
-        interactive_cmd,
-        aliases,  # last: they point at the commands above
     ):
         mod.register(cli)
 
