@@ -123,4 +123,20 @@ def start_problems(loaded: LoadedConfig, registry: Any) -> list[Problem]:
         *check_plugins(spec.plugins, available_plugins()),
         *check_tools(spec.tools, known_tool_names(loaded)),
         *check_languages(spec, registry, ("stt", "tts")),
+        *check_api_tools(loaded),
+    ]
+
+
+def check_api_tools(loaded: LoadedConfig) -> list[Problem]:
+    """Declared tools: every ``${VAR}`` they use is set (their schema and templates were
+    checked when the file loaded)."""
+    from ..tools.declared.build import missing_vars
+
+    return [
+        Problem(
+            f"api_tools[{tool}].request",
+            f"environment variable {var} is not set (the tool uses ${{{var}}})",
+            f"add {var}=... to .env or the environment (not to agent.yaml: keep secrets out)",
+        )
+        for tool, var in missing_vars(loaded)
     ]

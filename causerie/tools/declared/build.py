@@ -12,27 +12,23 @@ if TYPE_CHECKING:
     from ...config.loader import LoadedConfig
 
 
-def env_problems(loaded: LoadedConfig) -> list[tuple[str, str]]:
-    """(field, message) for every ``${VAR}`` a declared tool uses that is unset."""
-    out = []
-    for tool in loaded.spec.api_tools:
-        for var in missing_env(tool, loaded.env):
-            out.append(
-                (
-                    f"api_tools[{tool.name}].request",
-                    f"environment variable {var} is not set (the tool uses ${{{var}}}); "
-                    "set it in the environment or in .env",
-                )
-            )
-    return out
+def missing_vars(loaded: LoadedConfig) -> list[tuple[str, str]]:
+    """(tool name, variable) for every ``${VAR}`` a declared tool uses that is unset."""
+    return [(t.name, v) for t in loaded.spec.api_tools for v in missing_env(t, loaded.env)]
 
 
 def build_declared(loaded: LoadedConfig) -> list[Any]:
     from .tool import build_api_tool
 
-    problems = env_problems(loaded)
-    if problems:
+    missing = missing_vars(loaded)
+    if missing:
         where = str(loaded.path) if loaded.path else "agent definition"
-        raise ConfigError("\n".join(f"{where}: {f}: {m}" for f, m in problems))
+        raise ConfigError(
+            "\n".join(
+                f"{where}: api_tools[{tool}].request: environment variable {var} is not set "
+                "(set it in the environment or in .env)"
+                for tool, var in missing
+            )
+        )
     resources: dict[str, Any] = {}  # one dict for all: the scripted brain sees every tool
     return [build_api_tool(t, loaded.env, resources=resources) for t in loaded.spec.api_tools]
