@@ -20,7 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from ..errors import ConfigError
-from .spec import PROVIDER_KINDS, AgentSpec
+from .spec import PROVIDER_KINDS, AgentSpec, as_chain
 
 DEFAULT_CONFIG = "agent.yaml"
 CONFIG_ENV = "CAUSERIE_CONFIG"
@@ -138,6 +138,9 @@ def apply_overrides(
 ) -> dict[str, str]:
     """Apply ENV_OVERRIDES to ``data``; returns dotted field -> source description."""
     sources: dict[str, str] = {}
+    for kind in PROVIDER_KINDS:
+        if isinstance(data.get(kind), list) and data[kind]:
+            data[kind] = as_chain(data[kind])  # a variable then sets the chain's first
     for var, dotted in ENV_OVERRIDES.items():
         raw = env.get(var)
         if raw is None or raw == "":
@@ -146,8 +149,11 @@ def apply_overrides(
         if leaf == "provider" and kind in PROVIDER_KINDS:
             old = data.get(kind)
             if isinstance(old, dict) and str(old.get("provider", "")).lower() != raw.lower():
-                # Another vendor's model/voice/options would be wrong for the new one.
+                # Another vendor's model/voice/options would be wrong for the new one;
+                # the rest of a chain still applies.
                 data[kind] = {"provider": raw}
+                if old.get("fallbacks"):
+                    data[kind]["fallbacks"] = old["fallbacks"]
         if dotted == "instructions":
             data.pop("instructions_file", None)
         _set_path(data, dotted, _parse_env_value(dotted, raw))
@@ -175,7 +181,11 @@ def format_validation_error(
 
 
 def _named(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
-    """``api_tools.0.request`` -> ``api_tools[order_status].request``: errors name the tool."""
+    """``api_tools.0.request`` -> ``api_tools[order_status].request``: errors name the tool;
+    ``llm.fallbacks.0.model`` -> ``llm[1].model``: where it is in a chain's list form."""
+    if len(loc) > 2 and loc[0] in PROVIDER_KINDS and loc[1] == "fallbacks":
+        if isinstance(loc[2], int):
+            return (f"{loc[0]}[{loc[2] + 1}]", *loc[3:])
     if len(loc) > 1 and loc[0] == "api_tools" and isinstance(loc[1], int) and data:
         tools = data.get("api_tools") if isinstance(data, dict) else None
         if isinstance(tools, list) and loc[1] < len(tools) and isinstance(tools[loc[1]], dict):
@@ -262,13 +272,17 @@ def check_providers(loaded: LoadedConfig, registry: Any) -> None:
     where = str(loaded.path) if loaded.path else "agent definition"
     errors = []
     for kind in PROVIDER_KINDS:
-        name = loaded.spec.provider(kind).provider
-        known = registry.names(kind)
-        if name not in known and not _resolvable(registry, kind, name):
-            src = loaded.sources.get(f"{kind}.provider")
+        chain = loaded.spec.chain(kind)
+        for i, pspec in enumerate(chain):
+            name = pspec.provider
+            known = registry.names(kind)
+            if name in known or _resolvable(registry, kind, name):
+                continue
+            src = loaded.sources.get(f"{kind}.provider") if i == 0 else None
             origin = f" [from {src}]" if src else ""
+            field = f"{kind}[{i}].provider" if len(chain) > 1 else f"{kind}.provider"
             errors.append(
-                f"{where}: {kind}.provider: unknown provider {name!r}; "
+                f"{where}: {field}: unknown provider {name!r}; "
                 f"allowed: {', '.join(known)}{origin}"
             )
     if errors:

@@ -43,11 +43,52 @@ class ProviderSpec(_Strict):
         default=None, description="Prefer the provider's environment variable."
     )
     options: dict[str, Any] = Field(default_factory=dict)
+    fallbacks: list[ProviderSpec] = Field(
+        default_factory=list,
+        description="Providers that take over, in order, when this one fails or times out. "
+        "In agent.yaml, write the stage as a list instead: `llm: [{provider: a}, {provider: b}]`.",
+    )
 
     @field_validator("provider")
     @classmethod
     def _lower(cls, v: str) -> str:
         return v.strip().lower()
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _flat(cls, v: list[ProviderSpec]) -> list[ProviderSpec]:
+        if any(f.fallbacks for f in v):
+            raise ValueError("a fallback cannot have fallbacks of its own: list them all")
+        return v
+
+    @property
+    def label(self) -> str:
+        """'openai/gpt-4o-mini', or 'scripted' with no model."""
+        return f"{self.provider}/{self.model}" if self.model else self.provider
+
+
+def as_chain(value: Any) -> Any:
+    """``[a, b, c]`` (agent.yaml's list form) -> ``a`` with ``fallbacks: [b, c]``."""
+    if not isinstance(value, list):
+        return value
+    if not value:
+        raise ValueError("an empty list: give at least one provider")
+    first = value[0]
+    if not isinstance(first, dict):
+        return value  # pydantic then says what a provider must look like
+    return {**first, "fallbacks": [*value[1:], *first.get("fallbacks", [])]}
+
+
+class FallbackSpec(_Strict):
+    """How a chain (a list of providers for ``stt``, ``llm`` or ``tts``) fails over."""
+
+    timeout: float = Field(
+        default=5.0,
+        gt=0.0,
+        le=60.0,
+        description="Seconds one provider may take (an LLM: to answer; STT: to recognise) "
+        "before the next in the chain takes over.",
+    )
 
 
 class TurnSpec(_Strict):
@@ -141,6 +182,24 @@ class AgentSpec(_Strict):
     )
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     ui: UiSpec = Field(default_factory=UiSpec)
+    fallback: FallbackSpec = Field(default_factory=FallbackSpec)
+
+    @field_validator("stt", "llm", "tts", "vad", mode="before")
+    @classmethod
+    def _chains(cls, v: Any) -> Any:
+        return as_chain(v)
+
+    @model_validator(mode="after")
+    def _chain_rules(self) -> AgentSpec:
+        if self.vad.fallbacks:
+            raise ValueError("vad: one provider only (a VAD has no fallback)")
+        if self.llm.fallbacks and self.fallback.timeout >= self.turn.max_response_time:
+            raise ValueError(
+                f"fallback.timeout ({self.fallback.timeout:g} s) must be below "
+                f"turn.max_response_time ({self.turn.max_response_time:g} s), or the next "
+                "LLM in the chain never gets its turn"
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_instructions(self) -> AgentSpec:
@@ -169,8 +228,14 @@ class AgentSpec(_Strict):
         return self.language.split("-")[0]
 
     def provider(self, kind: ProviderKind) -> ProviderSpec:
+        """The stage's provider: the first of its chain."""
         spec: ProviderSpec = getattr(self, kind)
         return spec
+
+    def chain(self, kind: ProviderKind) -> list[ProviderSpec]:
+        """Every provider of the stage, in the order they are tried (fallbacks cleared)."""
+        first = self.provider(kind)
+        return [first.model_copy(update={"fallbacks": []}), *first.fallbacks]
 
     def resolved_instructions(self, base_dir: Path | None = None) -> str:
         if self.instructions_file is not None:
