@@ -138,9 +138,9 @@ def apply_overrides(
 ) -> dict[str, str]:
     """Apply ENV_OVERRIDES to ``data``; returns dotted field -> source description."""
     sources: dict[str, str] = {}
-    for kind in PROVIDER_KINDS:
-        if isinstance(data.get(kind), list) and data[kind]:
-            data[kind] = as_chain(data[kind])  # a variable then sets the chain's first
+    for stage in PROVIDER_KINDS:
+        if isinstance(data.get(stage), list) and data[stage]:
+            data[stage] = as_chain(data[stage])  # a variable then sets the chain's first
     for var, dotted in ENV_OVERRIDES.items():
         raw = env.get(var)
         if raw is None or raw == "":
