@@ -119,6 +119,7 @@ def _register() -> None:
         serve,
         talk,
         test_cmd,
+        tools_cmd,
     )
 
     for mod in (
@@ -130,6 +131,7 @@ def _register() -> None:
         livekit_cmd,
         plugins_cmd,
         test_cmd,
+        tools_cmd,
         serve,
         gateway_cmd,
         metrics_cmd,
