@@ -22,7 +22,9 @@ from .metrics_api import metrics_router
 from .routes import router
 from .sessions import SessionHook, SessionManager, keep_stt_ready
 from .settings import ServerSettings
-from .token import token_router
+from .themes import Themes
+from .token import TokenSettings, token_router
+from .ui import i18n_router, ui_router
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,10 @@ def create_app(
     is built at startup from ``loaded`` and ``registry`` and closed at shutdown. ``metrics``
     records every session (default: ``metrics:`` of the agent definition; docs/METRICS.md)."""
     settings = settings or ServerSettings()
+    # A missing theme is a config error now, not a broken page later.
+    themes = Themes(loaded.base_dir / "themes")
+    theme = themes.require(loaded.spec.ui.theme)
+    token_settings = TokenSettings.from_env(loaded.env)
     recorder = metrics or MetricsRuntime.from_spec(loaded.spec.metrics)
 
     @asynccontextmanager
@@ -99,6 +105,9 @@ def create_app(
     # /metrics, /api/metrics, /api/sessions, /api/events, /dashboard: docs/METRICS.md
     r = recorder
     app.include_router(metrics_router(r.store, prometheus=r.prometheus, feed=r.feed))
-    app.include_router(token_router(env=loaded.env))  # LiveKit tokens: docs/DEPLOY.md
+    app.include_router(token_router(token_settings, env=loaded.env))  # docs/DEPLOY.md
+    # Strings, theme and agent language of the pages: docs/THEMES.md
+    app.include_router(i18n_router(loaded.spec.ui.language or loaded.spec.language))
+    app.include_router(ui_router(loaded.spec, themes, theme, page_token=token_settings.page))
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     return app

@@ -59,6 +59,7 @@ from ..metrics.query import (
 )
 from ..metrics.records import OUTCOMES, SessionRecord
 from ..store.base import MAX_PAGE, Store
+from .ui import i18n_router
 
 logger = logging.getLogger(__name__)
 
@@ -450,4 +451,5 @@ def metrics_app(
     over a shared store). The store is opened and closed by the caller."""
     app = FastAPI(title="Causerie metrics", docs_url=None, redoc_url=None)
     app.include_router(metrics_router(store, prometheus=prometheus, feed=feed, settings=settings))
+    app.include_router(i18n_router())  # the dashboard's strings
     return app

@@ -1,10 +1,11 @@
 """``GET /token?room=...&identity=...`` (or ``POST /token`` with that JSON body): a LiveKit
 access token for one room, for a browser or an app.
 
-Answers ``{"url": LIVEKIT_URL, "token": JWT}``. The token joins that room only, publishes a
-microphone, subscribes, sends data, and expires after ``CAUSERIE_TOKEN_TTL`` seconds; with
-``CAUSERIE_TOKEN_DISPATCH`` (default on) it also carries a room configuration dispatching the
-worker named ``LIVEKIT_AGENT_NAME`` when the room is created.
+Answers ``{"url": LIVEKIT_URL, "token": JWT}``; an optional ``name`` is the display name.
+The token joins that room only, publishes a microphone, subscribes, sends data, and expires
+after ``CAUSERIE_TOKEN_TTL`` seconds; with ``CAUSERIE_TOKEN_DISPATCH`` (default on) it also
+carries a room configuration dispatching the worker named ``LIVEKIT_AGENT_NAME`` when the
+room is created.
 
 Errors are JSON ``{"error": code, "message": text}``, checked in this order:
 
@@ -14,6 +15,10 @@ Errors are JSON ``{"error": code, "message": text}``, checked in this order:
 - 422 ``invalid_request``: a bad ``room`` or ``identity``; ``field`` names it
 - 503 ``livekit_not_configured``: ``missing`` names the ``LIVEKIT_*`` variables to set; no
   token is ever made from half a configuration
+
+``POST /api/page-token`` (same body) is for the talk page served here: it needs no API key,
+but only answers a request whose ``Origin`` is this server's own (403 ``forbidden_origin``
+otherwise), so the key never reaches a browser. ``CAUSERIE_TOKEN_PAGE=false`` turns it off.
 
 CORS: origins in ``CAUSERIE_TOKEN_CORS_ORIGINS`` (comma-separated, ``*`` for any) may call it
 from another site; same-origin pages need nothing.
@@ -29,9 +34,11 @@ import json
 import logging
 import math
 import time
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -61,7 +68,13 @@ class TokenSettings(EnvSettings):
     cors_origins: list[str] = Field(default_factory=list, description="Comma-separated; * for any.")
     dispatch: bool = Field(default=True, description="Tokens dispatch LIVEKIT_AGENT_NAME's worker.")
     trust_proxy: bool = Field(
-        default=False, description="Rate-limit by X-Forwarded-For (only behind a trusted proxy)."
+        default=False,
+        description="Rate-limit by X-Forwarded-For, and take X-Forwarded-Host as this server's "
+        "host (only behind a trusted proxy).",
+    )
+    page: bool = Field(
+        default=True,
+        description="POST /api/page-token mints tokens for pages of this server's own origin.",
     )
 
     @field_validator("cors_origins", mode="before")
@@ -99,6 +112,29 @@ class RateLimiter:
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
+
+
+NAME_RULE = "1-64 characters, no control characters"
+
+
+def check_name(name: str) -> str | None:
+    """None when ``name`` is a valid display name, else the rule it breaks."""
+    bad = any(unicodedata.category(c).startswith("C") for c in name)
+    return NAME_RULE if bad or not 1 <= len(name.strip()) <= 64 else None
+
+
+def same_origin(request: Request, *, trust_proxy: bool = False) -> bool:
+    """The request comes from a page of this server: its ``Origin`` is our host (browsers
+    send ``Origin`` with every POST) and, when the browser says, ``Sec-Fetch-Site`` agrees."""
+    origin = request.headers.get("origin", "")
+    site = request.headers.get("sec-fetch-site")
+    if not origin or (site is not None and site != "same-origin"):
+        return False
+    parts = urlsplit(origin)
+    host = request.headers.get("host", "")
+    if trust_proxy and (forwarded := request.headers.get("x-forwarded-host")):
+        host = forwarded.split(",")[0].strip()
+    return parts.scheme in ("http", "https") and bool(host) and parts.netloc.lower() == host.lower()
 
 
 def token_router(
@@ -141,7 +177,7 @@ def token_router(
             given = value.strip() if scheme.lower() == "bearer" else ""
         return hmac.compare_digest(given.encode(), settings.api_key.get_secret_value().encode())
 
-    def answer(request: Request, fields: Mapping[str, Any]) -> JSONResponse:
+    def answer(request: Request, fields: Mapping[str, Any], *, key: bool = True) -> JSONResponse:
         wait = limiter.take(client_key(request))
         if wait > 0:
             retry = math.ceil(wait)
@@ -153,7 +189,7 @@ def token_router(
             )
             response.headers["Retry-After"] = str(retry)
             return response
-        if not authorized(request):
+        if key and not authorized(request):
             return _error(
                 401, "unauthorized", "this endpoint needs its API key in the X-API-Key header"
             )
@@ -167,6 +203,9 @@ def token_router(
             if rule := check(value):
                 return _error(422, "invalid_request", f"{name}: {rule}", field=name)
         assert isinstance(room, str) and isinstance(identity, str)
+        display = fields.get("name") or None
+        if display is not None and (not isinstance(display, str) or check_name(display)):
+            return _error(422, "invalid_request", f"name: {NAME_RULE}", field="name")
         if problem is not None or livekit is None:
             return _error(503, "livekit_not_configured", problem or "LiveKit is not configured")
         missing = livekit.missing()
@@ -184,6 +223,7 @@ def token_router(
             room=room,
             identity=identity,
             ttl=datetime.timedelta(seconds=settings.ttl),
+            name=display,
             dispatch_agent=dispatch,
         )
         logger.info("token for %s in room %s (dispatch: %s)", identity, room, dispatch or "none")
@@ -199,23 +239,45 @@ def token_router(
     async def get_token(request: Request) -> Response:
         return with_cors(request, answer(request, request.query_params))
 
-    @router.post("/token")
-    async def post_token(request: Request) -> Response:
+    async def read_body(request: Request) -> dict[str, Any] | JSONResponse:
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
-            return with_cors(
-                request, _error(413, "body_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
-            )
+            return _error(413, "body_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
         try:
             data = json.loads(body or b"{}")
         except (ValueError, UnicodeDecodeError):
             data = None
         if not isinstance(data, dict):
-            bad = _error(
+            return _error(
                 400, "bad_json", 'the body must be a JSON object: {"room": ..., "identity": ...}'
             )
-            return with_cors(request, bad)
+        return data
+
+    @router.post("/token")
+    async def post_token(request: Request) -> Response:
+        data = await read_body(request)
+        if isinstance(data, JSONResponse):
+            return with_cors(request, data)
         return with_cors(request, answer(request, data))
+
+    @router.post("/api/page-token")
+    async def page_token(request: Request) -> Response:
+        """For the talk page of this server: no API key, our own origin only, no CORS."""
+        if not settings.page:
+            return _error(
+                404, "not_found", "page tokens are turned off here (CAUSERIE_TOKEN_PAGE=false)"
+            )
+        if not same_origin(request, trust_proxy=settings.trust_proxy):
+            return _error(
+                403,
+                "forbidden_origin",
+                "page tokens are only for pages served by this server; other callers use "
+                "/token with the API key",
+            )
+        data = await read_body(request)
+        if isinstance(data, JSONResponse):
+            return data
+        return answer(request, data, key=False)
 
     @router.options("/token", include_in_schema=False)
     async def preflight(request: Request) -> Response:

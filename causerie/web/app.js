@@ -1,13 +1,17 @@
 // The talk page: connect, stream the mic, show both sides of the conversation.
-// URL options (handy for tests and demos): ?transport=websocket|webrtc  ?aec=0 (no echo
-// cancellation, noise suppression or gain control)  ?autoconnect=1
+// URL options (handy for tests and demos): ?transport=websocket|webrtc|livekit  ?aec=0 (no echo
+// cancellation, noise suppression or gain control)  ?autoconnect=1  ?lang=fr  ?theme=market
+// ?room=...&name=... (LiveKit). Strings come from /i18n/ (i18n.js), never inserted as HTML.
 import { ConnectError, WebRTCTransport, WebSocketTransport } from "./transports.js";
-import { LiveKitTransport } from "./livekit.js";
+import { LiveKitTransport, randomId } from "./livekit.js";
+import { applyTheme, pageInfo } from "./theme.js";
 
 const TRANSPORTS = { webrtc: WebRTCTransport, websocket: WebSocketTransport, livekit: LiveKitTransport };
 const TRANSPORT_NAMES = { webrtc: "WebRTC", websocket: "WebSocket", livekit: "LiveKit" };
 
 const $ = (id) => document.getElementById(id);
+const i18n = window.CauserieI18n;
+const t = (key, vars) => i18n.t(key, vars);
 const params = new URLSearchParams(location.search);
 const processing = params.get("aec") !== "0";
 
@@ -16,12 +20,17 @@ const ui = {
   mic: $("mic"), interrupt: $("interrupt"), transcript: $("transcript"), say: $("say"),
   text: $("text"), send: $("send"), notice: $("notice"), noticeText: $("notice-text"),
   reconnect: $("reconnect"), micLevel: $("mic-level"), agentLevel: $("agent-level"),
-  transportChoice: $("transport-choice"), audio: $("agent-audio"), agentName: $("agent-name"),
+  transportChoice: $("transport-choice"), visualiser: $("visualiser"), audio: $("agent-audio"), agentName: $("agent-name"),
+  livekitOptions: $("livekit-options"), room: $("lk-room"), name: $("lk-name"),
 };
 
-const STATE_LABELS = {
-  initializing: "Starting…", idle: "Ready", listening: "Listening", thinking: "Thinking…",
-  speaking: "Speaking",
+const STATE_KEYS = {
+  initializing: "talk.state.initializing", idle: "talk.state.idle", listening: "talk.state.listening",
+  thinking: "talk.state.thinking", speaking: "talk.state.speaking",
+};
+const CONN_KEYS = {
+  idle: "talk.conn.idle", connecting: "talk.conn.connecting", connected: "talk.conn.connected",
+  error: "talk.conn.error",
 };
 
 // Everything a test (or a curious person in the console) may want to read.
@@ -38,6 +47,8 @@ let mic = null;
 let meterCtx = null;
 let meters = null;
 let bubbles = { user: null, agent: null };
+let visualiser = null; // a theme's visualiser.js, when it has one
+const shown = { connKey: null, notice: null }; // redrawn when the language changes
 
 // -- connection ---------------------------------------------------------------------------
 
@@ -45,45 +56,57 @@ function selectedTransport() {
   return document.querySelector('input[name="transport"]:checked').value;
 }
 
-function setConn(state, label) {
+function showTransportOptions() {
+  ui.livekitOptions.hidden = selectedTransport() !== "livekit";
+}
+
+// labelKey: a string key for the pill, instead of the state's own.
+function setConn(state, labelKey) {
   debug.conn = state;
   ui.conn.dataset.state = state;
-  ui.conn.textContent = label || { idle: "Disconnected", connecting: "Connecting…", connected: "Connected", error: "Not connected" }[state];
+  shown.connKey = labelKey || CONN_KEYS[state];
+  ui.conn.textContent = t(shown.connKey);
   const live = state === "connected";
-  ui.connect.textContent = live || state === "connecting" ? "Disconnect" : "Connect";
+  ui.connect.textContent = t(live || state === "connecting" ? "talk.disconnect" : "talk.connect");
   ui.connect.disabled = state === "connecting";
   ui.mic.disabled = !live || !mic;
   ui.interrupt.disabled = !live;
   ui.text.disabled = !live;
   ui.send.disabled = !live;
   ui.transportChoice.disabled = state === "connecting" || live;
+  ui.livekitOptions.disabled = state === "connecting" || live;
   if (!live) setAgentState(null);
 }
 
-function showNotice(message, { reconnect = false } = {}) {
-  ui.noticeText.textContent = message;
+// A notice is a string key and its values, so that it can be said again in another language.
+function showNotice(key, vars, { reconnect = false } = {}) {
+  shown.notice = { key, vars };
+  ui.noticeText.textContent = t(key, vars);
   ui.reconnect.hidden = !reconnect;
   ui.notice.hidden = false;
 }
 
-function hideNotice() { ui.notice.hidden = true; }
+function hideNotice() {
+  shown.notice = null;
+  ui.notice.hidden = true;
+}
+
+class MicError extends Error {
+  constructor(key, vars) { super(key); this.key = key; this.vars = vars; }
+}
 
 async function openMic() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    throw new Error("The microphone needs a secure page (https, or http://localhost). You can still type.");
+    throw new MicError("talk.mic.insecure");
   }
   try {
     return await navigator.mediaDevices.getUserMedia({
       audio: { channelCount: 1, echoCancellation: processing, noiseSuppression: processing, autoGainControl: processing },
     });
   } catch (e) {
-    if (e.name === "NotAllowedError" || e.name === "SecurityError") {
-      throw new Error("Microphone access was denied. You can still type; to talk, allow the microphone for this site and reconnect.");
-    }
-    if (e.name === "NotFoundError" || e.name === "OverconstrainedError") {
-      throw new Error("No microphone was found. You can still type; plug one in and reconnect to talk.");
-    }
-    throw new Error(`The microphone could not be opened (${e.name}). You can still type.`);
+    if (e.name === "NotAllowedError" || e.name === "SecurityError") throw new MicError("talk.mic.denied");
+    if (e.name === "NotFoundError" || e.name === "OverconstrainedError") throw new MicError("talk.mic.missing");
+    throw new MicError("talk.mic.failed", { error: e.name });
   }
 }
 
@@ -94,38 +117,48 @@ async function connect() {
     mic = await openMic();
   } catch (e) {
     mic = null;
-    showNotice(e.message);
+    showNotice(e.key || "talk.error.generic", e.vars || { message: e.message });
   }
   meterCtx = meterCtx || new AudioContext();
   await meterCtx.resume();
   const options = { mic, onEvent, onClosed, audioElement: ui.audio, audioContext: meterCtx };
+  if (selectedTransport() === "livekit") Object.assign(options, livekitOptions());
   transport = new TRANSPORTS[selectedTransport()](options);
   try {
     await transport.connect();
   } catch (e) {
     cleanup();
-    setConn("error", e.kind === "busy" ? "Busy" : "Not connected");
-    const message = e instanceof ConnectError
-      ? { busy: `The server is busy: ${e.message}`, unreachable: selectedTransport() === "livekit" ? `Cannot reach LiveKit: ${e.message}` : `Cannot connect: ${e.message}. Is \`causerie serve\` running?`, rejected: `The server refused the connection: ${e.message}` }[e.kind]
-      : `Cannot connect: ${e.message}`;
-    showNotice(message, { reconnect: true });
+    setConn("error", e.kind === "busy" ? "talk.conn.busy" : "talk.conn.error");
+    const livekit = selectedTransport() === "livekit";
+    const key = e instanceof ConnectError
+      ? { busy: "talk.error.busy", unreachable: livekit ? "talk.error.livekit" : "talk.error.unreachable", rejected: "talk.error.rejected" }[e.kind]
+      : "talk.error.generic";
+    showNotice(key, { message: e.message }, { reconnect: true });
     return;
   }
   setConn("connected");
   startMeters();
-  addLine("system", `Connected over ${TRANSPORT_NAMES[selectedTransport()]}.`);
+  const where = selectedTransport() === "livekit" ? ` (${transport.roomName})` : "";
+  addLine("system", t("talk.connected", { transport: TRANSPORT_NAMES[selectedTransport()] + where }));
+}
+
+// Room and display name for LiveKit: what the user typed, else random ones.
+function livekitOptions() {
+  const room = ui.room.value.trim() || randomId("causerie-web-");
+  ui.room.value = room;
+  return { room, name: ui.name.value.trim() || null, identity: randomId("web-"), pageToken: true };
 }
 
 function disconnect() {
   cleanup();
   setConn("idle");
-  addLine("system", "Disconnected.");
+  addLine("system", t("talk.disconnected"));
 }
 
 function onClosed(reason) {
   cleanup();
-  setConn("error", "Connection lost");
-  showNotice(`Connection lost: ${reason}.`, { reconnect: true });
+  setConn("error", "talk.conn.lost");
+  showNotice("talk.error.lost", { reason }, { reconnect: true });
 }
 
 function cleanup() {
@@ -136,7 +169,7 @@ function cleanup() {
   stopMeters();
   debug.muted = false;
   ui.mic.setAttribute("aria-pressed", "false");
-  ui.mic.textContent = "Mute mic";
+  ui.mic.textContent = t("talk.mute");
   bubbles = { user: null, agent: null };
 }
 
@@ -171,7 +204,10 @@ function onEvent(ev) {
     case "agent_transcript":
       bubbles.agent = upsert(bubbles.agent, "agent", ev.text, !ev.final);
       if (ev.final) {
-        if (ev.interrupted) bubbles.agent.classList.add("cut");
+        if (ev.interrupted) {
+          bubbles.agent.classList.add("cut");
+          bubbles.agent.dataset.cut = t("talk.interrupted");
+        }
         bubbles.agent = null;
       }
       break;
@@ -182,8 +218,8 @@ function onEvent(ev) {
       showMetrics(ev);
       break;
     case "error":
-      if (ev.fatal) showNotice(`The server reported: ${ev.message}`, { reconnect: true });
-      else addLine("system", `Problem: ${ev.message}`);
+      if (ev.fatal) showNotice("talk.error.server", { message: ev.message }, { reconnect: true });
+      else addLine("system", t("talk.problem", { message: ev.message }));
       break;
   }
 }
@@ -191,7 +227,8 @@ function onEvent(ev) {
 function setAgentState(state) {
   debug.agentState = state;
   ui.orb.dataset.state = state || "idle";
-  ui.agentState.textContent = state ? STATE_LABELS[state] || state : "Not connected";
+  ui.agentState.textContent = state ? (STATE_KEYS[state] ? t(STATE_KEYS[state]) : state) : t("talk.state.none");
+  if (visualiser) visualiser.update({ state: state || "idle" });
 }
 
 function upsert(li, role, text, interim) {
@@ -280,6 +317,7 @@ function tickMeters() {
   ui.micLevel.value = Math.min(1, micRms * 5);
   ui.agentLevel.value = Math.min(1, agentRms * 5);
   ui.orb.style.setProperty("--level", Math.min(1, agentRms * 5).toFixed(2));
+  if (visualiser) visualiser.update({ agent: Math.min(1, agentRms * 5), user: Math.min(1, micRms * 5) });
 }
 
 // -- controls -----------------------------------------------------------------------------
@@ -295,7 +333,7 @@ ui.mic.addEventListener("click", () => {
   debug.muted = !debug.muted;
   transport.setMuted(debug.muted);
   ui.mic.setAttribute("aria-pressed", String(debug.muted));
-  ui.mic.textContent = debug.muted ? "Unmute mic" : "Mute mic";
+  ui.mic.textContent = t(debug.muted ? "talk.unmute" : "talk.mute");
 });
 
 ui.interrupt.addEventListener("click", () => transport && transport.send({ type: "interrupt" }));
@@ -314,9 +352,37 @@ ui.say.addEventListener("submit", (e) => {
 window.addEventListener("pagehide", () => cleanup());
 window.addEventListener("causerie:send", (e) => { if (transport) transport.send(e.detail); });
 
-const wanted = params.get("transport");
-if (wanted in TRANSPORTS) {
-  document.querySelector(`input[name="transport"][value="${wanted}"]`).checked = true;
+for (const radio of document.querySelectorAll('input[name="transport"]')) {
+  radio.addEventListener("change", showTransportOptions);
 }
-setConn("idle");
-if (params.get("autoconnect") === "1") connect();
+
+// Everything this script wrote itself, in the new language.
+window.addEventListener("causerie:language", () => {
+  ui.conn.textContent = t(shown.connKey);
+  const live = debug.conn === "connected";
+  ui.connect.textContent = t(live || debug.conn === "connecting" ? "talk.disconnect" : "talk.connect");
+  ui.mic.textContent = t(debug.muted ? "talk.unmute" : "talk.mute");
+  setAgentState(debug.agentState);
+  if (shown.notice) ui.noticeText.textContent = t(shown.notice.key, shown.notice.vars);
+  for (const li of ui.transcript.querySelectorAll("li.cut")) li.dataset.cut = t("talk.interrupted");
+});
+
+async function start() {
+  const info = await pageInfo();
+  await i18n.init({ agentLanguage: info && info.language, languages: info && info.languages });
+  i18n.switcher($("language"));
+  if (info && info.agent) ui.agentName.textContent = info.agent;
+  visualiser = await applyTheme(info, params.get("theme"), ui.visualiser);
+  const wanted = params.get("transport");
+  if (wanted in TRANSPORTS) {
+    document.querySelector(`input[name="transport"][value="${wanted}"]`).checked = true;
+  }
+  ui.room.value = params.get("room") || randomId("causerie-web-");
+  ui.name.value = params.get("name") || "";
+  showTransportOptions();
+  setConn("idle");
+  debug.ready = true;
+  if (params.get("autoconnect") === "1") connect();
+}
+
+start();

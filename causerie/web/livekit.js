@@ -7,14 +7,16 @@
 // Events from the agent are the same JSON schema as the other transports, sent as data
 // messages (or text streams, when large) on topic "causerie.events".
 //
-// The page asks our server for a token (GET /token), which also dispatches the agent to the
-// room. livekit-client (vendored, 600 KB) is loaded only when this transport is used.
+// The page asks our server for a token, which also dispatches the agent to a new room: the
+// talk page uses POST /api/page-token (same origin only, so CAUSERIE_TOKEN_API_KEY never
+// reaches the browser); other pages GET /token, with the key if the server wants one. livekit-client (vendored, 600 KB) is loaded only when this transport is used.
 import { ConnectError } from "./transports.js";
 
 export const EVENTS_TOPIC = "causerie.events";
 export const CLIENT_RPC = "causerie.client";
 const CLIENT_SRC = "/static/vendor/livekit-client.umd.js";
 const AGENT_TIMEOUT_MS = 30000;
+const PAGE_TOKEN_URL = "/api/page-token";
 
 let loading = null;
 
@@ -38,17 +40,25 @@ export function loadClient() {
   return loading;
 }
 
-function randomId(prefix) {
+export function randomId(prefix) {
   const bytes = crypto.getRandomValues(new Uint8Array(4));
   return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-// {url, token} from our server's /token endpoint; its error messages are meant for people.
-export async function fetchToken({ tokenUrl = "/token", room, identity, apiKey = null }) {
-  const query = new URLSearchParams({ room, identity });
+// {url, token} from our server's /token endpoint (or its same-origin /api/page-token, with
+// pageToken); its error messages are meant for people.
+export async function fetchToken({ tokenUrl = "/token", room, identity, name = null, apiKey = null, pageToken = false }) {
   let response;
   try {
-    response = await fetch(`${tokenUrl}?${query}`, { headers: apiKey ? { "X-API-Key": apiKey } : {} });
+    if (pageToken) {
+      response = await fetch(PAGE_TOKEN_URL, {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(name ? { room, identity, name } : { room, identity }),
+      });
+    } else {
+      const query = new URLSearchParams(name ? { room, identity, name } : { room, identity });
+      response = await fetch(`${tokenUrl}?${query}`, { headers: apiKey ? { "X-API-Key": apiKey } : {} });
+    }
   } catch {
     throw new ConnectError("unreachable", "cannot reach the token endpoint of this server");
   }
@@ -61,7 +71,7 @@ export async function fetchToken({ tokenUrl = "/token", room, identity, apiKey =
 }
 
 export class LiveKitTransport {
-  constructor({ mic, audioElement, audioContext, onEvent, onClosed, room, identity, tokenUrl, apiKey }) {
+  constructor({ mic, audioElement, audioContext, onEvent, onClosed, room, identity, name, tokenUrl, apiKey, pageToken }) {
     this.mic = mic; // MediaStream or null (text only)
     this.audioElement = audioElement;
     this.ctx = audioContext;
@@ -69,6 +79,8 @@ export class LiveKitTransport {
     this.onClosed = onClosed;
     this.roomName = room || randomId("causerie-web-");
     this.identity = identity || randomId("web-");
+    this.name = name || null; // the display name others in the room see
+    this.pageToken = Boolean(pageToken);
     this.tokenUrl = tokenUrl || "/token";
     this.apiKey = apiKey || null;
     this.room = null;
@@ -81,7 +93,8 @@ export class LiveKitTransport {
   async connect() {
     const LK = await loadClient();
     const { url, token } = await fetchToken({
-      tokenUrl: this.tokenUrl, room: this.roomName, identity: this.identity, apiKey: this.apiKey,
+      tokenUrl: this.tokenUrl, room: this.roomName, identity: this.identity, name: this.name,
+      apiKey: this.apiKey, pageToken: this.pageToken,
     });
     const room = new LK.Room({ adaptiveStream: false, dynacast: false });
     this.room = room;
@@ -194,4 +207,4 @@ function withTimeout(promise, ms, message) {
 }
 
 // For pages that do not use modules, and for tests.
-window.CauserieLiveKit = { LiveKitTransport, loadClient, fetchToken, EVENTS_TOPIC, CLIENT_RPC };
+window.CauserieLiveKit = { LiveKitTransport, loadClient, fetchToken, randomId, EVENTS_TOPIC, CLIENT_RPC };

@@ -5,10 +5,12 @@
 //   on each server event:  window.dispatchEvent(new CustomEvent("causerie:event", { detail: ev }))
 //   to send to the server: window.addEventListener("causerie:send", (e) => transport.send(e.detail))
 // and <script type="module" src="/static/shop.js"></script>. Product data is shown with
-// textContent only: catalogue texts are data, never markup.
+// textContent only: catalogue texts are data, never markup. Labels come from i18n.js
+// (keys shop.*) and are redrawn when the page's language changes.
 
-const state = { cards: [], cart: null, table: null, highlight: new Set(), order: null, status: "" };
+const state = { cards: [], cart: null, table: null, highlight: new Set(), order: null, source: "" };
 let root = null;
+const t = (key, vars) => (window.CauserieI18n ? window.CauserieI18n.t(key, vars) : key);
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -35,13 +37,13 @@ function card(p) {
     el("span", { class: "price" }, `${money(p.price, p.currency)} · ${p.unit || ""}`),
     el("span", { class: "producer" }, p.producer || ""),
     p.description ? el("p", {}, p.description) : null,
-    p.contains_your_allergens ? el("p", { class: "warning" }, `Contains: ${p.contains_your_allergens.join(", ")}`) : null,
-    p.in_stock === false ? el("p", { class: "warning" }, "Out of stock") : null,
+    p.contains_your_allergens ? el("p", { class: "warning" }, t("shop.contains", { allergens: p.contains_your_allergens.join(", ") })) : null,
+    p.in_stock === false ? el("p", { class: "warning" }, t("shop.out_of_stock")) : null,
     el("div", { class: "actions" },
       el("button", { type: "button", onclick: () => send("add_to_cart", { product_id: p.id, quantity: 1 }),
-                     ...(p.in_stock === false ? { disabled: "" } : {}) }, "Add to cart"),
-      el("button", { type: "button", onclick: () => send("add_to_selection", { product_id: p.id }) }, "Set aside"),
-      el("button", { type: "button", onclick: () => send("view_product", { product_id: p.id }) }, "Details")));
+                     ...(p.in_stock === false ? { disabled: "" } : {}) }, t("shop.add")),
+      el("button", { type: "button", onclick: () => send("add_to_selection", { product_id: p.id }) }, t("shop.set_aside")),
+      el("button", { type: "button", onclick: () => send("view_product", { product_id: p.id }) }, t("shop.details"))));
   return node;
 }
 
@@ -54,27 +56,28 @@ function tableView(t) {
 }
 
 function cartView(c) {
-  if (!c || !c.items.length) return el("p", { class: "muted" }, "Your cart is empty.");
+  if (!c || !c.items.length) return el("p", { class: "muted" }, t("shop.cart.empty"));
   const lines = c.items.map((i) => el("li", {},
     `${i.quantity} × ${i.name} — ${money(i.line_total, c.currency)} `,
-    el("button", { type: "button", "aria-label": `Remove ${i.name}`,
+    el("button", { type: "button", "aria-label": t("shop.cart.remove", { name: i.name }),
                    onclick: () => send("remove_from_cart", { product_id: i.product_id }) }, "×")));
   return el("div", {}, el("ul", { class: "shop-cart" }, ...lines),
-    el("p", { class: "total" }, `Total: ${money(c.total, c.currency)}`));
+    el("p", { class: "total" }, t("shop.total", { total: money(c.total, c.currency) })));
 }
 
 function render() {
   if (!root) {
-    root = el("section", { class: "card shop", "aria-label": "Shop" });
+    root = el("section", { class: "card shop" });
     (document.querySelector("main") || document.body).append(root);
   }
+  root.setAttribute("aria-label", t("shop.title"));
   root.replaceChildren(
-    el("h2", {}, "Shop"),
-    state.status ? el("p", { class: "muted" }, state.status) : null,
-    state.order ? el("p", { class: "order" }, `Order ${state.order.order_id} confirmed: ${money(state.order.total, state.order.currency)}`) : null,
+    el("h2", {}, t("shop.title")),
+    state.source ? el("p", { class: "muted" }, t("shop.source", { source: state.source })) : null,
+    state.order ? el("p", { class: "order" }, t("shop.order", { order: state.order.order_id, total: money(state.order.total, state.order.currency) })) : null,
     state.table ? tableView(state.table) : null,
     state.cards.length ? el("ul", { class: "shop-cards" }, ...state.cards.map(card)) : null,
-    el("h3", {}, "Cart"), cartView(state.cart));
+    el("h3", {}, t("shop.cart")), cartView(state.cart));
 }
 
 export function handle(ev) {
@@ -84,11 +87,12 @@ export function handle(ev) {
     case "highlight": state.highlight = new Set(ev.product_ids || []); break;
     case "cart_updated": state.cart = ev; break;
     case "order_confirmed": state.order = ev; break;
-    case "status_update": state.status = ev.status === "knowledge_base" && ev.source ? `Source: ${ev.source}` : ""; break;
+    case "status_update": state.source = ev.status === "knowledge_base" && ev.source ? ev.source : ""; break;
     default: return;
   }
   render();
 }
 
 window.addEventListener("causerie:event", (e) => handle(e.detail));
+window.addEventListener("causerie:language", () => { if (root) render(); });
 window.causerieShop = { handle };

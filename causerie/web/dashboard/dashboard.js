@@ -1,25 +1,28 @@
 // Causerie dashboard: plain JavaScript over /api/* and the /api/events live feed.
 // Data from the server is put in the page with textContent only (never innerHTML).
+// Labels come from /i18n/ (i18n.js: window.CauserieI18n), redrawn when the language changes.
 "use strict";
 
 (() => {
   const TOKEN_KEY = "causerie.adminToken";
   const PAGE = 25;
   const STAGES = [
-    // [TurnRecord field, label, colour]
-    ["stt_final_delay", "STT final", "#7b61ff"],
-    ["end_of_utterance_delay", "end of turn", "#9aa3b5"],
-    ["llm_ttft", "LLM first token", "#3a6df0"],
-    ["tts_ttfb", "TTS first byte", "#1c9c8a"],
-    ["voice_to_voice", "audio out", "#e0851d"],
+    // [TurnRecord field, label key, colour]
+    ["stt_final_delay", "dash.metric.stt_final_delay", "#7b61ff"],
+    ["end_of_utterance_delay", "dash.metric.end_of_utterance_delay", "#9aa3b5"],
+    ["llm_ttft", "dash.metric.llm_ttft", "#3a6df0"],
+    ["tts_ttfb", "dash.metric.tts_ttfb", "#1c9c8a"],
+    ["voice_to_voice", "dash.metric.audio_out", "#e0851d"],
   ];
   const BREAKDOWN = [
-    ["stt", "stt_final_delay", "STT final"],
-    ["vad", "end_of_utterance_delay", "end of turn"],
-    ["llm", "llm_ttft", "LLM first token"],
-    ["tts", "tts_ttfb", "TTS first byte"],
-    ["pipeline", "voice_to_voice", "voice-to-voice"],
+    ["stt", "stt_final_delay", "dash.metric.stt_final_delay"],
+    ["vad", "end_of_utterance_delay", "dash.metric.end_of_utterance_delay"],
+    ["llm", "llm_ttft", "dash.metric.llm_ttft"],
+    ["tts", "tts_ttfb", "dash.metric.tts_ttfb"],
+    ["pipeline", "voice_to_voice", "dash.metric.voice_to_voice"],
   ];
+  const i18n = window.CauserieI18n;
+  const t = (key, vars) => i18n.t(key, vars);
 
   const $ = (id) => document.getElementById(id);
   const state = { offset: 0, total: 0, selected: null, active: new Map(), charts: {}, timers: {} };
@@ -27,7 +30,7 @@
 
   // -- helpers ---------------------------------------------------------------------------
   const ms = (v) => (v === null || v === undefined ? "–" : Math.round(v * 1000).toString());
-  const when = (t) => (t ? new Date(t * 1000).toLocaleTimeString() : "–");
+  const when = (at) => (at ? new Date(at * 1000).toLocaleTimeString(i18n.language) : "–");
   const shortId = (id) => (id.length > 12 ? id.slice(0, 12) + "…" : id);
   const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
 
@@ -98,10 +101,10 @@
       options: {
         maintainAspectRatio: false, parsing: false,
         scales: {
-          x: { type: "linear", ticks: { callback: (v) => new Date(v).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) } },
+          x: { type: "linear", ticks: { callback: (v) => new Date(v).toLocaleTimeString(i18n.language, { hour: "2-digit", minute: "2-digit" }) } },
           y: { beginAtZero: true, title: { display: true, text: "ms" } },
         },
-        plugins: { tooltip: { callbacks: { title: (items) => new Date(items[0].parsed.x).toLocaleTimeString() } } },
+        plugins: { tooltip: { callbacks: { title: (items) => new Date(items[0].parsed.x).toLocaleTimeString(i18n.language) } } },
       },
     });
     state.charts.providers = new Chart($("provider-chart"), {
@@ -114,10 +117,10 @@
     });
     state.charts.waterfall = new Chart($("waterfall-chart"), {
       type: "bar",
-      data: { labels: [], datasets: STAGES.map(([, label, colour]) => ({ label, data: [], backgroundColor: colour, grouped: false, barPercentage: 0.6 })) },
+      data: { labels: [], datasets: STAGES.map(([, key, colour]) => ({ label: t(key), data: [], backgroundColor: colour, grouped: false, barPercentage: 0.6 })) },
       options: {
         maintainAspectRatio: false, indexAxis: "y",
-        scales: { x: { beginAtZero: true, title: { display: true, text: "ms after end of speech" } } },
+        scales: { x: { beginAtZero: true, title: { display: true, text: t("dash.waterfall.axis") } } },
         plugins: { tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${Math.round(c.raw[0])}–${Math.round(c.raw[1])} ms` } } },
       },
     });
@@ -148,7 +151,8 @@
     const v = s.metrics.voice_to_voice;
     $("card-v2v").textContent = v.count ? `${ms(v.p50)} / ${ms(v.p90)} / ${ms(v.p99)} ms` : "–";
     const labels = [], p50 = [], p90 = [];
-    for (const [stage, metric, label] of BREAKDOWN) {
+    for (const [stage, metric, key] of BREAKDOWN) {
+      const label = t(key);
       for (const [provider, stats] of Object.entries((s.by_provider || {})[stage] || {})) {
         const p = stats[metric];
         if (!p || !p.count) continue;
@@ -207,7 +211,9 @@
       body.appendChild(tr);
     }
     const last = Math.min(state.offset + page.items.length, page.total);
-    $("page-info").textContent = page.total ? `${state.offset + 1}–${last} of ${page.total}` : "no session";
+    $("page-info").textContent = page.total
+      ? t("dash.pager.range", { first: state.offset + 1, last, total: page.total })
+      : t("dash.pager.none");
     $("prev").disabled = state.offset === 0;
     $("next").disabled = page.next_offset === null;
     if (!state.selected) {
@@ -247,7 +253,8 @@
     $("detail").hidden = false;
     $("d-id").textContent = s.id;
     const providers = Object.entries(s.providers).map(([k, v]) => `${k}=${v}`).join(", ");
-    $("d-meta").textContent = `${s.agent_name} · ${s.transport} · ${s.outcome} · started ${new Date(s.started_at * 1000).toLocaleString()}` +
+    const started = t("dash.detail.started", { when: new Date(s.started_at * 1000).toLocaleString(i18n.language) });
+    $("d-meta").textContent = `${s.agent_name} · ${s.transport} · ${s.outcome} · ${started}` +
       (s.duration !== null ? ` · ${s.duration.toFixed(1)} s` : "") + (providers ? ` · ${providers}` : "") + (s.error ? ` · ${s.error}` : "");
     renderTurns(s.turns);
     renderTranscript(s);
@@ -255,24 +262,25 @@
 
   function renderTurns(turns) {
     const c = state.charts.waterfall;
-    c.data.labels = turns.map((t) => `turn ${t.index}`);
+    c.data.labels = turns.map((turn) => t("dash.waterfall.turn", { index: turn.index }));
     const bars = turns.map(waterfall);
     STAGES.forEach(([field], i) => { c.data.datasets[i].data = bars.map((b) => b[field] || null); });
     c.update();
     const body = $("turns").tBodies[0];
     body.replaceChildren();
-    for (const t of turns) {
+    for (const turn of turns) {
       const tr = document.createElement("tr");
-      cell(tr, t.index);
-      cell(tr, t.user_text);
-      cell(tr, t.agent_text);
-      cell(tr, ms(t.voice_to_voice));
-      cell(tr, ms(t.stt_final_delay));
-      cell(tr, ms(t.end_of_utterance_delay));
-      cell(tr, ms(t.llm_ttft));
-      cell(tr, ms(t.tts_ttfb));
-      cell(tr, t.tool_calls.map((x) => x.name + (x.ok ? "" : " ✗")).join(", ") || "–");
-      cell(tr, [t.interrupted ? "interrupted" : "", t.error || ""].filter(Boolean).join(" · "), t.error ? "error" : "");
+      cell(tr, turn.index);
+      cell(tr, turn.user_text);
+      cell(tr, turn.agent_text);
+      cell(tr, ms(turn.voice_to_voice));
+      cell(tr, ms(turn.stt_final_delay));
+      cell(tr, ms(turn.end_of_utterance_delay));
+      cell(tr, ms(turn.llm_ttft));
+      cell(tr, ms(turn.tts_ttfb));
+      cell(tr, turn.tool_calls.map((x) => x.name + (x.ok ? "" : " ✗")).join(", ") || "–");
+      const flags = [turn.interrupted ? t("dash.interrupted") : "", turn.error || ""];
+      cell(tr, flags.filter(Boolean).join(" · "), turn.error ? "error" : "");
       body.appendChild(tr);
     }
   }
@@ -291,7 +299,7 @@
       li.append(role, offset, document.createTextNode(e.text));
       list.appendChild(li);
     }
-    if (!s.transcript.length) list.textContent = "No transcript kept (privacy switch) or nothing said.";
+    if (!s.transcript.length) list.textContent = t("dash.transcript.none");
   }
 
   async function download(format) {
@@ -417,7 +425,20 @@
     }
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
+  // Chart labels and what the loaders wrote, in the new language.
+  function relabel() {
+    const c = state.charts;
+    if (!c.waterfall) return;
+    STAGES.forEach(([, key], i) => { c.waterfall.data.datasets[i].label = t(key); });
+    c.waterfall.options.scales.x.title.text = t("dash.waterfall.axis");
+    refreshAll().catch(console.warn);
+    if (state.selected) selectSession(state.selected).catch(console.warn);
+  }
+
+  document.addEventListener("DOMContentLoaded", async () => {
+    await i18n.init(); // the agent's language when the server has an agent, else the browser's
+    i18n.switcher($("language"));
+    window.addEventListener("causerie:language", relabel);
     makeCharts();
     $("window").addEventListener("change", () => refreshAll().catch(console.warn));
     $("metric").addEventListener("change", () => loadSeries().catch(console.warn));
@@ -427,7 +448,7 @@
     $("d-json").addEventListener("click", () => download("json").catch(console.warn));
     $("d-txt").addEventListener("click", () => download("txt").catch(console.warn));
     $("d-delete").addEventListener("click", async () => {
-      if (!state.selected || !confirm(`Delete session ${state.selected}?`)) return;
+      if (!state.selected || !confirm(t("dash.detail.confirm", { id: state.selected }))) return;
       await api(`/api/sessions/${encodeURIComponent(state.selected)}`, { method: "DELETE" });
       state.selected = null;
       $("detail").hidden = true;
