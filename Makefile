@@ -10,6 +10,9 @@ SHELL := /bin/bash
 QUIET_PIP := { grep -v "is ignored: it is neither" || true; }
 
 .PHONY: help setup demo talk chat test lint typecheck bench config-show clean lock flake smoke
+.PHONY: install start stop change-llm plugins metrics
+PIDFILE ?= var/causerie.pid
+LOG ?= var/causerie.log
 
 help:
 	@echo "make demo        set up, then serve the offline agent at http://localhost:8080"
@@ -22,6 +25,9 @@ help:
 	@echo "make smoke       start the demo server, speak one turn over WebSocket, stop it"
 	@echo "make bench       voice-to-voice latency benchmark (writes docs/PERFORMANCE.md)"
 	@echo "make config-show the effective agent definition"
+	@echo "make start       serve in the background (PID in $(PIDFILE), log in $(LOG)); make stop"
+	@echo "make change-llm PROVIDER=openai MODEL=gpt-4o   (or: make change-llm openai gpt-4o)"
+	@echo "make plugins     installed and enabled plugins;  make metrics: latency percentiles"
 
 # The project's own machines install exact versions with hashes from $(LOCK); pyproject.toml
 # keeps ranges for users of `pip install causerie`. `pip check` fails when pyproject.toml asks
@@ -74,3 +80,36 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache out
+
+# The original design's targets.
+install: setup
+
+start: $(STAMP)
+	@mkdir -p $(dir $(PIDFILE)) $(dir $(LOG))
+	@if [ -f $(PIDFILE) ] && kill -0 $$(cat $(PIDFILE)) 2>/dev/null; then \
+		echo "already running (pid $$(cat $(PIDFILE))); make stop first"; exit 1; fi
+	@nohup $(BIN)/causerie serve >$(LOG) 2>&1 & echo $$! >$(PIDFILE)
+	@for i in $$(seq 240); do grep -q "is ready" $(LOG) && break; sleep 0.5; \
+		kill -0 $$(cat $(PIDFILE)) 2>/dev/null || { cat $(LOG); rm -f $(PIDFILE); exit 1; }; done
+	@grep "is ready" $(LOG); echo "pid $$(cat $(PIDFILE)), log $(LOG); make stop ends it"
+
+stop:
+	@pid=$$(cat $(PIDFILE) 2>/dev/null || true); if [ -n "$$pid" ] && kill $$pid 2>/dev/null; \
+		then for i in $$(seq 50); do kill -0 $$pid 2>/dev/null || break; sleep 0.2; done; \
+		echo "stopped pid $$pid"; else echo "not running"; fi; rm -f $(PIDFILE)
+
+# `make change-llm openai gpt-4o` as the original tutorial writes it, or PROVIDER=.. MODEL=..
+ifeq (change-llm,$(firstword $(MAKECMDGOALS)))
+LLM_ARGS := $(wordlist 2,3,$(MAKECMDGOALS))
+$(eval $(LLM_ARGS):;@:)
+endif
+change-llm: $(STAMP)
+	@test -n "$(or $(PROVIDER),$(word 1,$(LLM_ARGS)))" || \
+		{ echo "usage: make change-llm PROVIDER=openai MODEL=gpt-4o"; exit 2; }
+	$(BIN)/causerie change-llm $(or $(PROVIDER),$(word 1,$(LLM_ARGS))) $(or $(MODEL),$(word 2,$(LLM_ARGS)))
+
+plugins: $(STAMP)
+	$(BIN)/causerie plugins list
+
+metrics: $(STAMP)
+	$(BIN)/causerie metrics

@@ -69,7 +69,8 @@ def import_vendor_modules(loaded: LoadedConfig, registry: Registry) -> None:
     import importlib
 
     for kind in PROVIDER_KINDS:
-        for mod in registry.get(kind, loaded.spec.provider(kind).provider).modules:
+        names = {p.provider for p in loaded.spec.chain(kind)}
+        for mod in {m for name in names for m in registry.get(kind, name).modules}:
             try:
                 importlib.import_module(mod)
             except ImportError:

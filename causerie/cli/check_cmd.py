@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import click
 
@@ -30,17 +31,8 @@ def check(state: CliState, strict: bool) -> None:
     loaded, registry = state.load()
     problems = 0
     for kind in ("stt", "llm", "tts", "vad"):
-        pspec = loaded.spec.provider(kind)
-        info = registry.get(kind, pspec.provider)
-        line = f"{kind}: {pspec.provider}{'/' + pspec.model if pspec.model else ''}"
-        if info.status(loaded.env, pspec) == "ready":
-            click.echo(f"ok   {line}")
-            continue
-        problems += 1
-        try:
-            info.check(pspec, loaded.env)
-        except Exception as e:  # the same message build() would give
-            click.echo(f"FAIL {line}: {e}", err=True)
+        for i, pspec in enumerate(loaded.spec.chain(kind)):  # fallbacks too
+            problems += _provider_line(kind, i, pspec, loaded, registry)
     for problem in start_problems(loaded, registry):
         problems += 1
         src = loaded.sources.get(problem.field.split("[")[0])
@@ -50,6 +42,21 @@ def check(state: CliState, strict: bool) -> None:
     if strict:
         _strict(state, loaded, registry)
     click.echo(f"{loaded.path or 'defaults'}: valid" + (" (strict)" if strict else ""))
+
+
+def _provider_line(kind: str, i: int, pspec: Any, loaded: Any, registry: Any) -> int:
+    """Print whether one provider can be built now; 1 if it cannot."""
+    info = registry.get(kind, pspec.provider)
+    stage = f"{kind}[{i}]" if i else kind
+    line = f"{stage}: {pspec.provider}{'/' + pspec.model if pspec.model else ''}"
+    if info.status(loaded.env, pspec) == "ready":
+        click.echo(f"ok   {line}")
+        return 0
+    try:
+        info.check(pspec, loaded.env)
+    except Exception as e:  # the same message build() would give
+        click.echo(f"FAIL {line}: {e}", err=True)
+    return 1
 
 
 def _strict(state: CliState, loaded, registry) -> None:  # type: ignore[no-untyped-def]

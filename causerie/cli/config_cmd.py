@@ -61,8 +61,18 @@ def set_cmd(state: CliState, key: str, value: str) -> None:
     from ..providers.registry import Registry
 
     path = state.config or Path("agent.yaml")
-    set_values(path, expand(key, value), registry=Registry.from_entry_points())
+    updates = expand(key, value)
+    set_values(path, updates, registry=Registry.from_entry_points())
     click.echo(f"{path}: {key} = {value}")
+    warn_overridden(state, path, updates)
+
+
+def warn_overridden(state: CliState, path: Path, updates: dict[str, Any]) -> None:
+    """After an edit: say when the environment or .env hides what was just written."""
+    from ..config.edit import overridden
+
+    for message in overridden(path, updates, dotenv=state.env_file):
+        click.secho(f"warning: {message}", fg="yellow", err=True)
 
 
 def register(cli: click.Group) -> None:
@@ -70,5 +80,3 @@ def register(cli: click.Group) -> None:
 
     config_group.add_command(check)
     cli.add_command(config_group)
-    # The original design's names.
-    cli.add_command(show, "config-show")

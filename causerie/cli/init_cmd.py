@@ -6,6 +6,7 @@ It reads answers with ``click.prompt``, so it also works with piped input (tests
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -48,6 +49,16 @@ def _q(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a JSON string is valid YAML
 
 
+def choose_provider(registry: Any, label: str, kind: str, default: str) -> str:
+    """Prompt for one of the registered providers of ``kind`` (shared with ``interactive``)."""
+    names = registry.names(kind)
+    return str(
+        click.prompt(
+            label, type=click.Choice(names), default=default if default in names else names[0]
+        )
+    )
+
+
 @click.command("init")
 @click.option(
     "-o",
@@ -69,12 +80,7 @@ def init(state: CliState, output: Path | None, force: bool) -> None:
     registry = Registry.from_entry_points()
 
     def choose(label: str, kind: str, default: str) -> str:
-        names = registry.names(kind)
-        return str(
-            click.prompt(
-                label, type=click.Choice(names), default=default if default in names else names[0]
-            )
-        )
+        return choose_provider(registry, label, kind, default)
 
     name = click.prompt("Agent name", default="Causerie")
     language = click.prompt("Language", type=click.Choice(["en", "fr"]), default="en")

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from ..errors import CauserieError
+from .help_group import CauserieGroup
 
 
 @dataclass
@@ -79,7 +80,7 @@ set_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CauserieGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-c",
     "--config",
@@ -108,10 +109,12 @@ def cli(ctx: click.Context, config: Path | None, env_file: Path, verbose: bool) 
 
 def _register() -> None:
     from . import (
+        aliases,
         chat,
         config_cmd,
         gateway_cmd,
         init_cmd,
+        interactive_cmd,
         livekit_cmd,
         metrics_cmd,
         plugins_cmd,
@@ -128,6 +131,7 @@ def _register() -> None:
         config_cmd,
         providers_cmd,
         init_cmd,
+        interactive_cmd,
         livekit_cmd,
         plugins_cmd,
         test_cmd,
@@ -135,6 +139,7 @@ def _register() -> None:
         serve,
         gateway_cmd,
         metrics_cmd,
+        aliases,  # last: they point at the commands above
     ):
         mod.register(cli)
 

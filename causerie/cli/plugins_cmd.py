@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,9 +28,29 @@ def _enabled(path: Path) -> list[str]:
     return [str(p) for p in plugins] if isinstance(plugins, list) else []
 
 
-@click.group("plugins")
-def plugins_group() -> None:
-    """List, enable and disable plugins (hooks around the LLM and the session)."""
+@click.group("plugins", invoke_without_command=True)
+@click.pass_context
+def plugins_group(ctx: click.Context) -> None:
+    """List, enable and disable plugins (hooks around the LLM and the session).
+
+    Without a subcommand, lists them (as the original `manage_agents.py plugins` did).
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(list_cmd)
+
+
+def _name_argument(fn: Any) -> Any:
+    """NAME as an argument, or ``--name NAME`` as the original design wrote it."""
+    fn = click.argument("name", required=False)(fn)
+    return click.option("--name", "name_opt", metavar="NAME", help="Same as NAME.")(fn)
+
+
+def _one_name(name: str | None, name_opt: str | None) -> str:
+    if name and name_opt and name != name_opt:
+        raise click.UsageError(f"two names given: {name!r} and --name {name_opt!r}")
+    if not (name or name_opt):
+        raise click.UsageError("give the plugin's NAME (or --name NAME)")
+    return str(name or name_opt)
 
 
 @plugins_group.command("list")
@@ -54,12 +75,15 @@ def list_cmd(state: CliState) -> None:
 
 
 @plugins_group.command("add")
-@click.argument("name")
+@_name_argument
 @click.pass_obj
-def add(state: CliState, name: str) -> None:
+def add(state: CliState, name: str | None, name_opt: str | None) -> None:
     """Enable plugin NAME (appended: hooks run in the listed order)."""
     from ..config.edit import set_values
     from ..plugins import check_names
+    from .config_cmd import warn_overridden
+
+    name = _one_name(name, name_opt)
 
     path = _config_path(state)
     check_names([name])
@@ -69,14 +93,18 @@ def add(state: CliState, name: str) -> None:
         return
     set_values(path, {"plugins": [*enabled, name]})
     click.echo(f"{path}: enabled {name} (plugins: {', '.join([*enabled, name])})")
+    warn_overridden(state, path, {"plugins": [*enabled, name]})
 
 
 @plugins_group.command("remove")
-@click.argument("name")
+@_name_argument
 @click.pass_obj
-def remove(state: CliState, name: str) -> None:
+def remove(state: CliState, name: str | None, name_opt: str | None) -> None:
     """Disable plugin NAME (its plugin_options stay, for when you add it back)."""
     from ..config.edit import set_values
+    from .config_cmd import warn_overridden
+
+    name = _one_name(name, name_opt)
 
     path = _config_path(state)
     enabled = _enabled(path)
@@ -87,6 +115,7 @@ def remove(state: CliState, name: str) -> None:
     rest = [p for p in enabled if p != name]
     set_values(path, {"plugins": rest})
     click.echo(f"{path}: disabled {name} (plugins: {', '.join(rest) or 'none'})")
+    warn_overridden(state, path, {"plugins": rest})
 
 
 def register(cli: click.Group) -> None:

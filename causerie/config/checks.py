@@ -53,6 +53,9 @@ def check_tools(names: Iterable[str], known: Collection[str]) -> list[Problem]:
     ]
 
 
+_VERB = {"stt": "recognise", "tts": "speak"}
+
+
 def check_languages(
     spec: AgentSpec, registry: Any, kinds: Iterable[str] = ("stt",)
 ) -> list[Problem]:
@@ -60,20 +63,22 @@ def check_languages(
     as :attr:`ProviderInfo.languages` declares it."""
     problems = []
     for kind in kinds:
-        pspec = spec.provider(kind)  # type: ignore[arg-type]
-        info = registry.get(kind, pspec.provider)
-        language = pspec.language or spec.language
-        if info.supports_language(language, pspec):
-            continue
-        field = f"{kind}.language" if pspec.language else "language"
-        problems.append(
-            Problem(
-                field,
-                f"{kind} provider {info.name!r} cannot recognise {language!r}: its bundled "
-                f"model handles {', '.join(info.languages)} only",
-                _language_fix(kind, language, info, registry),
+        for i, pspec in enumerate(spec.chain(kind)):  # type: ignore[arg-type]
+            info = registry.get(kind, pspec.provider)
+            language = pspec.language or spec.language
+            if info.supports_language(language, pspec):
+                continue
+            stage = f"{kind}[{i}]" if i else kind  # a fallback: llm[1], as the loader names it
+            field = f"{stage}.language" if pspec.language else "language"
+            problems.append(
+                Problem(
+                    field,
+                    f"{stage} provider {info.name!r} cannot {_VERB.get(kind, 'handle')} "
+                    f"{language!r}: its bundled "
+                    f"model handles {', '.join(info.languages)} only",
+                    _language_fix(kind, language, info, registry),
+                )
             )
-        )
     return problems
 
 
@@ -83,13 +88,17 @@ def _language_fix(kind: str, language: str, current: Any, registry: Any) -> str:
     for info in registry.all():
         if info.kind != kind or info.name == current.name or not info.supports_language(language):
             continue
-        model = info.model_hint or (info.models[0] if info.models else "MODEL")
+        model = info.model_hint or (info.models[0] if info.models else "")
         needs = [f"pip install 'causerie[{info.extra}]'"] if info.missing_module() else []
-        needs += [" or ".join(info.key_env)] if info.key_env else []
+        keys = info.key_requirement()
+        needs += [keys] if keys else []
         where = "offline" if info.offline else "cloud"
         where += f", needs {' and '.join(needs)}" if needs else ""
-        line = f"{kind}: {{provider: {info.name}, model: {model}}}"
-        options.append((not info.offline, f"{line}   # {where}: {info.description}"))
+        line = f"{kind}: {{provider: {info.name}" + (f", model: {model}}}" if model else "}")
+        # Offline first, then those with a known model (built-in), then by name.
+        options.append(
+            ((not info.offline, not model, info.name), f"{line}   # {where}: {info.description}")
+        )
     own = (
         f"\n  or keep {current.name} with your own {language} model: "
         + ", ".join(f"{kind}.options.{k}" for k in current.own_model_options)
@@ -107,11 +116,13 @@ def known_tool_names(loaded: LoadedConfig) -> set[str]:
     """Built-in tools, their groups and aliases, and the tools the agent declares."""
     from ..tools import registry as tools
 
-    known = {"all", *tools.TOOL_GROUPS, *tools.ALIASES, *tools.ALL_TOOLS}
-    declared = getattr(tools, "declared_tool_names", None)  # declared HTTP tools, if present
-    if callable(declared):
-        known.update(declared(loaded))
-    return known
+    return {
+        "all",
+        *tools.TOOL_GROUPS,
+        *tools.ALIASES,
+        *tools.ALL_TOOLS,
+        *tools.declared_tool_names(loaded),
+    }
 
 
 def start_problems(loaded: LoadedConfig, registry: Any) -> list[Problem]:

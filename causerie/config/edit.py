@@ -119,3 +119,56 @@ def _atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def overridden(
+    path: Path,
+    updates: Mapping[str, Any],
+    dotenv: str | Path | None = ".env",
+    environ: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Warnings for values just written to ``path`` that the environment or ``.env`` overrides
+    (precedence: environment > .env > agent.yaml): which variable wins and how to change it."""
+    from dotenv import dotenv_values
+
+    from .loader import ENV_OVERRIDES, load_config
+
+    process = dict(os.environ if environ is None else environ)
+    try:
+        loaded = load_config(path, environ=process, dotenv=dotenv)
+    except ConfigError as e:
+        return [f"with the environment and {dotenv}, the definition is invalid: {e}"]
+    effective = loaded.spec.model_dump(mode="python")
+    out = []
+    for key, value in updates.items():
+        kind = key.partition(".")[0]
+        shadow = [s for s in (key, f"{kind}.provider") if s in loaded.sources]
+        used = _at(effective, key)
+        if value is None or not shadow or _same(used, value):
+            continue
+        var = [v for v, d in ENV_OVERRIDES.items() if d == shadow[0] and loaded.env.get(v)][-1]
+        if var in process:
+            where, fix = "the environment", f"unset {var} (`unset {var}`)"
+            if dotenv and Path(dotenv).exists() and var in dotenv_values(dotenv):
+                fix += f" and delete the {var}= line in {dotenv}"
+        else:
+            where, fix = str(dotenv), f"delete or edit the {var}= line in {dotenv}"
+        out.append(
+            f"{key} = {value!r} is written to {path}, but {var} in {where} wins "
+            f"(environment > .env > agent.yaml), so the agent "
+            + (f"uses {used!r}; " if used is not None else "ignores it; ")
+            + f"to use {path}'s value, {fix}"
+        )
+    return out
+
+
+def _at(data: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return a.strip().lower() == b.strip().lower()
+    return bool(a == b)

@@ -96,7 +96,7 @@ def test_a_provider_declares_its_languages() -> None:
     )
     spec = AgentSpec(language="fr", stt=ProviderSpec(provider="english_only"))
     (problem,) = check_languages(spec, registry)
-    assert "stt: {provider: french_too, model: MODEL}" in problem.fix
+    assert "stt: {provider: french_too}   # offline" in problem.fix
     assert check_languages(AgentSpec(language="de", stt=spec.stt), registry)[0].fix.startswith(
         "choose another stt provider"
     )
@@ -123,5 +123,29 @@ def test_cli_names_the_environment_source(here: Path, capsys: pytest.CaptureFixt
 def test_cli_valid_definition(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (here / "agent.yaml").write_text("plugins: [example]\ntools: [search]\n")
     code, out, err = run(["config", "check"], capsys)
-    assert code == 0, err
+    assert code == 0 and "agent.yaml: valid" in out, err
     assert "agent.yaml: valid" in out
+
+
+def test_a_fallback_stt_is_checked_too() -> None:
+    registry = Registry.from_entry_points()
+    spec = AgentSpec.model_validate(
+        {
+            "language": "fr",
+            "stt": [{"provider": "whisper", "model": "m"}, {"provider": "pocketsphinx"}],
+        }
+    )
+    (problem,) = check_languages(spec, registry)
+    assert problem.message.startswith("stt[1] provider 'pocketsphinx' cannot recognise 'fr'")
+
+
+def test_a_declared_tool_is_a_known_tool(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (here / "agent.yaml").write_text(
+        "tools: [search, order_status]\napi_tools:\n  - name: order_status\n"
+        "    description: Status of an order.\n"
+        "    parameters: {type: object, properties: {order_id: {type: string}}}\n"
+        '    request: {url: "http://127.0.0.1:9/orders/{{ order_id }}"}\n'
+    )
+    assert "order_status" in known_tool_names(load_config(None, environ={}, dotenv=None))
+    code, out, err = run(["config", "check"], capsys)
+    assert code == 0 and "agent.yaml: valid" in out, err
