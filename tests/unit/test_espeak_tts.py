@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import statistics
-import time
 
 import numpy as np
 import pytest
@@ -18,7 +16,18 @@ from causerie.providers.registry import BuildContext, Registry
 
 EN = "Hello there, this is a test of the speech synthesizer. It should sound fine."
 FR = "Bonjour, ceci est un essai de la synthèse vocale. Elle devrait bien marcher."
-LONG = "This is a rather long sentence for the cancellation test. " * 400  # ~20 min of speech
+# Hours of speech: synthesizing it all would take minutes, far past any guard below.
+LONG = "This is a rather long sentence for the cancellation test. " * 4000
+GUARD_S = 60.0  # a hang guard, not a timing: timings live in bench/
+
+
+def engine_freed() -> bool:
+    """The engine's lock comes free: no synthesis left running (the whole of LONG never)."""
+    lock = get_engine()._lock
+    if not lock.acquire(timeout=GUARD_S / 2):
+        return False
+    lock.release()
+    return True
 
 
 def _pcm(frames: list) -> np.ndarray:
@@ -52,28 +61,22 @@ async def test_speaks_english_and_french(text: str, language: str) -> None:
     assert rms > 500 and np.abs(pcm).max() > 5000
 
 
-async def test_time_to_first_audio_is_small() -> None:
+async def test_first_audio_arrives_while_the_engine_still_synthesizes() -> None:
     tts = build()
-    firsts = []
-    for _ in range(7):
-        t0 = time.perf_counter()
-        async with tts.synthesize(EN) as stream:
-            async for _ev in stream:
-                firsts.append(time.perf_counter() - t0)
-                break
-    print(f"espeak time to first audio: median {statistics.median(firsts) * 1000:.2f} ms")
-    assert statistics.median(firsts) < 0.5
+    async with tts.synthesize(LONG) as stream:
+        first = await asyncio.wait_for(stream.__anext__(), GUARD_S)
+        assert first.frame.samples_per_channel > 0
+        # Streamed as made: the engine is still busy with the rest of the text.
+        assert not get_engine()._lock.acquire(blocking=False), "synthesis already finished"
 
 
 async def test_audio_arrives_in_several_frames_as_made() -> None:
     frames = await _frames(build().synthesize(EN + " " + EN))
     assert len(frames) >= 5
-    # The engine itself calls back chunk by chunk, long before it finishes.
+    # The engine itself calls back chunk by chunk: many small chunks, not one at the end.
     engine, chunks = get_engine(), []
-    t0 = time.perf_counter()
-    engine.synthesize(EN * 5, lambda pcm: chunks.append(time.perf_counter() - t0), voice="en-us")
-    total = time.perf_counter() - t0
-    assert len(chunks) > 20 and chunks[0] < total / 5
+    engine.synthesize(EN * 5, lambda pcm: chunks.append(len(pcm)), voice="en-us")
+    assert len(chunks) > 20 and max(chunks) < sum(chunks) / 5
 
 
 async def test_cancel_aborts_promptly_and_frees_the_engine() -> None:
@@ -85,16 +88,13 @@ async def test_cancel_aborts_promptly_and_frees_the_engine() -> None:
         got += ev.frame.samples_per_channel
         if got > 22050:
             break
-    t0 = time.perf_counter()
-    await stream.aclose()
-    assert time.perf_counter() - t0 < 0.2  # the whole text would take seconds to synthesize
-    assert get_engine()._lock.acquire(blocking=False)  # not held by a leftover synthesis
-    get_engine()._lock.release()
+    await asyncio.wait_for(stream.aclose(), GUARD_S)
+    # The rest of the text (minutes of speech) is abandoned, not synthesized in the background.
+    assert engine_freed()  # not held by a leftover synthesis
     assert _other_tasks() <= before
 
-    t0 = time.perf_counter()
-    frames = await _frames(tts.synthesize("Next one."))
-    assert time.perf_counter() - t0 < 0.5 and len(_pcm(frames)) > 0.3 * 22050
+    frames = await asyncio.wait_for(_frames(tts.synthesize("Next one.")), GUARD_S)
+    assert len(_pcm(frames)) > 0.3 * 22050
 
 
 async def test_task_cancel_mid_synthesis_raises_cancelled() -> None:
@@ -106,11 +106,10 @@ async def test_task_cancel_mid_synthesis_raises_cancelled() -> None:
 
     task = asyncio.create_task(tts._speak(LONG, sink))
     await started.wait()
-    t0 = time.perf_counter()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
-    assert time.perf_counter() - t0 < 0.2
+        await asyncio.wait_for(task, GUARD_S)
+    assert engine_freed()  # the synthesis stopped with the task
 
 
 async def test_faster_rate_gives_shorter_audio() -> None:
@@ -131,7 +130,7 @@ async def test_resamples_to_the_requested_rate() -> None:
 async def test_concurrent_requests_both_complete() -> None:
     tts_en, tts_fr = build(), build(language="fr")
     en, fr = await asyncio.wait_for(
-        asyncio.gather(_frames(tts_en.synthesize(EN)), _frames(tts_fr.synthesize(FR))), 10
+        asyncio.gather(_frames(tts_en.synthesize(EN)), _frames(tts_fr.synthesize(FR))), GUARD_S
     )
     assert len(_pcm(en)) > 22050 and len(_pcm(fr)) > 22050
 
@@ -142,7 +141,7 @@ async def test_stream_speaks_at_the_first_clause_and_aligns_transcript() -> None
         for tok in ["Sure", ",", " I", " can"]:
             stream.push_text(tok)
         # No sentence end yet: audio must start on the clause alone.
-        first = await asyncio.wait_for(stream.__anext__(), 1.0)
+        first = await asyncio.wait_for(stream.__anext__(), GUARD_S)
         rest = " help with that. The weather is sunny today, with a high of twenty degrees."
         for tok in rest.split(" "):
             stream.push_text(" " + tok if tok else "")
@@ -156,12 +155,11 @@ async def test_stream_speaks_at_the_first_clause_and_aligns_transcript() -> None
 async def test_stream_cancel_mid_speech() -> None:
     tts = build()
     stream = tts.stream()
-    stream.push_text(LONG)
+    stream.push_text(LONG[: len(LONG) // 10])  # the stream splits sentences: 400 are plenty
     stream.end_input()
     await stream.__anext__()
-    t0 = time.perf_counter()
-    await stream.aclose()
-    assert time.perf_counter() - t0 < 0.2
+    await asyncio.wait_for(stream.aclose(), GUARD_S)
+    assert engine_freed()  # not held by a leftover synthesis
     frames = await _frames(tts.synthesize("Still working."))
     assert len(frames) > 0
 
