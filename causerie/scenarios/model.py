@@ -119,6 +119,24 @@ class Session(_Strict):
     turns: list[Turn] = Field(min_length=1)
 
 
+class Service(_Strict):
+    """A local process the scenario starts first (see :mod:`causerie.scenarios.services`)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    command: list[str] = Field(min_length=1)
+    """Run in the scenario's folder; ``python`` is this interpreter, ``{port}`` a free port."""
+    url_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Environment variable that receives ``http://127.0.0.1:PORT`` for the agent."""
+    ready: str | None = Field(default=None, pattern=r"^/")
+    """Path that answers 2xx once the service is up (default: the port accepts)."""
+    timeout: float = Field(default=20.0, gt=0, le=300)
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        return v.split() if isinstance(v, str) else v
+
+
 class Scenario(_Strict):
     name: str
     description: str = ""
@@ -130,6 +148,9 @@ class Scenario(_Strict):
     turns: list[Turn] = Field(default_factory=list)
     sessions: list[Session] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    services: list[Service] = Field(default_factory=list)
+    env: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    """Environment for the agent (e.g. a test token for a declared tool), over the process's."""
     expect_error: list[str] = Field(default_factory=list)
     """The agent must refuse to start, with an error containing each of these texts
     (e.g. a malformed catalogue); no turns are run."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import os
 import tempfile
 import time
 import traceback
@@ -21,6 +22,7 @@ from typing import Any
 from ..errors import CauserieError
 from .checks import TurnRecord, check_events, check_reply, check_state, check_tools
 from .model import Scenario, Session, Turn, find_scenarios, load_scenario
+from .services import started
 
 _PATH_KEYS = ("catalogue", "knowledge_base", "data_dir", "path", "instructions_file")
 
@@ -208,16 +210,21 @@ async def run_scenario(
     agentry: _Agentry | None = None
     with tempfile.TemporaryDirectory(prefix="causerie-scenario-") as tmp:
         try:
-            config = scn.resolve(scn.config) if scn.config else default_config
-            loaded = load_config(config, overrides=_overrides(scn, tmp), registry=registry)
-            agentry = _Agentry(loaded, registry)
-            if scn.expect_error:
-                _build_only(loaded)
-                res.error = (
-                    f"expected the agent to refuse to start ({scn.expect_error}), but it started"
+            async with started(scn, Path(tmp)) as env:
+                config = scn.resolve(scn.config) if scn.config else default_config
+                environ = {**os.environ, **env}
+                loaded = load_config(
+                    config, environ=environ, overrides=_overrides(scn, tmp), registry=registry
                 )
-            for sess in scn.sessions if not scn.expect_error else []:
-                await _run_session(scn, sess, agentry, res.turns)
+                agentry = _Agentry(loaded, registry)
+                if scn.expect_error:
+                    _build_only(loaded)
+                    res.error = (
+                        f"expected the agent to refuse to start ({scn.expect_error}), "
+                        "but it started"
+                    )
+                for sess in scn.sessions if not scn.expect_error else []:
+                    await _run_session(scn, sess, agentry, res.turns)
         except CauserieError as e:
             missing = [t for t in scn.expect_error if t.lower() not in str(e).lower()]
             if not scn.expect_error:
