@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config.loader import LoadedConfig
-from ..config.spec import PROVIDER_KINDS
+from ..config.spec import PROVIDER_KINDS, ProviderKind
 from ..providers.registry import BuildContext, Registry
 
 logger = logging.getLogger(__name__)
@@ -25,14 +25,18 @@ class Pipeline:
     vad: Any
     turn_detector: Any | None = None
     load_seconds: dict[str, float] = field(default_factory=dict)
+    chains: dict[str, list[str]] = field(default_factory=dict)
+    """Stage -> its providers in order, for stages given as a fallback chain."""
 
     def describe(self) -> dict[str, str]:
+        """Stage -> its provider (the first of a chain)."""
+        from .fallback import describe
+
         out: dict[str, str] = {}
         for kind in PROVIDER_KINDS:
             obj = getattr(self, kind)
-            provider = getattr(obj, "provider", None) or type(obj).__name__
-            model = getattr(obj, "model", None)
-            out[kind] = f"{provider}/{model}" if model and model != "unknown" else str(provider)
+            labels = getattr(obj, "chain_labels", None)
+            out[kind] = labels[0] if labels else describe(obj)
         return out
 
     async def aclose(self) -> None:
@@ -80,28 +84,19 @@ def import_vendor_modules(loaded: LoadedConfig, registry: Registry) -> None:
 def build_pipeline(
     loaded: LoadedConfig, registry: Registry, progress: Progress | None = None
 ) -> Pipeline:
-    """Build and preload every stage. Blocking (models load): call it in a thread."""
+    """Build and preload every stage. Blocking (models load): call it in a thread. A stage
+    given as a list becomes a fallback chain (:mod:`.fallback`)."""
     spec = loaded.spec
-    ctx = BuildContext(language=spec.language, env=loaded.env, base_dir=loaded.base_dir)
     built: dict[str, Any] = {}
     timings: dict[str, float] = {}
-    for kind in PROVIDER_KINDS:
-        pspec = spec.provider(kind)
-        if kind == "llm" and pspec.provider == "scripted" and "agent_name" not in pspec.options:
-            pspec = pspec.model_copy(update={"options": {**pspec.options, "agent_name": spec.name}})
-        if kind == "vad" and spec.turn.detection == "turn_model":
-            pspec = _vad_for_turn_model(pspec)
-        if progress:
-            progress(f"loading {kind}: {pspec.provider}{'/' + pspec.model if pspec.model else ''}")
+    chains: dict[str, list[str]] = {}
+    # The VAD first: a chain with a non-streaming STT needs it.
+    for kind in PIPELINE_ORDER:
         t0 = time.perf_counter()
-        obj = registry.build(kind, pspec, ctx)
-        # Convention: a provider with heavy state offers a blocking ``preload()``; we are in a
-        # worker thread here, so the first session does not stall the event loop loading it.
-        preload = getattr(obj, "preload", None)
-        if callable(preload):
-            preload()
+        built[kind] = build_stage(kind, loaded, registry, progress, vad=built.get("vad"))
+        if len(spec.chain(kind)) > 1:
+            chains[kind] = [p.label for p in spec.chain(kind)]
         timings[kind] = time.perf_counter() - t0
-        built[kind] = obj
     turn_detector = None
     if spec.turn.detection == "turn_model":
         if progress:
@@ -111,4 +106,54 @@ def build_pipeline(
 
         turn_detector = inference.TurnDetector(version="v1-mini")
         timings["turn_model"] = time.perf_counter() - t0
-    return Pipeline(turn_detector=turn_detector, load_seconds=timings, **built)
+    return Pipeline(turn_detector=turn_detector, load_seconds=timings, chains=chains, **built)
+
+
+PIPELINE_ORDER: tuple[ProviderKind, ...] = ("vad", "stt", "llm", "tts")
+
+
+def build_stage(
+    kind: ProviderKind,
+    loaded: LoadedConfig,
+    registry: Registry,
+    progress: Progress | None = None,
+    *,
+    vad: Any = None,
+) -> Any:
+    """One stage's provider, or its fallback chain; ``vad`` for a chain of STTs."""
+    from .fallback import build_chain
+
+    spec = loaded.spec
+    ctx = BuildContext(language=spec.language, env=loaded.env, base_dir=loaded.base_dir)
+    objs = [_build_one(kind, p, registry, ctx, progress) for p in _chain(kind, spec)]
+    return build_chain(kind, objs, timeout=spec.fallback.timeout, vad=vad)
+
+
+def _chain(kind: str, spec: Any) -> list[Any]:
+    pspecs = spec.chain(kind)
+    if kind == "vad" and spec.turn.detection == "turn_model":
+        pspecs = [_vad_for_turn_model(pspecs[0])]
+    return [
+        p.model_copy(update={"options": {**p.options, "agent_name": spec.name}})
+        if kind == "llm" and p.provider == "scripted" and "agent_name" not in p.options
+        else p
+        for p in pspecs
+    ]
+
+
+def _build_one(
+    kind: str,
+    pspec: Any,
+    registry: Registry,
+    ctx: BuildContext,
+    progress: Progress | None,
+) -> Any:
+    if progress:
+        progress(f"loading {kind}: {pspec.label}")
+    obj = registry.build(kind, pspec, ctx)  # type: ignore[arg-type]
+    # Convention: a provider with heavy state offers a blocking ``preload()``; we are in a
+    # worker thread here, so the first session does not stall the event loop loading it.
+    preload = getattr(obj, "preload", None)
+    if callable(preload):
+        preload()
+    return obj

@@ -52,7 +52,12 @@ def build_session(
     conn = SessionConnectOptions(
         stt_conn_options=APIConnectOptions(max_retry=1, retry_interval=0.1, timeout=10.0),
         llm_conn_options=APIConnectOptions(max_retry=0, timeout=spec.turn.max_response_time),
-        tts_conn_options=APIConnectOptions(max_retry=1, retry_interval=0.1, timeout=10.0),
+        # A TTS chain's adapter times each attempt with these options: the chain's timeout.
+        tts_conn_options=APIConnectOptions(
+            max_retry=1,
+            retry_interval=0.1,
+            timeout=spec.fallback.timeout if spec.tts.fallbacks else 10.0,
+        ),
         max_unrecoverable_errors=1000,
     )
     return AgentSession[SessionData](

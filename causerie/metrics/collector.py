@@ -43,7 +43,13 @@ from .records import ErrorRecord, Outcome, SessionRecord, ToolCall, TranscriptEn
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RecordSink", "SessionCollector", "attach_metrics", "describe_providers"]
+__all__ = [
+    "RecordSink",
+    "SessionCollector",
+    "attach_metrics",
+    "describe_providers",
+    "provider_label",
+]
 
 _OWNER: contextvars.ContextVar[SessionCollector | None] = contextvars.ContextVar(
     "causerie_metrics_owner", default=None
@@ -92,6 +98,7 @@ class _User:
     stt_final_delay: float | None = None
     end_of_utterance_delay: float | None = None
     stt_duration: float | None = None
+    stt_served: str | None = None
 
 
 @dataclass(slots=True)
@@ -112,6 +119,8 @@ class _Reply:
     tts_ttfb: float | None = None
     tts_duration: float | None = None
     voice_to_voice: float | None = None
+    served: dict[str, str] = field(default_factory=dict)
+    """Stage -> the provider whose metrics came for this reply (a chain's fallback, say)."""
     errors: list[str] = field(default_factory=list)
     done: bool = False
     """The speech is done; the turn is written on the next loop pass."""
@@ -125,14 +134,33 @@ def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and value >= 0 else None
 
 
+def provider_label(provider: str | None, model: str | None) -> str:
+    """'openai/gpt-4o-mini': how records name a provider (metrics metadata spell it so)."""
+    name = provider or "unknown"
+    return f"{name}/{model}" if model and model != "unknown" else name
+
+
 def _describe(obj: Any) -> str | None:
     if obj is None:
         return None
     if isinstance(obj, str):  # livekit accepts "provider/model" strings for inference
         return obj
-    provider = getattr(obj, "provider", None) or type(obj).__name__
-    model = getattr(obj, "model", None)
-    return f"{provider}/{model}" if model and model != "unknown" else str(provider)
+    chain = getattr(obj, "chain_labels", None)  # a fallback chain: its first
+    if chain:
+        return str(chain[0])
+    return provider_label(
+        getattr(obj, "provider", None) or type(obj).__name__, getattr(obj, "model", None)
+    )
+
+
+def _chains(session: Any) -> dict[str, tuple[str, ...]]:
+    """Stage -> its chain's labels, for the stages given as a fallback chain."""
+    out = {}
+    for kind in ("stt", "llm", "tts"):
+        labels = getattr(getattr(session, kind, None), "chain_labels", None)
+        if labels:
+            out[kind] = tuple(labels)
+    return out
 
 
 def describe_providers(session: Any) -> dict[str, str]:
@@ -180,6 +208,9 @@ class SessionCollector:
         self._eou_reply: _Reply | None = None
         self._typed_reply: _Reply | None = None
         self._stt_duration: float | None = None
+        self._stt_served: str | None = None
+        self.chains: dict[str, tuple[str, ...]] = {}
+        """Stage -> its providers in order, where the stage is a fallback chain."""
         self._seen_errors: deque[BaseException] = deque(maxlen=16)
         self._entries: list[TranscriptEntry] = []  # written with the next turn
 
@@ -197,6 +228,7 @@ class SessionCollector:
         _OWNER.set(self)
         if not self.providers:
             self.providers = describe_providers(session)
+        self.chains = _chains(session)
         handlers: list[tuple[str, Callable[[Any], None]]] = [
             ("speech_created", self._on_speech_created),
             ("metrics_collected", self._on_metrics),
@@ -299,12 +331,19 @@ class SessionCollector:
         m = ev.metrics
         kind = getattr(m, "type", None)
         if kind == "stt_metrics":
-            if self._owns_context() and not getattr(m, "streamed", False):
-                self._stt_duration = _add(self._stt_duration, m.duration)
+            if self._owns_context():
+                self._stt_served = self._served("stt", self._stt_served, m)
+                if not getattr(m, "streamed", False):
+                    self._stt_duration = _add(self._stt_duration, m.duration)
             return
         reply = self._replies.get(getattr(m, "speech_id", None) or "")
         if reply is None:  # another session's speech (shared provider), or already written
             return
+        if kind in ("llm_metrics", "tts_metrics"):
+            stage = kind[:3]
+            served = self._served(stage, reply.served.get(stage), m)
+            if served is not None:
+                reply.served[stage] = served
         if kind == "eou_metrics":
             reply.eou_delay = _num(m.end_of_utterance_delay)
             reply.transcription_delay = _num(m.transcription_delay)
@@ -319,6 +358,18 @@ class SessionCollector:
             if reply.tts_ttfb is None:
                 reply.tts_ttfb = _num(m.ttfb)
             reply.tts_duration = _add(reply.tts_duration, m.duration)
+
+    def _served(self, stage: str, current: str | None, m: Any) -> str | None:
+        """Who served, from the metrics' metadata. Within a chain a fallback's figures win
+        over the first's: a recovery probe of the first may report during the same reply."""
+        meta = getattr(m, "metadata", None)
+        if meta is None or not (meta.model_provider or meta.model_name):
+            return current
+        label = provider_label(meta.model_provider, meta.model_name)
+        chain = self.chains.get(stage)
+        if current is not None and chain and current != chain[0]:
+            return current
+        return label
 
     def _on_item(self, ev: Any) -> None:
         item = ev.item
@@ -338,8 +389,10 @@ class SessionCollector:
             stt_final_delay=_num(m.get("transcription_delay")),
             end_of_utterance_delay=_num(m.get("end_of_turn_delay")),
             stt_duration=self._stt_duration,
+            stt_served=self._stt_served,
         )
         self._stt_duration = None
+        self._stt_served = None
         target = None
         for candidate in (self._eou_reply, self._typed_reply):
             if (
@@ -457,6 +510,9 @@ class SessionCollector:
             for k, v in (msg.metrics or {}).items():
                 lk.setdefault(k, v)
         user = reply.user
+        served = dict(reply.served)
+        if user is not None and user.stt_served:
+            served["stt"] = user.stt_served
         self._flush_entries()
         self.turns += 1
         self.sink.add_turn_nowait(
@@ -484,6 +540,10 @@ class SessionCollector:
                 interrupted=interrupted,
                 voice_to_voice=reply.voice_to_voice,
                 lk_e2e_latency=_num(lk.get("e2e_latency")),
+                providers=served,
+                failovers=sorted(
+                    k for k, v in served.items() if k in self.chains and v != self.chains[k][0]
+                ),
                 error="; ".join(reply.errors) or None,
             )
         )

@@ -98,12 +98,19 @@ class TurnRecord:
     """Our figure: first non-silent output sample minus last non-silent input sample."""
     lk_e2e_latency: float | None = None
     """livekit-agents' own ``e2e_latency``; it under-reports (see DESIGN.md section 4)."""
+    providers: dict[str, str] = field(default_factory=dict)
+    """Stage -> the provider that served this turn ('llm': 'openai/gpt-4o-mini'), as its
+    metrics named it; a stage without metrics is left out (the session's then applies)."""
+    failovers: list[str] = field(default_factory=list)
+    """Stages (of a fallback chain) served by a provider other than the chain's first."""
     error: str | None = None
     v: int = RECORD_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         d = {f: getattr(self, f) for f in _TURN_SCALARS}
         d["tool_calls"] = [t.to_dict() for t in self.tool_calls]
+        d["providers"] = dict(self.providers)
+        d["failovers"] = list(self.failovers)
         return d
 
     @classmethod
@@ -120,7 +127,9 @@ class TurnRecord:
         return cls.from_dict(json.loads(text))
 
 
-_TURN_SCALARS = tuple(f.name for f in fields(TurnRecord) if f.name != "tool_calls")
+_TURN_SCALARS = tuple(
+    f.name for f in fields(TurnRecord) if f.name not in ("tool_calls", "providers", "failovers")
+)
 
 
 @dataclass(slots=True)

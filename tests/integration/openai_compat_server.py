@@ -3,24 +3,34 @@ vLLM and llama.cpp do), to test the OpenAI-compatible path up to the wire."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
+
+Failure = Literal["500", "hang", "drop"]
 
 
 class FakeOpenAIServer:
     """``tool_call=(name, arguments)``: when the request offers tools, first answer with that
     call (as a model does); once the tool's result is in the messages, reply ``reply`` followed
-    by the result."""
+    by the result.
+
+    ``fail``: every chat request fails on purpose: ``"500"`` answers HTTP 500 (OpenAI's error
+    JSON), ``"hang"`` never answers, ``"drop"`` starts the event stream (the role chunk) and
+    then closes the connection mid-stream."""
 
     def __init__(
         self,
         reply: str = "Hello from the local model.",
         tool_call: tuple[str, dict[str, Any]] | None = None,
+        fail: Failure | None = None,
     ) -> None:
         self.reply = reply
         self.tool_call = tool_call
+        self.fail = fail
+        self._release = asyncio.Event()
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._runner: web.AppRunner | None = None
@@ -37,6 +47,7 @@ class FakeOpenAIServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     async def stop(self) -> None:
+        self._release.set()  # hung handlers return, so cleanup does not wait on them
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -44,8 +55,26 @@ class FakeOpenAIServer:
         body = await request.json()
         self.requests.append(body)
         self.headers.append(dict(request.headers))
+        if self.fail == "500":
+            error = {"error": {"message": "boom", "type": "server_error", "code": None}}
+            return web.json_response(error, status=500)
+        if self.fail == "hang":
+            await self._release.wait()
+            return web.Response(status=503)
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
+        if self.fail == "drop":
+            role = {
+                "id": "chatcmpl-1",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": body.get("model"),
+                "choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}],
+            }
+            await resp.write(f"data: {json.dumps(role)}\n\n".encode())
+            assert request.transport is not None
+            request.transport.close()  # mid-stream: no [DONE], the chunked body cut short
+            return resp
         messages = body.get("messages") or [{}]
         reply = self.reply
         if self.tool_call is not None and body.get("tools"):
