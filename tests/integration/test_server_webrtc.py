@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -11,6 +10,7 @@ import pytest
 
 from tests.e2e.harness import RtcClient, ServerThread, serve_shared
 from tests.speech import speak
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -30,9 +30,7 @@ def baseline(server: ServerThread) -> int:
 
 def assert_clean(server: ServerThread, baseline: int) -> None:
     server.wait_idle(timeout=15)
-    deadline = time.monotonic() + 5
-    while server.task_count() > baseline and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: server.task_count() <= baseline, "the session's tasks to end")
     assert server.task_count() <= baseline
 
 
@@ -94,12 +92,12 @@ async def test_webrtc_conversation(server: ServerThread, baseline: int) -> None:
         assert len(loud) >= 25, "half a second of the reply reached the client's track"
         assert c.mic.last_audible_sent is not None
         heard = loud[0].at - c.mic.last_audible_sent
-        assert 0.05 < heard < 2.5
+        assert heard > 0  # the reply follows the question (its size is bench/'s job)
         c.channel.send('{"type": "interrupt"}')
         cut = await c.wait_for(lambda e: e["type"] == "interrupted", within=5)
         metrics = await c.wait_for(lambda e: e["type"] == "turn_metrics")
         assert metrics["interrupted"] is True
-        assert metrics["voice_to_voice"] is not None and 0.05 < metrics["voice_to_voice"] < 2.0
+        assert metrics["voice_to_voice"] is not None and metrics["voice_to_voice"] > 0
         await asyncio.sleep(0.3)
         late = [a for a in c.audio if a.audible and a.at > cut["_at"] + 0.25]
         assert not late, "the agent's track goes quiet after an interruption"

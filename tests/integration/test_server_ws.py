@@ -18,6 +18,7 @@ from tests.e2e.harness import (
     serve_shared,
     speech_frames,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -36,9 +37,7 @@ def baseline(server: ServerThread) -> int:
 def assert_clean(server: ServerThread, baseline: int) -> None:
     """No session open, and the server's loop runs as many tasks as before the test."""
     server.wait_idle()
-    deadline = time.monotonic() + 5
-    while server.task_count() > baseline and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: server.task_count() <= baseline, "the session's tasks to end")
     assert server.manager.active == 0
     assert server.task_count() <= baseline
 
@@ -76,10 +75,10 @@ async def test_voice_conversation(server: ServerThread, baseline: int) -> None:
     # The reply's voice reached us, and the latency figures are plausible.
     loud = [a for a in c.audio if a.audible]
     assert len(loud) > 25, "at least half a second of audible reply"
-    assert metrics["voice_to_voice"] is not None and 0.05 < metrics["voice_to_voice"] < 2.0
+    assert metrics["voice_to_voice"] is not None and metrics["voice_to_voice"] > 0
     assert c.last_audible_sent is not None
     heard = loud[0].at - c.last_audible_sent
-    assert 0.05 < heard < 2.5
+    assert heard > 0  # the reply follows the question (its size is bench/'s job)
     assert_clean(server, baseline)
 
 

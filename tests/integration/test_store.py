@@ -29,6 +29,7 @@ from causerie.metrics import (
 )
 from causerie.store import BufferedStore, MemoryRecord, SQLiteStore, Store, open_store
 from causerie.store.sqlite import MIGRATIONS, SCHEMA_VERSION, migrate
+from tests.waiting import until
 
 from ..fixtures_store import (  # noqa: F401 - the *_fixture imports register fixtures
     RedisServer,
@@ -650,7 +651,8 @@ async def test_buffered_store_survives_backend_outage(outage: Outage) -> None:
     buffered.start_session_nowait(session("s1"))
     for i in range(bound + 10):
         buffered.add_turn_nowait(turn("s1", i))
-        await asyncio.sleep(0.005)  # let the drain task try and fail meanwhile
+        await asyncio.sleep(0.005)  # let the drain task try meanwhile
+    await until(lambda: buffered.failures >= 1, "the drain task to fail on the dead backend")
     assert buffered.pending == bound
     assert buffered.dropped == 11  # the session start and 19 turns fit, 11 turns did not
     assert buffered.failures >= 1

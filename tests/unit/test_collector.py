@@ -32,6 +32,7 @@ from causerie.providers.local.scripted import ScriptedLLM
 from causerie.providers.local.scripted.smalltalk import SmallTalk
 from causerie.store import BufferedStore, SQLiteStore, Store, open_store
 from tests.fakes import FlakyLLM
+from tests.waiting import until
 
 from ..fixtures_metrics import Shop, broken_tool, get_weather
 from ..fixtures_store import RedisServer, needs_redis_server, own_redis_server_fixture  # noqa: F401
@@ -415,8 +416,8 @@ async def test_store_down_the_conversation_goes_on(outage: Outage) -> None:
     )
     assert all(r.events for r in results), "a turn went unanswered"
 
-    await asyncio.sleep(0.2)  # let the drain task fail a few times
-    assert not store.healthy and store.failures >= 1 and store.last_error
+    await until(lambda: store.failures >= 1, "the drain task to fail on the dead backend")
+    assert not store.healthy and store.last_error
     # 1 start + 6 turns + 12 transcript entries + 1 end = 20 records; 12 fit the buffer.
     assert store.pending == bound
     assert store.dropped == 20 - bound

@@ -20,6 +20,7 @@ from causerie.tools import handle_client_action
 from causerie.tools.base import ToolBox, guarded
 from causerie.tools.registry import tools_for
 from causerie.tools.shop import ShopOptions, load_shop
+from tests.waiting import until
 
 
 class Direct:
@@ -237,8 +238,10 @@ async def test_client_action_applies_and_acknowledges(shop: Any) -> None:
     )
     types = [e["type"] for e in events]
     assert types.count("cart_updated") == 1 and "product_cards" in types
-    await asyncio.sleep(0.05)
-    said = [i.text_content for i in session.history.items if getattr(i, "role", "") == "assistant"]
-    assert any(
-        "Acacia honey" in (t or "") for t in said
-    )  # acknowledged out loud, and in the history
+
+    def said() -> list[str]:
+        items = session.history.items
+        return [i.text_content or "" for i in items if getattr(i, "role", "") == "assistant"]
+
+    # Acknowledged out loud, and in the history.
+    await until(lambda: any("Acacia honey" in t for t in said()), "the spoken acknowledgement")
