@@ -48,7 +48,7 @@ let meterCtx = null;
 let meters = null;
 let bubbles = { user: null, agent: null };
 let visualiser = null; // a theme's visualiser.js, when it has one
-const shown = { connKey: null, notice: null }; // redrawn when the language changes
+const shown = { connKey: "talk.conn.idle", notice: null }; // redrawn when the language changes
 
 // -- connection ---------------------------------------------------------------------------
 
@@ -367,20 +367,21 @@ window.addEventListener("causerie:language", () => {
   for (const li of ui.transcript.querySelectorAll("li.cut")) li.dataset.cut = t("talk.interrupted");
 });
 
+const wanted = params.get("transport");
+if (wanted in TRANSPORTS) {
+  document.querySelector(`input[name="transport"][value="${wanted}"]`).checked = true;
+}
+ui.room.value = params.get("room") || randomId("causerie-web-");
+ui.name.value = params.get("name") || "";
+showTransportOptions();
+
 async function start() {
   const info = await pageInfo();
   await i18n.init({ agentLanguage: info && info.language, languages: info && info.languages });
   i18n.switcher($("language"));
   if (info && info.agent) ui.agentName.textContent = info.agent;
   visualiser = await applyTheme(info, params.get("theme"), ui.visualiser);
-  const wanted = params.get("transport");
-  if (wanted in TRANSPORTS) {
-    document.querySelector(`input[name="transport"][value="${wanted}"]`).checked = true;
-  }
-  ui.room.value = params.get("room") || randomId("causerie-web-");
-  ui.name.value = params.get("name") || "";
-  showTransportOptions();
-  setConn("idle");
+  if (debug.conn === "idle") setConn("idle"); // unless a click came first
   debug.ready = true;
   if (params.get("autoconnect") === "1") connect();
 }
