@@ -152,3 +152,18 @@ async def test_a_missing_secret_refuses_to_start_naming_tool_and_variable(
     loaded = load_config(agent_dir(tmp_path), environ={"ORDER_API_URL": "http://x"}, dotenv=None)
     with pytest.raises(ConfigError, match=r"api_tools\[order_status\].*ORDER_API_TOKEN"):
         build_agent(loaded, Faults())
+
+
+async def test_a_secret_echoed_by_the_api_never_reaches_the_chat_or_the_records(
+    api: ApiServer, tmp_path: Path
+) -> None:
+    (tmp_path / "agent.yaml").write_text(
+        "llm: {provider: scripted}\napi_tools:\n"
+        "  - name: echo_key\n    description: Echo.\n    triggers: [echo]\n"
+        "    request: {url: '${ORDER_API_URL}/echo', query: {key: '${ORDER_API_TOKEN}'}}\n"
+    )
+    results, _ = await run_turns(tmp_path / "agent.yaml", env_for(api), ["echo please"])
+    assert api.requests[-1]["query"] == {"key": "s3cret-token"}  # the API got it
+    outputs = [e.item.output for e in results[0].events if e.type == "function_call_output"]
+    assert outputs == ['{"query":{"key":"********"}}']
+    assert "s3cret-token" not in reply(results[0])
