@@ -15,8 +15,16 @@ def _masked(loaded: Any) -> str:
 
     data = loaded.spec.model_dump(mode="json", exclude_none=True)
     for kind in ("stt", "llm", "tts", "vad"):
-        if data.get(kind, {}).get("api_key"):
-            data[kind]["api_key"] = "********"
+        stage = data.get(kind)
+        if not isinstance(stage, dict):
+            continue
+        chain = [stage, *stage.pop("fallbacks", [])]
+        for pspec in chain:
+            pspec.pop("fallbacks", None)
+            if pspec.get("api_key"):
+                pspec["api_key"] = "********"
+        # A fallback chain is shown as agent.yaml writes it: a list, tried in order.
+        data[kind] = chain if len(chain) > 1 else stage
     import io
 
     buf = io.StringIO()
