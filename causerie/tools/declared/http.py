@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import json
 import logging
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +31,13 @@ _SECRETS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
     "causerie_api_tool_secrets", default=()
 )
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """Loading the CA bundle costs ~65 ms (measured: bench/declared_tools.py): done once per
+    process, off the event loop, and shared by every call's client (it is not changed)."""
+    return httpx.create_ssl_context()
 
 
 class MaskSecrets(logging.Filter):
@@ -80,6 +89,8 @@ class ApiCaller:
         self.secrets = tuple(v for v in self.env.values() if v)
         self.label = tool.name.replace("_", " ")
         self._transport = transport
+        self._tls: ssl.SSLContext | None = None
+        self._templates: dict[str, Any] = {}
         install_log_mask()
 
     def fail(self, message: str) -> ToolError:
@@ -88,6 +99,8 @@ class ApiCaller:
     async def call(self, args: Mapping[str, Any]) -> ApiAnswer:
         token = _SECRETS.set(self.secrets)
         try:
+            if self._tls is None:
+                self._tls = await asyncio.to_thread(_tls)
             return await self._call(dict(args))
         finally:
             _SECRETS.reset(token)
@@ -181,6 +194,7 @@ class ApiCaller:
                 max_redirects=req.max_redirects,
                 timeout=req.timeout,
                 transport=self._transport,
+                verify=self._tls or True,
                 event_hooks={"request": [self._on_request]},
                 trust_env=False,
             ) as client,
@@ -234,9 +248,15 @@ class ApiCaller:
             out = out[: resp.max_chars - 1] + "…"
         return ApiAnswer(out, ctx)
 
+    def template(self, source: str) -> Any:
+        """Compiled once per tool (compiling costs more than rendering)."""
+        if source not in self._templates:
+            self._templates[source] = jinja().from_string(source)
+        return self._templates[source]
+
     def _render(self, source: str, ctx: dict[str, Any]) -> str:
         try:
-            return jinja().from_string(source).render(ctx).strip()
+            return self.template(source).render(ctx).strip()
         except Exception as e:  # a template that breaks on this answer: say so, not crash
             logger.warning("api tool %s: template failed: %s", self.tool.name, e)
             raise self.fail(f"The {self.label} tool could not read the service's answer.") from e

@@ -14,7 +14,7 @@ from livekit.agents.llm import function_tool
 from ..base import session_data
 from .http import ApiAnswer, ApiCaller
 from .spec import ApiToolSpec
-from .templating import jinja, mask
+from .templating import mask
 
 logger = logging.getLogger("causerie.tools.declared")
 
@@ -67,10 +67,9 @@ def _checked(tool: ApiToolSpec, args: dict[str, Any]) -> dict[str, Any]:
 def _emit_card(tool: ApiToolSpec, caller: ApiCaller, answer: ApiAnswer, ctx: RunContext) -> None:
     spec = tool.ui_event
     assert spec is not None
-    env = jinja()
 
     def render(source: str) -> str:
-        return mask(env.from_string(source).render(answer.context).strip(), caller.secrets)
+        return mask(caller.template(source).render(answer.context).strip(), caller.secrets)
 
     try:
         card: dict[str, Any] = {"title": render(spec.card.title)}
