@@ -75,6 +75,15 @@ async def open_page(browser: Any, url: str, locale: str = "en-US") -> Any:
     return page
 
 
+async def until(page: Any, predicate: str, seconds: float = 10.0) -> None:
+    """Poll a JS function with evaluate: the dashboard's CSP forbids wait_for_function's eval."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not await page.evaluate(predicate):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {predicate}")
+        await asyncio.sleep(0.05)
+
+
 def style(selector: str, prop: str) -> str:
     return f"getComputedStyle(document.querySelector({selector!r})).{prop}"
 
@@ -108,18 +117,18 @@ async def test_the_dashboard_follows_the_browser_language(browser: Any, tmp_path
             context = await browser.new_context(locale="fr-FR")
             page = await context.new_page()
             await page.goto(base + "/dashboard")
-            await page.wait_for_function("document.documentElement.lang === 'fr'")
+            await until(page, "() => document.documentElement.lang === 'fr'")
             assert await page.inner_text("#errors-empty") == "Aucune erreur sur la période."
             assert await page.title() == "Causerie · tableau de bord"
-            await page.wait_for_function(
-                "document.getElementById('page-info').textContent === 'aucune session'"
+            await until(
+                page, "() => document.getElementById('page-info').textContent === 'aucune session'"
             )
             # The switch: back to English, including what the script wrote.
             await page.select_option("#language", "en")
-            await page.wait_for_function("document.documentElement.lang === 'en'")
+            await until(page, "() => document.documentElement.lang === 'en'")
             assert await page.inner_text("#errors-empty") == "No error in the window."
-            await page.wait_for_function(
-                "document.getElementById('page-info').textContent === 'no session'"
+            await until(
+                page, "() => document.getElementById('page-info').textContent === 'no session'"
             )
     finally:
         await rt.aclose()
