@@ -115,6 +115,7 @@ def metrics(
         if by_provider:
             known = await query.sessions_by_id(store, {t.session_id for t in w.turns}, w.since)
             out["by_provider"] = query.by_provider(w.turns, known)
+            out["failovers"] = query.failovers(w.turns)
         return out
 
     res = _with_store(_url(state, store_url), read)
@@ -130,6 +131,9 @@ def metrics(
     for name, p in res["metrics"].items():
         rows.append([name, str(p["count"]), _ms(p["p50"]), _ms(p["p90"]), _ms(p["p99"])])
     _table(rows)
+    for stage, counts in (res.get("failovers") or {}).items():
+        served = ", ".join(f"{p} {n} turn(s)" for p, n in counts.items())
+        click.echo(f"failovers: {stage} served by a fallback: {served}")
     for stage, providers in (res.get("by_provider") or {}).items():
         for provider, stats in providers.items():
             click.echo(f"\n{stage}: {provider}")

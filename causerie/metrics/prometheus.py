@@ -222,6 +222,12 @@ class PrometheusMetrics:
         self.tool_calls = Counter(
             "causerie_tool_calls", "Function tool calls.", ["tool", "outcome"], registry=r
         )
+        self.failovers = Counter(
+            "causerie_failovers",
+            "Turns a fallback chain's later provider served (the first failed or timed out).",
+            ["stage", "provider", "transport"],
+            registry=r,
+        )
         self.tool_duration = Histogram(
             "causerie_tool_duration_seconds",
             "Function tool run time.",
@@ -317,6 +323,8 @@ class PrometheusMetrics:
             self.tokens.labels(llm, transport, "prompt").inc(t.llm_prompt_tokens)
         if t.llm_completion_tokens:
             self.tokens.labels(llm, transport, "completion").inc(t.llm_completion_tokens)
+        for stage in t.failovers:
+            self.failovers.labels(stage, _label(t.providers.get(stage)), transport).inc()
         for call in t.tool_calls:
             self.tool_calls.labels(_label(call.name), "ok" if call.ok else "error").inc()
             if call.duration is not None:

@@ -156,7 +156,8 @@ def by_provider(
     groups: dict[tuple[str, str], list[TurnRecord]] = defaultdict(list)
     for t in turns:
         s = sessions.get(t.session_id)
-        p = s.providers if s else {}
+        # Who served the turn (a fallback, say) over the session's configured provider.
+        p = {**(s.providers if s else {}), **t.providers}
         for stage in STAGE_METRICS:
             if stage == "pipeline":
                 name = "+".join(p.get(k, "none") for k in ("stt", "llm", "tts"))
@@ -169,3 +170,13 @@ def by_provider(
         if any(v["count"] for v in stats.values()):
             out[stage][name] = stats
     return dict(out)
+
+
+def failovers(turns: Iterable[TurnRecord]) -> dict[str, dict[str, int]]:
+    """``{stage: {provider: turns}}``: turns a fallback chain's later provider served,
+    under that provider, e.g. ``{"llm": {"scripted": 3}}``."""
+    out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for t in turns:
+        for stage in t.failovers:
+            out[stage][t.providers.get(stage, "unknown")] += 1
+    return {stage: dict(counts) for stage, counts in sorted(out.items())}

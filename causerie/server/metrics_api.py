@@ -48,6 +48,7 @@ from ..metrics.query import (
     MAX_POINTS,
     QueryError,
     by_provider,
+    failovers,
     load_window,
     parse_choice,
     parse_duration,
@@ -242,6 +243,7 @@ def metrics_router(
         if by == "provider":
             known = await sessions_by_id(store, {t.session_id for t in w.turns}, w.since)
             body["by_provider"] = by_provider(w.turns, known)
+            body["failovers"] = failovers(w.turns)
         return JSONResponse(body)
 
     @router.get("/api/metrics/series")

@@ -158,7 +158,10 @@
         if (!p || !p.count) continue;
         // The pipeline is "stt+llm+tts", each "provider/model": the providers say enough.
         const name = stage === "pipeline" ? provider.split("+").map((p) => p.split("/")[0]).join(" + ") : provider;
-        labels.push(`${label} · ${name}`);
+        // Turns this provider served because the one before it in a fallback chain failed.
+        const failed = ((s.failovers || {})[stage] || {})[provider] || 0;
+        const note = failed ? ` · ${failed} ${t("dash.providers.failovers")}` : "";
+        labels.push(`${label} · ${name}${note}`);
         p50.push(p.p50 * 1000);
         p90.push(p.p90 * 1000);
       }
