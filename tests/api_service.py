@@ -37,6 +37,7 @@ class ApiServer:
         r.add_get("/redirect", self._redirect)
         r.add_get("/loop", self._loop)
         r.add_get("/echo", self._echo)
+        r.add_delete("/orders/{oid}", self._delete)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -111,6 +112,10 @@ class ApiServer:
 
     async def _loop(self, request: web.Request) -> web.Response:
         raise web.HTTPFound("/loop")
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        return web.Response(status=204)
 
     async def _echo(self, request: web.Request) -> web.Response:
         await self._record(request)

@@ -189,3 +189,12 @@ async def test_secrets_are_masked_in_errors_outputs_and_logs(
     assert any("HTTP Request" in r.getMessage() for r in caplog.records)  # httpx logged it
     ours = [r for r in caplog.records if not r.name.startswith("aiohttp")]  # the test server's
     assert not [r for r in ours if TOKEN in r.getMessage()]
+
+
+async def test_no_content_is_a_success_the_agent_can_say(server: ApiServer) -> None:
+    spec = tool(
+        f"{server.url}/orders/{{{{ order_id }}}}", method="DELETE", response={"path": "$.x"}
+    )
+    answer = await caller(spec).call({"order_id": "A1001"})
+    assert answer.text == "The order status request succeeded (the service sent no content)."
+    assert server.requests[-1]["method"] == "DELETE"

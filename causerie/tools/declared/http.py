@@ -234,7 +234,9 @@ class ApiCaller:
             raise self.fail(msg)
         if not is_json and (resp.path or (resp.template and "response." in resp.template)):
             raise self.fail(f"The {self.label} service sent an answer that is not valid JSON.")
-        if resp.template:
+        if not text.strip() and not resp.template:  # 204 No Content, typically
+            out = f"The {self.label} request succeeded (the service sent no content)."
+        elif resp.template:
             out = self._render(resp.template, ctx)
         elif resp.path:
             values = select(data, resp.path)
