@@ -232,3 +232,35 @@ async def test_livekit_room_and_name_reach_a_token_minted_for_the_page(
     assert claims.video is not None and claims.video.room == "salon-7"
     assert claims.name == "Marie Curie" and claims.identity.startswith("web-")
     assert texts and not [t for t in texts if PAGE_KEY in t]
+
+
+async def test_a_key_missing_from_a_translation_falls_back_to_english(
+    browser: Any, tmp_path: Path
+) -> None:
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
+
+    from causerie.server.ui import I18N_DIR, i18n_router
+
+    strings = tmp_path / "i18n"
+    strings.mkdir()
+    (strings / "i18n.js").write_bytes((I18N_DIR / "i18n.js").read_bytes())
+    (strings / "en.json").write_text('{"a": "Hello", "b": "Only in English <b>{x}</b>"}')
+    (strings / "fr.json").write_text('{"a": "Bonjour"}')
+    app = FastAPI()
+    app.include_router(i18n_router("fr", strings))
+    page_html = """<!doctype html><meta charset="utf-8"><script src="/i18n/i18n.js"></script>
+    <p id="a" data-i18n="a">?</p><p id="b"></p><p id="c" data-i18n="zz.unknown">?</p>
+    <script>CauserieI18n.init().then(() => {
+      document.getElementById("b").textContent = CauserieI18n.t("b", {x: "<i>1</i>"});
+      window.done = true;
+    });</script>"""
+    app.get("/")(lambda: HTMLResponse(page_html))
+    async with served(app) as base:
+        page = await (await browser.new_context(locale="en-US")).new_page()
+        await page.goto(base + "/")
+        await page.wait_for_function("window.done === true")
+        assert await page.inner_text("#a") == "Bonjour"  # the agent's language: fr
+        assert await page.inner_text("#b") == "Only in English <b><i>1</i></b>"  # as text
+        assert await page.locator("#b b, #b i").count() == 0
+        assert await page.inner_text("#c") == "zz.unknown"  # not even in English: the key
