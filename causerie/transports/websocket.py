@@ -33,6 +33,7 @@ FRAME_BYTES = SAMPLES_PER_FRAME * 2
 CLOSE_BUSY = 1013  # "try again later"
 CLOSE_SESSION_ENDED = 1011
 CLOSE_TOO_SLOW = 1008
+MAX_QUEUED_EVENTS = 1000  # JSON events waiting for a peer that does not read
 
 
 class WebSocketPeer:
@@ -46,6 +47,9 @@ class WebSocketPeer:
         self._max_audio = int(max_backlog_s * 1000 / FRAME_MS)
         self._wake = asyncio.Event()
         self._emptied = asyncio.Event()
+        # Set when the backlog passes its bound; the run loop hangs up even while the writer
+        # is stuck in a send (a peer that stopped reading fills the TCP buffers first).
+        self._slow = asyncio.Event()
         self.too_slow = False
         self.live: LiveSession | None = None
         self._last_bad_frame_error = 0.0
@@ -53,8 +57,7 @@ class WebSocketPeer:
     # Called by LiveSession / its event channel (sync, on the loop).
     def send_audio(self, frame: rtc.AudioFrame) -> None:
         if self._audio_queued >= self._max_audio:
-            self.too_slow = True  # the peer stopped reading; the run loop hangs up
-            self._wake.set()
+            self._hang_up_slow()  # the peer stopped reading
             return
         self._outbox.append(frame)
         self._audio_queued += 1
@@ -66,7 +69,15 @@ class WebSocketPeer:
             self._audio_queued = 0
 
     def send_event(self, event: dict[str, Any]) -> None:
+        if len(self._outbox) - self._audio_queued >= MAX_QUEUED_EVENTS:
+            self._hang_up_slow()
+            return
         self._outbox.append(encode(event))
+        self._wake.set()
+
+    def _hang_up_slow(self) -> None:
+        self.too_slow = True
+        self._slow.set()
         self._wake.set()
 
     async def _writer(self) -> None:
@@ -128,7 +139,8 @@ class WebSocketPeer:
         reader = asyncio.create_task(self._reader(live), name=f"ws.read[{sid}]")
         writer = asyncio.create_task(self._writer(), name=f"ws.write[{sid}]")
         ended = asyncio.create_task(live.closed.wait(), name=f"ws.session-ended[{sid}]")
-        tasks = {reader, writer, ended}
+        slow = asyncio.create_task(self._slow.wait(), name=f"ws.too-slow[{sid}]")
+        tasks = {reader, writer, ended, slow}
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             if ended in done and not writer.done():
@@ -142,6 +154,7 @@ class WebSocketPeer:
         if reader in done:
             return None
         if self.too_slow:
+            logger.info("session %s: the client stopped reading; hanging up", sid)
             return CLOSE_TOO_SLOW, "client is not reading the agent's audio"
         if ended in done:
             return CLOSE_SESSION_ENDED, "the session ended"
