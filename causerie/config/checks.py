@@ -135,6 +135,25 @@ def start_problems(loaded: LoadedConfig, registry: Any) -> list[Problem]:
         *check_tools(spec.tools, known_tool_names(loaded)),
         *check_languages(spec, registry, ("stt", "tts")),
         *check_api_tools(loaded),
+        *check_theme(loaded),
+    ]
+
+
+def check_theme(loaded: LoadedConfig) -> list[Problem]:
+    """``ui.theme`` names a theme folder next to agent.yaml or a built-in one (docs/THEMES.md)."""
+    from ..server.themes import Themes
+
+    themes = Themes(loaded.base_dir / "themes")
+    name = loaded.spec.ui.theme
+    if themes.find(name) is not None:
+        return []
+    return [
+        Problem(
+            "ui.theme",
+            f"no theme {name!r}: no {loaded.base_dir / 'themes' / name}/theme.css and no "
+            f"built-in one; available: {', '.join(themes.names())}",
+            "`causerie config set ui.theme default`, or create that folder (docs/THEMES.md)",
+        )
     ]
 
 

@@ -202,3 +202,16 @@ def test_themes_lists_user_and_built_in_names(tmp_path: Path) -> None:
     assert themes.names() == ["default", "market", "shop-brand"]
     assert themes.find("no-css") is None and themes.find("../market") is None
     assert Themes(None).require("default").root == BUILTIN_DIR / "default"
+
+
+def test_config_check_names_an_unknown_theme(tmp_path: Path) -> None:
+    from causerie.config.checks import check_theme
+
+    (tmp_path / "agent.yaml").write_text("ui:\n  theme: acme\n")
+    loaded = load_config(tmp_path / "agent.yaml", dotenv=None, environ={})
+    (problem,) = check_theme(loaded)
+    assert problem.field == "ui.theme" and "'acme'" in problem.message
+    assert "default, market" in problem.message and "config set ui.theme" in problem.fix
+    (tmp_path / "themes" / "acme").mkdir(parents=True)
+    (tmp_path / "themes" / "acme" / "theme.css").write_text(":root {}\n")
+    assert check_theme(loaded) == []
