@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from ..agent.pipeline import Pipeline, Progress, build_pipeline
 from ..config.loader import LoadedConfig
 from ..providers.registry import Registry
+from ..server.sessions import keep_stt_ready
 from . import chat, models, speech, transcriptions
 from .auth import ConcurrencyLimiter, KeyRing
 from .engines import Engines
@@ -41,6 +42,7 @@ def create_gateway_app(
         if built is None:
             built = await asyncio.to_thread(build_pipeline, loaded, registry, progress)
         gw.engines = Engines(built, loaded, registry)
+        await keep_stt_ready(built.stt, settings.stt_workers, progress)
         if on_ready is not None:
             on_ready()
         try:

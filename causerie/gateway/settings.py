@@ -29,6 +29,13 @@ class GatewaySettings(BaseSettings):
     max_input_chars: int = Field(default=4096, ge=1, description="Longest speech input.")
     max_concurrent_per_key: int = Field(default=4, ge=1)
     retry_after: int = Field(default=1, ge=1, description="Seconds sent in Retry-After on 429.")
+    stt_workers: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="Speech decoders loaded at startup and kept loaded (pocketsphinx: one "
+        "process, ~90 MB each); concurrent transcriptions beyond them wait for one to load.",
+    )
     request_timeout: float = Field(default=60.0, gt=0, description="Seconds one request may take.")
 
     @field_validator("api_keys", mode="before")
