@@ -71,12 +71,13 @@ async def open_page(browser: Any, url: str, locale: str = "en-US") -> Any:
     page.on("console", lambda m: print(f"[page] {m.type}: {m.text}"))
     page.on("pageerror", lambda e: print(f"[page error] {e}"))
     await page.goto(url)
-    await page.wait_for_function("window.causerie && window.causerie.ready === true")
+    await until(page, "() => Boolean(window.causerie && window.causerie.ready)")
     return page
 
 
 async def until(page: Any, predicate: str, seconds: float = 10.0) -> None:
-    """Poll a JS function with evaluate: the dashboard's CSP forbids wait_for_function's eval."""
+    """Poll a JS function with evaluate: the pages' Content-Security-Policy forbids the eval
+    that wait_for_function uses for strings."""
     deadline = asyncio.get_running_loop().time() + seconds
     while not await page.evaluate(predicate):
         if asyncio.get_running_loop().time() > deadline:
@@ -140,7 +141,7 @@ async def test_the_language_switch(browser: Any, tmp_path: Path) -> None:
         assert await page.inner_text("#connect") == "Connect"
         assert await page.evaluate("document.documentElement.lang") == "en"
         await page.select_option("#language", "fr")
-        await page.wait_for_function("document.documentElement.lang === 'fr'")
+        await until(page, "() => document.documentElement.lang === 'fr'")
         assert await page.inner_text("#connect") == "Se connecter"
         assert await page.inner_text("#conn") == "Déconnecté"
         assert await page.inner_text(".hint") == (
@@ -149,10 +150,10 @@ async def test_the_language_switch(browser: Any, tmp_path: Path) -> None:
         )
         # The choice is kept; ?lang= wins over it.
         await page.reload()
-        await page.wait_for_function("window.causerie.ready === true")
+        await until(page, "() => window.causerie.ready === true")
         assert await page.inner_text("#connect") == "Se connecter"
         await page.goto(base + "/?lang=en")
-        await page.wait_for_function("window.causerie.ready === true")
+        await until(page, "() => window.causerie.ready === true")
         assert await page.inner_text("#connect") == "Connect"
 
 
@@ -164,9 +165,10 @@ async def test_the_market_theme_colours_apply(browser: Any, tmp_path: Path) -> N
         assert await page.evaluate(style(".bar", "borderBottomColor")) == "rgb(180, 83, 42)"
         assert await page.evaluate("document.documentElement.dataset.theme") == "market"
         # Its logo is shown, and its visualiser replaced the orb.
-        await page.wait_for_function(
-            "document.getElementById('logo').complete && "
-            "document.getElementById('logo').naturalWidth > 0"
+        await until(
+            page,
+            "() => document.getElementById('logo').complete && "
+            "document.getElementById('logo').naturalWidth > 0",
         )
         assert await page.is_visible("#logo") and await page.is_hidden("#logo-dot")
         assert await page.locator(".market-bars span").count() == 7
@@ -219,10 +221,11 @@ async def test_livekit_room_and_name_reach_a_token_minted_for_the_page(
         page.on("response", lambda r: pending.append(asyncio.create_task(on_response(r))))
         page.on("response", lambda r: seen.append(r.url))
         await page.click("#connect")
-        await page.wait_for_function(
-            "document.getElementById('notice-text').textContent.startsWith("
+        await until(
+            page,
+            "() => document.getElementById('notice-text').textContent.startsWith("
             "'LiveKit est injoignable')",
-            timeout=30000,
+            30,
         )
         await asyncio.gather(*pending)
         texts = [await (await page.request.get(u)).text() for u in seen if u.startswith(base)]
@@ -259,7 +262,7 @@ async def test_a_key_missing_from_a_translation_falls_back_to_english(
     async with served(app) as base:
         page = await (await browser.new_context(locale="en-US")).new_page()
         await page.goto(base + "/")
-        await page.wait_for_function("window.done === true")
+        await until(page, "() => window.done === true")
         assert await page.inner_text("#a") == "Bonjour"  # the agent's language: fr
         assert await page.inner_text("#b") == "Only in English <b><i>1</i></b>"  # as text
         assert await page.locator("#b b, #b i").count() == 0
