@@ -35,6 +35,12 @@ class CliState:
             overrides=overrides,
             registry=registry if check_providers else None,
         )
+        if check_providers:
+            # livekit plugins register on import, on the main thread only; providers are
+            # then built in a worker thread (models load), so import them here first.
+            from ..agent.pipeline import import_vendor_modules
+
+            import_vendor_modules(loaded, registry)
         return loaded, registry
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CauserieError
+from ..providers.http import vendor_http
 from .checks import TurnRecord, check_events, check_reply, check_state, check_tools
 from .model import Scenario, Session, Turn, find_scenarios, load_scenario
 from .services import started
@@ -133,16 +134,17 @@ async def _run_session(
     session: AgentSession[SessionData] = AgentSession(
         llm=agentry.llm, userdata=data, max_tool_steps=loaded.spec.turn.max_tool_steps
     )
-    await session.start(agent)
-    try:
-        for turn in sess.turns:
-            if turn.audio is not None:  # relative to the scenario file
-                turn = turn.model_copy(update={"audio": scn.resolve(turn.audio)})
-            out.append(
-                await _run_turn(session, agentry, turn, events, prices, handle_client_action)
-            )
-    finally:
-        await session.aclose()
+    async with vendor_http():
+        await session.start(agent)
+        try:
+            for turn in sess.turns:
+                if turn.audio is not None:  # relative to the scenario file
+                    turn = turn.model_copy(update={"audio": scn.resolve(turn.audio)})
+                out.append(
+                    await _run_turn(session, agentry, turn, events, prices, handle_client_action)
+                )
+        finally:
+            await session.aclose()
 
 
 async def _run_turn(

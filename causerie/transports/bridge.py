@@ -16,6 +16,7 @@ first audible frame of the reply left for the peer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from ..events.schema import (
     parse_client_event,
 )
 from ..plugins.stores import PluginStores
+from ..providers.http import vendor_http
 from .audio_io import FRAME_MS, PacedAudioOutput, QueueAudioInput, Segment, is_audible
 from .session_events import SessionEvents
 
@@ -124,6 +126,7 @@ class LiveSession:
         self._speech_end: float | None = None
         self._segment_started_at = 0.0
         self._v2v: float | None = None
+        self._http = contextlib.AsyncExitStack()  # the vendor plugins' HTTP session
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -142,6 +145,7 @@ class LiveSession:
             sample_rate=IN_RATE,
             frame_bytes=IN_RATE * FRAME_MS // 1000 * 2,
         )
+        await self._http.enter_async_context(vendor_http())
         await s.start(self.agent, record=False)
 
     async def aclose(self) -> None:
@@ -161,6 +165,7 @@ class LiveSession:
         try:
             await self.session.aclose()
         finally:
+            await self._http.aclose()
             await self._sync.aclose()
             await self.audio_out.aclose()
             self._mapper.detach()

@@ -8,6 +8,7 @@ to the wall time at which the first audible sample of the agent's reply left the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from livekit.agents.voice import AgentSession
 from livekit.agents.voice.events import ConversationItemAddedEvent
 
 from ..audio.wav import PCM, speech_segments
+from ..providers.http import vendor_http
 from .audio_io import FRAME_MS, PacedAudioOutput, QueueAudioInput, Segment
 
 if TYPE_CHECKING:
@@ -159,6 +161,8 @@ async def talk(
                     if collector is not None:
                         collector.report_voice_to_voice(current.voice_to_voice)
 
+    http = contextlib.AsyncExitStack()
+    await http.enter_async_context(vendor_http())
     await session.start(agent)  # type: ignore[call-overload]
     try:
         frames = [pcm.samples[i : i + spf] for i in range(0, len(pcm.samples), spf)]
@@ -208,6 +212,7 @@ async def talk(
         audio_in.close()
         await session.aclose()
         await audio_out.aclose()
+        await http.aclose()
         if collector is not None:
             collector.close()  # a no-op once the session's close event has done it
     _match_replies(result.turns, replies)
