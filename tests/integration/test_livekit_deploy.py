@@ -39,7 +39,7 @@ def env_of(service: dict[str, Any]) -> dict[str, str]:
 
 def test_services_and_one_image_two_commands(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"redis", "livekit", "worker", "server"}
+    assert set(services) == {"redis", "livekit", "worker", "server", "gateway"}
     worker, server = services["worker"], services["server"]
     assert worker["image"] == server["image"] and worker["build"] == server["build"]
     assert (
@@ -65,6 +65,22 @@ def test_settings_named_in_compose_exist_in_the_code(compose: dict[str, Any]) ->
             assert var in env, (name, var)
         # The secret is interpolated and required, never written down.
         assert re.fullmatch(r"\$\{LIVEKIT_API_SECRET:\?[^}]+\}", env["LIVEKIT_API_SECRET"])
+
+
+def test_gateway_service(compose: dict[str, Any]) -> None:
+    from causerie.gateway import GatewaySettings
+
+    gw = compose["services"]["gateway"]
+    assert gw["image"] == compose["services"]["server"]["image"]
+    assert gw["command"][:1] == ["gateway"] and "0.0.0.0" in gw["command"]
+    port = gw["command"][gw["command"].index("--port") + 1]
+    assert f"{port}:{port}" in gw["ports"]
+    assert f"127.0.0.1:{port}/healthz" in " ".join(gw["healthcheck"]["test"])
+    env = env_of(gw)
+    for var in env:
+        assert var.removeprefix("CAUSERIE_GATEWAY_").lower() in GatewaySettings.model_fields, var
+    # Keys are interpolated from deploy/.env, never written down.
+    assert env["CAUSERIE_GATEWAY_API_KEYS"] == "${CAUSERIE_GATEWAY_API_KEYS:-}"
 
 
 def test_worker_health_and_drain(compose: dict[str, Any]) -> None:
