@@ -40,6 +40,7 @@ def serve(
     from pydantic import ValidationError
 
     from ..server import ServerSettings, create_app
+    from ..server.shutdown import GracefulServer
 
     given: dict[str, Any] = {
         k: v
@@ -74,7 +75,7 @@ def serve(
     config = uvicorn.Config(
         app, log_level="debug" if state.verbose else "warning", ws_max_size=64 * 1024, lifespan="on"
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    GracefulServer(config, app).run(sockets=[sock])
 
 
 def _bind(host: str, port: int) -> Any:

@@ -20,6 +20,7 @@ from ..store import BufferedStore, Store, open_store, retention_loop
 from .collector import SessionCollector, attach_metrics, describe_providers
 from .feed import LiveFeed
 from .observers import Observers
+from .orphans import PROCESS_KEY, end_orphans, process_tag
 from .prometheus import PrometheusMetrics
 from .records import Outcome
 
@@ -65,6 +66,11 @@ class MetricsRuntime:
                 raise  # a schema from a newer Causerie, a bad URL: fail at startup
             logger.warning("store %r unavailable at startup (%s); buffering", self.store, exc)
             self.store.start()
+        else:
+            try:
+                await end_orphans(self.store)
+            except Exception as exc:  # the store failing now must not stop the server
+                logger.warning("could not end the sessions a stopped server left: %s", exc)
         if self._retention is None and (
             self.spec.retention_days is not None or self.spec.max_sessions is not None
         ):
@@ -117,6 +123,7 @@ class MetricsRuntime:
             providers=describe_providers(live.session),
         )
         attach_metrics(live.session, live.userdata, collector, faults=getattr(live, "faults", None))
+        collector.annotate({PROCESS_KEY: process_tag()})  # for end_orphans after a crash
         on_end = getattr(live, "on_end", None)
         if isinstance(on_end, list):  # the transport knows why it ended before the close event
 

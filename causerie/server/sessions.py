@@ -4,7 +4,9 @@ byte to its last, and every background task the server starts has a name and an 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
@@ -60,6 +62,8 @@ class Slot:
         if not self._released:
             self._released = True
             self.manager._slots.discard(self)
+            if not self.manager._slots:
+                self.manager._no_session.set()
 
     @asynccontextmanager
     async def session(
@@ -129,6 +133,10 @@ class SessionManager:
         self._slots: set[Slot] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.total_sessions = 0
+        self._no_session = asyncio.Event()
+        self._no_session.set()
+        self.closing = asyncio.Event()
+        """Set when the server stops: connections close with a reason (:meth:`drain`)."""
 
     @property
     def active(self) -> int:
@@ -139,11 +147,14 @@ class SessionManager:
 
     def reserve(self, transport: str) -> Slot:
         """Take a slot now or raise :class:`Busy`; existing sessions are not touched."""
+        if self.closing.is_set():
+            raise Busy("the server is shutting down; try again in a moment")
         if len(self._slots) >= self.max_sessions:
             n = self.max_sessions
             raise Busy(f"the server is busy: {n} of {n} sessions in use; try again later")
         slot = Slot(self, transport)
         self._slots.add(slot)
+        self._no_session.clear()
         self.total_sessions += 1
         return slot
 
@@ -158,6 +169,22 @@ class SessionManager:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("%s failed", task.get_name(), exc_info=task.exception())
+
+    async def drain(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - shutdown bound
+        """The server is stopping (SIGTERM): tell every client why (a fatal ``error`` event,
+        code ``server_shutdown``), let WebSocket peers close with 1001 and a reason, and
+        wait up to ``timeout`` for the sessions to end and record their last turns."""
+        self.closing.set()
+        for live in self.sessions():
+            live.events.emit(
+                "error",
+                code="server_shutdown",
+                message="the server is shutting down; reconnect in a moment",
+                fatal=True,
+            )
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._no_session.wait()
 
     async def aclose(self) -> None:
         """Shutdown: end every connection task, then any session still open."""
@@ -180,4 +207,7 @@ class SessionManager:
             "by_transport": by_transport,
             "total": self.total_sessions,
             "faults": dict(self.faults.counts),
+            # Leak watch (bench/soak.py): both return to their idle level between sessions.
+            "asyncio_tasks": len(asyncio.all_tasks()),
+            "threads": threading.active_count(),
         }

@@ -33,6 +33,7 @@ FRAME_BYTES = SAMPLES_PER_FRAME * 2
 CLOSE_BUSY = 1013  # "try again later"
 CLOSE_SESSION_ENDED = 1011
 CLOSE_TOO_SLOW = 1008
+CLOSE_GOING_AWAY = 1001  # the server is shutting down
 MAX_QUEUED_EVENTS = 1000  # JSON events waiting for a peer that does not read
 
 
@@ -131,19 +132,23 @@ class WebSocketPeer:
             self._emptied.clear()
             await self._emptied.wait()
 
-    async def run(self, live: LiveSession) -> tuple[int, str] | None:
-        """Pump both directions until the peer leaves or the session ends; returns the
-        close code and reason to send, or None when the peer already closed."""
+    async def run(
+        self, live: LiveSession, closing: asyncio.Event | None = None
+    ) -> tuple[int, str] | None:
+        """Pump both directions until the peer leaves, the session ends or ``closing`` is
+        set (server shutdown); returns the close code and reason to send, or None when the
+        peer already closed."""
         self.live = live
         sid = live.session_id
         reader = asyncio.create_task(self._reader(live), name=f"ws.read[{sid}]")
         writer = asyncio.create_task(self._writer(), name=f"ws.write[{sid}]")
         ended = asyncio.create_task(live.closed.wait(), name=f"ws.session-ended[{sid}]")
         slow = asyncio.create_task(self._slow.wait(), name=f"ws.too-slow[{sid}]")
-        tasks = {reader, writer, ended, slow}
+        stop = asyncio.create_task((closing or asyncio.Event()).wait(), name=f"ws.stop[{sid}]")
+        tasks = {reader, writer, ended, slow, stop}
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            if ended in done and not writer.done():
+            if (ended in done or stop in done) and not writer.done():
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(0.5):
                         await self._drain()  # let the last events (a fatal error) out
@@ -156,6 +161,8 @@ class WebSocketPeer:
         if self.too_slow:
             logger.info("session %s: the client stopped reading; hanging up", sid)
             return CLOSE_TOO_SLOW, "client is not reading the agent's audio"
+        if stop in done:
+            return CLOSE_GOING_AWAY, "the server is shutting down"
         if ended in done:
             return CLOSE_SESSION_ENDED, "the session ended"
         exc = writer.exception() if writer.done() and not writer.cancelled() else None
@@ -195,7 +202,7 @@ async def serve_websocket(ws: WebSocket, manager: Any, *, max_backlog_s: float =
             drop_audio=peer.drop_audio,
             on_event=peer.send_event,
         ) as live:
-            close = await peer.run(live)
+            close = await peer.run(live, getattr(manager, "closing", None))
     finally:
         slot.release()
         if close is not None and ws.application_state == WebSocketState.CONNECTED:
