@@ -15,7 +15,7 @@ from ..server.sessions import keep_stt_ready
 from . import chat, models, speech, transcriptions
 from .auth import ConcurrencyLimiter, KeyRing
 from .engines import Engines
-from .errors import install_handlers
+from .errors import APIError, install_handlers
 from .metrics import GatewayMetrics
 from .middleware import MetricsMiddleware, UploadLimitMiddleware, endpoint_of
 from .settings import GatewaySettings
@@ -52,13 +52,13 @@ def create_gateway_app(
             if pipeline is None:
                 await built.aclose()
 
-    app = FastAPI(title="Causerie gateway", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app = FastAPI(title="Causerie gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.gateway = gw
     app.state.keyring = KeyRing(settings.keys())
     app.state.limiter = ConcurrencyLimiter(settings.max_concurrent_per_key, settings.retry_after)
 
-    def count(request: Request, status: int, code: str) -> None:
-        gw.metrics.error(endpoint_of(request.url.path), status, code)
+    def count(request: Request, err: APIError) -> None:
+        gw.failed(endpoint_of(request.url.path), err)
 
     install_handlers(app, on_error=count)
     for module in (transcriptions, speech, chat, models):

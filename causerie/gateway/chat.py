@@ -119,7 +119,7 @@ async def _sse(
                 yield f"data: {dumps(out)}\n\n"
     except (ProviderAPIError, TimeoutError) as e:
         err = _api_error(gw, e)
-        gw.metrics.error(ENDPOINT, err.status, err.code or "error")
+        gw.failed(ENDPOINT, err)
         yield f"data: {dumps(err.body())}\n\n"
         return
     yield f"data: {dumps(done.chunk({}, done.finish_reason))}\n\n"

@@ -4,6 +4,7 @@ exceptions (``openai.AuthenticationError``, ``RateLimitError``, ...)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -52,12 +53,14 @@ def bad_request(message: str, param: str | None = None, code: str = "invalid_val
     return APIError(400, message, code=code, param=param)
 
 
-def install_handlers(app: FastAPI, on_error: Any = None) -> None:
-    """``on_error(request, status, code)`` is told of every error (for the metrics)."""
+def install_handlers(
+    app: FastAPI, on_error: Callable[[Request, APIError], None] | None = None
+) -> None:
+    """``on_error(request, error)`` is told of every error (metrics, log)."""
 
     def respond(request: Request, err: APIError) -> JSONResponse:
         if on_error is not None:
-            on_error(request, err.status, err.code or str(err.status))
+            on_error(request, err)
         return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
     @app.exception_handler(APIError)

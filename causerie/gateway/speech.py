@@ -106,7 +106,7 @@ async def _guarded(
                 yield data
     except (ProviderAPIError, APIError, TimeoutError) as e:
         err = _as_api_error(gw, e)
-        gw.metrics.error(ENDPOINT, err.status, err.code or "error")
+        gw.failed(ENDPOINT, err)
         if sse:
             yield f"data: {json.dumps(err.body())}\n\n".encode()
         return

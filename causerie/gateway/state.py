@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from .engines import Engines
+from .errors import APIError
 from .metrics import GatewayMetrics
 from .settings import GatewaySettings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -18,6 +22,12 @@ class Gateway:
     metrics: GatewayMetrics
     engines: Engines | None = None
     """Set once the providers are built (lifespan); routes run only after that."""
+
+    def failed(self, endpoint: str, err: APIError) -> None:
+        """Count an error answered; log the ones that are the gateway's or an engine's fault."""
+        self.metrics.error(endpoint, err.status, err.code or str(err.status))
+        if err.status >= 500:
+            logger.warning("%s: %d %s: %s", endpoint, err.status, err.code, err.message)
 
     @property
     def ready(self) -> Engines:

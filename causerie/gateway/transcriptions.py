@@ -85,7 +85,7 @@ async def _stream_events(gw: Gateway, audio: Decoded, language: str | None) -> A
         err = e if isinstance(e, APIError) else provider_failed(e)
         if isinstance(e, TimeoutError):
             err = timed_out(settings.request_timeout)
-        gw.metrics.error(ENDPOINT, err.status, err.code or "error")
+        gw.failed(ENDPOINT, err)
         yield _sse(err.body())
         return
     gw.metrics.rtf.labels(endpoint=ENDPOINT).observe((time.perf_counter() - t0) / audio.duration)

@@ -340,6 +340,31 @@ async def test_request_timeout(
             assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"]
 
 
+async def test_failing_engine_is_a_502_counted_and_logged(
+    pipeline: Pipeline,
+    loaded: LoadedConfig,
+    registry: Registry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    flaky = FlakyLLM({1, 2})  # the first two calls fail, the next ones answer
+    chat = {"model": "scripted", "messages": [{"role": "user", "content": "hi"}]}
+    async with running_gateway(_with(pipeline, flaky), loaded, registry) as gw:
+        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers) as http:
+            r = await http.post("/v1/chat/completions", json=chat)
+            assert "upstream exploded" in assert_openai_error(r, 502, "provider_error", None)
+            # Streamed: the failure comes before the first chunk, so it is a status too.
+            r = await http.post("/v1/chat/completions", json={**chat, "stream": True})
+            assert_openai_error(r, 502, "provider_error", None)
+            r = await http.post("/v1/chat/completions", json=chat)
+            assert r.status_code == 200
+            text = (await http.get("/metrics")).text
+    assert (
+        'causerie_gateway_errors_total{code="provider_error",endpoint="/v1/chat/completions",'
+        'status="502"} 2.0' in text
+    )
+    assert any("provider_error" in rec.getMessage() for rec in caplog.records)
+
+
 async def test_client_leaving_mid_stream_frees_everything(
     pipeline: Pipeline, loaded: LoadedConfig, registry: Registry
 ) -> None:
