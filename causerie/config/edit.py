@@ -58,7 +58,7 @@ def _assign(doc: CommentedMap, dotted: str, value: Any) -> None:
             nxt = CommentedMap()
             cur[p] = nxt
         elif not isinstance(nxt, dict):
-            raise ConfigError(f"{dotted}: {p} is not a section (it holds {nxt!r})")
+            raise ConfigError(f"{dotted}: {p} is not a section (it holds a {type(nxt).__name__})")
         cur = nxt
     leaf = parts[-1]
     if value is None:
@@ -74,8 +74,11 @@ def set_values(path: Path, updates: Mapping[str, Any], registry: Any = None) -> 
         doc = CommentedMap(doc)
     for key, value in updates.items():
         kind, _, leaf = key.partition(".")
+        root, section = doc, doc.get(kind)
+        if kind in PROVIDER_KINDS and isinstance(section, list) and section:
+            # A fallback chain: a set changes its first provider and keeps the rest.
+            root, section, key = section[0], section[0], leaf
         if leaf == "provider" and kind in PROVIDER_KINDS:
-            section = doc.get(kind)
             if (
                 isinstance(section, dict)
                 and str(section.get("provider", "")).lower() != str(value).lower()
@@ -83,7 +86,7 @@ def set_values(path: Path, updates: Mapping[str, Any], registry: Any = None) -> 
                 # The old vendor's model/voice would be wrong for the new one.
                 for stale in ("model", "voice", "options"):
                     section.pop(stale, None)
-        _assign(doc, key, value)
+        _assign(root, key, value)
     buf = io.StringIO()
     _yaml().dump(doc, buf)
     text = buf.getvalue()

@@ -75,3 +75,18 @@ def test_every_provider_of_a_chain_is_checked(tmp_path: Path) -> None:
     path = _write(tmp_path, "llm: [{provider: openai}, {provider: nope}]")
     with pytest.raises(ConfigError, match=r"llm\[1\]\.provider: unknown provider 'nope'"):
         load_config(path, environ={}, dotenv=None, registry=Registry.from_entry_points())
+
+
+def test_config_set_changes_the_first_of_a_chain(tmp_path: Path) -> None:
+    from causerie.config.edit import expand, set_values
+
+    path = _write(tmp_path, CHAIN)
+    set_values(path, expand("llm", "anthropic/claude-3-5-haiku-latest"))
+    set_values(path, {"tts.voice": "shimmer"})
+    spec = load_config(path, environ={}, dotenv=None).spec
+    assert [p.label for p in spec.chain("llm")] == [
+        "anthropic/claude-3-5-haiku-latest",
+        "ollama",
+        "scripted",
+    ]
+    assert spec.tts.voice == "shimmer" and spec.chain("tts")[1].provider == "espeak"
