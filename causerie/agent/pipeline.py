@@ -120,11 +120,13 @@ def build_stage(
     *,
     vad: Any = None,
 ) -> Any:
-    """One stage's provider, or its fallback chain; ``vad`` for a chain of STTs."""
+    """One stage's provider, or its fallback chain; ``vad`` (the pipeline's) for an STT
+    stage: a chain wraps a non-streaming STT with it, and a realtime STT may end
+    utterances on it."""
     from .fallback import build_chain
 
     spec = loaded.spec
-    ctx = BuildContext(language=spec.language, env=loaded.env, base_dir=loaded.base_dir)
+    ctx = BuildContext(language=spec.language, env=loaded.env, base_dir=loaded.base_dir, vad=vad)
     objs = [_build_one(kind, p, registry, ctx, progress) for p in _chain(kind, spec)]
     return build_chain(kind, objs, timeout=spec.fallback.timeout, vad=vad)
 

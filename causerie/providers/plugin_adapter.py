@@ -116,6 +116,10 @@ def build(
             )
         if arg not in kwargs:
             kwargs[arg] = _fit(value, _hints(cls).get(arg))
+    if kind == "stt" and "vad" in params and "vad" not in kwargs and ctx.vad is not None:
+        # Realtime STTs (Speechmatics, Mistral) end utterances on a VAD: the pipeline's,
+        # not a default one they would load themselves.
+        kwargs["vad"] = ctx.vad
     env_params = vendor.env_params if vendor else {"api_key": f"{module.upper()}_API_KEY"}
     for arg, var in env_params.items():
         if arg in params and arg not in kwargs and ctx.env.get(var):

@@ -34,6 +34,8 @@ class BuildContext:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     base_dir: Path | None = None
     """Folder of agent.yaml, for relative paths in options."""
+    vad: Any = None
+    """The pipeline's VAD (built first), for an STT that ends utterances on its own VAD."""
 
     def language_for(self, spec: ProviderSpec) -> str:
         return spec.language or self.language

@@ -168,3 +168,12 @@ def test_a_plugin_causerie_never_heard_of(tmp_path: Path, monkeypatch: pytest.Mo
         reg.build("llm", ProviderSpec(provider="acmevoice"), ctx)
     with pytest.raises(ProviderError, match="takes no model"):
         reg.build("tts", ProviderSpec(provider="acmevoice", model="m"), ctx)
+
+
+def test_a_realtime_stt_gets_the_pipelines_vad() -> None:
+    pytest.importorskip("livekit.plugins.speechmatics")
+    reg = Registry.from_entry_points()
+    vad = reg.build("vad", ProviderSpec(provider="silero"), BuildContext(env={}))
+    ctx = BuildContext(env={"SPEECHMATICS_API_KEY": "k"}, vad=vad)
+    stt = reg.build("stt", ProviderSpec(provider="speechmatics"), ctx)
+    assert stt._vad is vad
