@@ -160,7 +160,7 @@
         const name = stage === "pipeline" ? provider.split("+").map((p) => p.split("/")[0]).join(" + ") : provider;
         // Turns this provider served because the one before it in a fallback chain failed.
         const failed = ((s.failovers || {})[stage] || {})[provider] || 0;
-        const note = failed ? ` · ${failed} ${t("dash.providers.failovers")}` : "";
+        const note = failed ? ` · ${t("dash.providers.failovers")}: ${failed}` : "";
         labels.push(`${label} · ${name}${note}`);
         p50.push(p.p50 * 1000);
         p90.push(p.p90 * 1000);
