@@ -40,6 +40,7 @@ def serve(
     from pydantic import ValidationError
 
     from ..server import ServerSettings, create_app
+    from ..server.security import exposure_warning
     from ..server.shutdown import GracefulServer
 
     given: dict[str, Any] = {
@@ -72,8 +73,15 @@ def serve(
     app = create_app(
         settings, loaded=loaded, registry=registry, progress=progress, on_ready=on_ready
     )
+    warning = exposure_warning(settings.host, app)
+    if warning is not None:
+        click.secho(warning, err=True, fg="yellow")
     config = uvicorn.Config(
-        app, log_level="debug" if state.verbose else "warning", ws_max_size=64 * 1024, lifespan="on"
+        app,
+        log_level="debug" if state.verbose else "warning",
+        ws_max_size=settings.max_ws_message_bytes,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        lifespan="on",
     )
     GracefulServer(config, app).run(sockets=[sock])
 

@@ -18,12 +18,19 @@ from ..config.loader import LoadedConfig
 from ..metrics.runtime import MetricsRuntime
 from ..plugins.stores import PluginStores
 from ..transports.bridge import ToolsFactory
-from .metrics_api import metrics_router
+from .metrics_api import MetricsApiSettings, metrics_router
 from .routes import router
+from .security import (
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+    content_security_policy,
+    install_error_handlers,
+    livekit_origins,
+)
 from .sessions import SessionHook, SessionManager, keep_stt_ready
 from .settings import ServerSettings
 from .themes import Themes
-from .token import TokenSettings, token_router
+from .token import RateLimiter, TokenSettings, token_router
 from .ui import i18n_router, ui_router
 
 logger = logging.getLogger(__name__)
@@ -43,10 +50,12 @@ def create_app(
     tools_factory: ToolsFactory | None = None,
     session_hooks: list[SessionHook] | None = None,
     metrics: MetricsRuntime | None = None,
+    api_settings: MetricsApiSettings | None = None,
 ) -> FastAPI:
     """The server app. Give ``pipeline`` to share one you built (tests, benchmarks); else it
     is built at startup from ``loaded`` and ``registry`` and closed at shutdown. ``metrics``
-    records every session (default: ``metrics:`` of the agent definition; docs/METRICS.md)."""
+    records every session (default: ``metrics:`` of the agent definition; docs/METRICS.md).
+    ``api_settings``: the admin and metrics tokens (default: ``CAUSERIE_*`` variables)."""
     settings = settings or ServerSettings()
     # A missing theme is a config error now, not a broken page later.
     themes = Themes(loaded.base_dir / "themes")
@@ -101,13 +110,30 @@ def create_app(
     app.state.settings = settings
     app.state.loaded = loaded
     app.state.metrics = recorder
+    # New sessions per client address a minute (WebSocket and WebRTC together).
+    app.state.session_limiter = RateLimiter(settings.session_rate_limit)
+    install_error_handlers(app)
     app.include_router(router)
     # /metrics, /api/metrics, /api/sessions, /api/events, /dashboard: docs/METRICS.md
     r = recorder
-    app.include_router(metrics_router(r.store, prometheus=r.prometheus, feed=r.feed))
+    api_settings = api_settings or MetricsApiSettings()  # CAUSERIE_ADMIN_TOKEN
+    app.state.api_settings = api_settings
+    app.include_router(
+        metrics_router(
+            r.store,
+            prometheus=r.prometheus,
+            feed=r.feed,
+            settings=api_settings,
+            origins=settings.allowed_origins,
+        )
+    )
     app.include_router(token_router(token_settings, env=loaded.env))  # docs/DEPLOY.md
     # Strings, theme and agent language of the pages: docs/THEMES.md
     app.include_router(i18n_router(loaded.spec.ui.language or loaded.spec.language))
     app.include_router(ui_router(loaded.spec, themes, theme, page_token=token_settings.page))
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    # The LiveKit page connects to the LiveKit server; nothing else leaves this origin.
+    csp = content_security_policy(livekit_origins(loaded.env.get("LIVEKIT_URL")))
+    app.add_middleware(SecurityHeadersMiddleware, csp=csp)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app

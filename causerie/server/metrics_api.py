@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import json
 import logging
 import re
@@ -35,7 +34,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +59,7 @@ from ..metrics.query import (
 )
 from ..metrics.records import OUTCOMES, SessionRecord
 from ..store.base import MAX_PAGE, Store
+from .security import AdminAuth, install_error_handlers, origin_allowed
 from .ui import i18n_router
 
 logger = logging.getLogger(__name__)
@@ -101,37 +101,17 @@ def _error(
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
 
-def _denied(request: Request, token: SecretStr | None, variable: str) -> JSONResponse | None:
-    if token is None or not token.get_secret_value():
-        return None
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode(), token.get_secret_value().encode()
-    ):
-        return None
-    return _error(
-        401,
-        "unauthorized",
-        f"send 'Authorization: Bearer <token>' with the token in {variable}",
-        {"WWW-Authenticate": "Bearer"},
-    )
-
-
 Handler = Callable[..., Awaitable[Response]]
 
 
-def _guarded(
-    store: Store, token: SecretStr | None, allowed: Iterable[str]
-) -> Callable[[Handler], Handler]:
-    """Admin token, unknown query parameters and QueryError -> 422, store down -> 503."""
+def _guarded(store: Store, allowed: Iterable[str]) -> Callable[[Handler], Handler]:
+    """Unknown query parameters and QueryError -> 422, store down -> 503 (the admin token is
+    the router's dependency)."""
     known = frozenset(allowed)
 
     def wrap(fn: Handler) -> Handler:
         @functools.wraps(fn)
         async def handler(request: Request, **kw: Any) -> Response:
-            denied = _denied(request, token, "CAUSERIE_ADMIN_TOKEN")
-            if denied is not None:
-                return denied
             unknown = sorted(set(request.query_params) - known)
             if unknown:
                 allowed_text = ", ".join(sorted(known)) or "none"
@@ -179,12 +159,10 @@ def prometheus_router(
     """Just ``GET /metrics``: include it in another app to bind it to another port."""
     cfg = settings or MetricsApiSettings()
     router = APIRouter()
+    scrape_auth = AdminAuth(cfg.metrics_token, "CAUSERIE_METRICS_TOKEN")
 
-    @router.get("/metrics", include_in_schema=False)
+    @router.get("/metrics", include_in_schema=False, dependencies=[Depends(scrape_auth)])
     async def metrics(request: Request) -> Response:
-        denied = _denied(request, cfg.metrics_token, "CAUSERIE_METRICS_TOKEN")
-        if denied is not None:
-            return denied
         status = await store_status(store, cfg.store_timeout) if store is not None else None
         body = await asyncio.to_thread(prometheus.render, status)  # multiprocess reads files
         return Response(body, media_type=CONTENT_TYPE)
@@ -211,15 +189,23 @@ def metrics_router(
     feed: LiveFeed | None = None,
     settings: MetricsApiSettings | None = None,
     dashboard: bool = True,
+    origins: Iterable[str] = (),
 ) -> APIRouter:
-    """The whole metrics surface over ``store`` (a ``BufferedStore`` or a plain one)."""
+    """The whole metrics surface over ``store`` (a ``BufferedStore`` or a plain one).
+    ``origins``: other sites whose pages may open the live feed (besides ours, localhost)."""
+    allowed_origins = list(origins)
     cfg = settings or MetricsApiSettings()
-    router = APIRouter()
+    outer = APIRouter()
     if prometheus is not None:
-        router.include_router(prometheus_router(prometheus, store, cfg))
+        outer.include_router(prometheus_router(prometheus, store, cfg))
+    # Every route of this router needs the admin token (when set).
+    router = APIRouter(
+        dependencies=[Depends(AdminAuth(cfg.admin_token))],
+        responses={401: {"description": "missing or wrong admin token"}},
+    )
 
     def api(*allowed: str) -> Callable[[Handler], Handler]:
-        return _guarded(store, cfg.admin_token, allowed)
+        return _guarded(store, allowed)
 
     @router.get("/api/metrics/summary")
     @api("window", "by")
@@ -359,6 +345,12 @@ def metrics_router(
     @router.get("/api/events")
     @api()
     async def events(request: Request) -> Response:
+        if not origin_allowed(request.headers, allowed_origins):
+            return _error(
+                403,
+                "forbidden_origin",
+                "this page's origin may not open the live feed (CAUSERIE_ALLOWED_ORIGINS)",
+            )
         if feed is None:
             return _error(404, "no_live_feed", "this server records no sessions itself")
         if feed.subscribers >= feed.max_subscribers:
@@ -369,9 +361,10 @@ def metrics_router(
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
+    outer.include_router(router)
     if dashboard:
-        _dashboard_routes(router)
-    return router
+        _dashboard_routes(outer)
+    return outer
 
 
 async def _event_stream(
@@ -452,6 +445,7 @@ def metrics_app(
     """A FastAPI app with only the metrics surface (tests, or a read-only dashboard host
     over a shared store). The store is opened and closed by the caller."""
     app = FastAPI(title="Causerie metrics", docs_url=None, redoc_url=None)
+    install_error_handlers(app)
     app.include_router(metrics_router(store, prometheus=prometheus, feed=feed, settings=settings))
     app.include_router(i18n_router())  # the dashboard's strings
     return app

@@ -3,22 +3,41 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from .security import origin_allowed
 from .sessions import Busy, SessionManager
 from .settings import ServerSettings
+from .token import RateLimiter
 
 router = APIRouter()
 
 _INDEX = Path(__file__).resolve().parent.parent / "web" / "index.html"
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status)
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+def _too_many(request: Request | WebSocket) -> str | None:
+    """None when this client may start a session now, else why not (per-IP rate)."""
+    limiter: RateLimiter = request.app.state.session_limiter
+    client = request.client.host if request.client else "unknown"
+    wait = limiter.take(client)
+    if wait <= 0:
+        return None
+    rate = request.app.state.settings.session_rate_limit
+    return (
+        f"too many new sessions from {client} (at most {rate} a minute, "
+        f"CAUSERIE_SESSION_RATE_LIMIT); retry in {math.ceil(wait)} s"
+    )
 
 
 @router.get("/", include_in_schema=False)
@@ -85,6 +104,8 @@ async def offer(request: Request) -> Response:
     checked = _check_offer(body)
     if isinstance(checked, str):
         return _error(400, "bad_offer", checked)
+    if (refused := _too_many(request)) is not None:
+        return _error(429, "rate_limited", refused, {"Retry-After": "60"})
     try:
         slot = manager.reserve("webrtc")
     except Busy as e:
@@ -111,4 +132,14 @@ async def websocket(ws: WebSocket) -> None:
     from ..transports.websocket import serve_websocket
 
     settings: ServerSettings = ws.app.state.settings
-    await serve_websocket(ws, ws.app.state.manager, max_backlog_s=settings.max_output_backlog)
+    if not origin_allowed(ws.headers, settings.allowed_origins):
+        # Refused before accepting: another site's page may not open a conversation.
+        await ws.close(code=1008, reason="origin not allowed (CAUSERIE_ALLOWED_ORIGINS)")
+        return
+    await serve_websocket(
+        ws,
+        ws.app.state.manager,
+        max_backlog_s=settings.max_output_backlog,
+        idle_timeout=settings.idle_timeout,
+        admit=lambda: _too_many(ws),
+    )

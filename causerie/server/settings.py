@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ServerSettings(BaseSettings):
@@ -56,3 +58,39 @@ class ServerSettings(BaseSettings):
         gt=0,
         description="Seconds of agent audio a WebSocket peer may fall behind before we hang up.",
     )
+    # Resource limits and browser checks (docs/RELIABILITY.md, "Fuzzing and security").
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest HTTP request body accepted (413)."
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024, ge=4096, description="Largest request head (request line + headers)."
+    )
+    max_ws_message_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest WebSocket message; a bigger one closes the socket (1009).",
+    )
+    session_rate_limit: int = Field(
+        default=60,
+        ge=1,
+        le=100_000,
+        description="New sessions a minute from one client address (WebSocket and WebRTC).",
+    )
+    idle_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a WebSocket client may send nothing at all (no audio, no event) "
+        "before it is closed; the page streams audio, silence included, all the time.",
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins (comma-separated, * for any) whose pages may open /api/ws and "
+        "/api/events, besides this server's own and localhost.",
+    )
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [o.strip().rstrip("/") for o in v.split(",") if o.strip()]
+        return v

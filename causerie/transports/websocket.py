@@ -7,7 +7,8 @@ Framing (docs/WEBSOCKET.md):
 
 A binary message of any other size is dropped and answered with an ``error`` event
 (``bad_frame``, at most one per second); the connection stays open. A full server closes
-with code 1013 and a reason; a session that ends on its own closes with 1011.
+with code 1013 and a reason; a session that ends on its own closes with 1011; a client that
+sends nothing for ``idle_timeout`` seconds, or opens too many sessions, closes with 1008.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from livekit import rtc
@@ -33,6 +35,7 @@ FRAME_BYTES = SAMPLES_PER_FRAME * 2
 CLOSE_BUSY = 1013  # "try again later"
 CLOSE_SESSION_ENDED = 1011
 CLOSE_TOO_SLOW = 1008
+CLOSE_POLICY = 1008
 CLOSE_GOING_AWAY = 1001  # the server is shutting down
 MAX_QUEUED_EVENTS = 1000  # JSON events waiting for a peer that does not read
 
@@ -41,8 +44,12 @@ class WebSocketPeer:
     """The send side of one socket: a single writer task drains an outbox of events and
     audio, so sends never interleave and a barge-in can drop queued audio."""
 
-    def __init__(self, ws: WebSocket, *, max_backlog_s: float = 2.0) -> None:
+    def __init__(
+        self, ws: WebSocket, *, max_backlog_s: float = 2.0, idle_timeout: float | None = None
+    ) -> None:
         self.ws = ws
+        self.idle_timeout = idle_timeout
+        self.idle = False
         self._outbox: deque[str | rtc.AudioFrame] = deque()
         self._audio_queued = 0
         self._max_audio = int(max_backlog_s * 1000 / FRAME_MS)
@@ -100,7 +107,12 @@ class WebSocketPeer:
 
     async def _reader(self, live: LiveSession) -> None:
         while True:
-            msg = await self.ws.receive()
+            try:
+                async with asyncio.timeout(self.idle_timeout):
+                    msg = await self.ws.receive()
+            except TimeoutError:
+                self.idle = True  # a client that never speaks does not hold a slot
+                return
             if msg["type"] == "websocket.disconnect":
                 return
             data = msg.get("bytes")
@@ -156,6 +168,9 @@ class WebSocketPeer:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self.idle:
+            logger.info("session %s: nothing received for %g s; hanging up", sid, self.idle_timeout)
+            return CLOSE_POLICY, f"nothing received for {self.idle_timeout:g} s"
         if reader in done:
             return None
         if self.too_slow:
@@ -171,29 +186,36 @@ class WebSocketPeer:
         return None  # the socket failed while sending: the peer is gone
 
 
-async def serve_websocket(ws: WebSocket, manager: Any, *, max_backlog_s: float = 2.0) -> None:
-    """One connection of ``/api/ws``, from accept to close. ``manager``: a SessionManager."""
+async def _refuse(ws: WebSocket, code: str, message: str, close: int, reason: str) -> None:
+    # Accept first: a refused handshake shows the browser a bare 403, not the reason.
+    error = {"type": "error", "ts": time.time(), "code": code, "message": message, "fatal": True}
+    await ws.send_text(encode(error))
+    await ws.close(code=close, reason=reason)
+
+
+async def serve_websocket(
+    ws: WebSocket,
+    manager: Any,
+    *,
+    max_backlog_s: float = 2.0,
+    idle_timeout: float | None = None,
+    admit: Callable[[], str | None] | None = None,
+) -> None:
+    """One connection of ``/api/ws``, from accept to close. ``manager``: a SessionManager;
+    ``admit()``: None, or why this client may not start a session now (rate limit)."""
     from ..server.sessions import Busy
 
     await ws.accept()
+    refused = admit() if admit is not None else None
+    if refused is not None:
+        await _refuse(ws, "rate_limited", refused, CLOSE_POLICY, "too many new sessions")
+        return
     try:
         slot = manager.reserve("websocket")
     except Busy as e:
-        # Accept first: a refused handshake shows the browser a bare 403, not the reason.
-        await ws.send_text(
-            encode(
-                {
-                    "type": "error",
-                    "ts": time.time(),
-                    "code": "busy",
-                    "message": str(e),
-                    "fatal": True,
-                }
-            )
-        )
-        await ws.close(code=CLOSE_BUSY, reason="server busy, try again later")
+        await _refuse(ws, "busy", str(e), CLOSE_BUSY, "server busy, try again later")
         return
-    peer = WebSocketPeer(ws, max_backlog_s=max_backlog_s)
+    peer = WebSocketPeer(ws, max_backlog_s=max_backlog_s, idle_timeout=idle_timeout)
     close: tuple[int, str] | None = None
     try:
         async with slot.session(

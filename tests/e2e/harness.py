@@ -52,6 +52,7 @@ class ServerThread:
             max_sessions=max_sessions,
             connect_timeout=10.0,
             warm_sessions=2,  # tests open one or two at a time; 90 MB each
+            session_rate_limit=100_000,  # every test connects from 127.0.0.1
         )
         self.app = create_app(self.settings, loaded=loaded, registry=registry)
         self.sock = socket.socket()
