@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import time
 from collections import deque
@@ -211,6 +212,7 @@ class SessionCollector:
         self._stt_served: str | None = None
         self.chains: dict[str, tuple[str, ...]] = {}
         """Stage -> its providers in order, where the stage is a fallback chain."""
+        self._chain_handlers: list[tuple[str, Callable[[Any], None]]] = []
         self._seen_errors: deque[BaseException] = deque(maxlen=16)
         self._entries: list[TranscriptEntry] = []  # written with the next turn
 
@@ -241,6 +243,10 @@ class SessionCollector:
         for name, cb in handlers:
             _subscribe(session, name, cb)
         self._handlers = handlers
+        for kind in self.chains:  # a chain's failing provider is a fault it absorbed
+            cb = functools.partial(self._on_availability, kind)
+            getattr(session, kind).on(f"{kind}_availability_changed", cb)
+            self._chain_handlers.append((kind, cb))
         self.sink.start_session_nowait(
             SessionRecord(
                 id=self.session_id,
@@ -262,6 +268,9 @@ class SessionCollector:
             except Exception:  # already removed: nothing to undo
                 logger.debug("%r: %s handler was already removed", self, name)
         self._handlers = []
+        for kind, cb in self._chain_handlers:
+            getattr(session, kind).off(f"{kind}_availability_changed", cb)
+        self._chain_handlers = []
 
     def close(self, outcome: Outcome = "completed", error: str | None = None) -> None:
         """Write what is pending and end the session record. Idempotent: the first call
@@ -358,6 +367,15 @@ class SessionCollector:
             if reply.tts_ttfb is None:
                 reply.tts_ttfb = _num(m.ttfb)
             reply.tts_duration = _add(reply.tts_duration, m.duration)
+
+    def _on_availability(self, stage: str, ev: Any) -> None:
+        """livekit's FallbackAdapter marked a provider down (it failed or timed out)."""
+        if ev.available or not self._owns_context():
+            return
+        failed = _describe(getattr(ev, stage, None)) or "unknown"
+        self._record_error(
+            stage, f"{failed} failed or timed out; the next in the chain takes over", failed
+        )
 
     def _served(self, stage: str, current: str | None, m: Any) -> str | None:
         """Who served, from the metrics' metadata. Within a chain a fallback's figures win

@@ -15,7 +15,7 @@ from causerie.agent.faults import Faults, apology
 from causerie.agent.pipeline import build_stage
 from causerie.agent.session import build_agent
 from causerie.config import load_config
-from causerie.metrics import TurnRecord
+from causerie.metrics import ErrorRecord, TurnRecord
 from causerie.metrics.collector import SessionCollector, attach_metrics
 from causerie.providers.registry import Registry
 from tests.integration.openai_compat_server import FakeOpenAIServer
@@ -86,6 +86,10 @@ async def test_a_failing_server_hands_the_turn_to_the_next_llm(
         assert turn.providers["llm"] == labels[1]
         assert turn.failovers == ["llm"]
     assert not faults.counts  # the chain absorbed the failure: no apology, no fault
+    # ...and the failing provider is logged once as an error, when the chain dropped it.
+    (error,) = sink.of(ErrorRecord)
+    assert (error.component, error.provider) == ("llm", labels[0])
+    assert "the next in the chain takes over" in error.message
 
 
 async def test_a_healthy_first_llm_answers_and_no_failover_is_counted(tmp_path: Path) -> None:
@@ -98,3 +102,4 @@ async def test_a_healthy_first_llm_answers_and_no_failover_is_counted(tmp_path: 
     (turn,) = sink.of(TurnRecord)
     assert turn.agent_text == "Hi from the first."
     assert turn.providers["llm"] == labels[0] and turn.failovers == []
+    assert not sink.of(ErrorRecord)
