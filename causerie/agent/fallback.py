@@ -21,18 +21,35 @@ def describe(obj: Any) -> str:
     return provider_label(provider, getattr(obj, "model", None))
 
 
+async def _close_all(instances: Sequence[Any]) -> None:
+    """livekit's adapters leave their providers to the caller: the chain owns them here,
+    as the pipeline owns a stage's one provider."""
+    for instance in instances:
+        await instance.aclose()
+
+
 class LLMChain(llm.FallbackAdapter):
     def __init__(self, instances: Sequence[llm.LLM], *, timeout: float) -> None:
         # No retry on the same provider: the next one is the retry.
         super().__init__(list(instances), attempt_timeout=timeout, max_retry_per_llm=0)
+        self.instances = tuple(instances)
         self.chain_labels: tuple[str, ...] = tuple(describe(i) for i in instances)
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await _close_all(self.instances)
 
 
 class STTChain(stt.FallbackAdapter):
     def __init__(self, instances: Sequence[stt.STT], *, timeout: float, vad: Any) -> None:
         # A non-streaming STT (pocketsphinx in batch mode, whisper) is wrapped with the VAD.
         super().__init__(list(instances), vad=vad, attempt_timeout=timeout, max_retry_per_stt=0)
+        self.instances = tuple(instances)
         self.chain_labels: tuple[str, ...] = tuple(describe(i) for i in instances)
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await _close_all(self.instances)
 
 
 class TTSChain(tts.FallbackAdapter):
@@ -40,7 +57,12 @@ class TTSChain(tts.FallbackAdapter):
 
     def __init__(self, instances: Sequence[tts.TTS]) -> None:
         super().__init__(list(instances), max_retry_per_tts=0)
+        self.instances = tuple(instances)
         self.chain_labels: tuple[str, ...] = tuple(describe(i) for i in instances)
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await _close_all(self.instances)
 
 
 def build_chain(kind: str, instances: Sequence[Any], *, timeout: float, vad: Any = None) -> Any:

@@ -48,10 +48,15 @@ class DeadTTS(tts.TTS):
             capabilities=tts.TTSCapabilities(streaming=False), sample_rate=22050, num_channels=1
         )
         self.calls = 0
+        self.closed = False
 
     @property
     def provider(self) -> str:
         return "dead-tts"
+
+    async def aclose(self) -> None:
+        self.closed = True
+        await super().aclose()
 
     def synthesize(
         self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
@@ -89,6 +94,7 @@ async def test_tts_chain_speaks_with_the_next_when_the_first_fails() -> None:
     # Tried once, then probed in the background (livekit recovery); espeak spoke.
     assert dead.calls >= 1 and np.abs(samples).max() > 1000
     assert ("dead-tts", False) in changes
+    assert dead.closed  # the chain owns its providers, as the pipeline owns a stage's one
 
 
 @pytest.mark.slow
