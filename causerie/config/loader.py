@@ -282,8 +282,7 @@ def check_providers(loaded: LoadedConfig, registry: Any) -> None:
             origin = f" [from {src}]" if src else ""
             field = f"{kind}[{i}].provider" if len(chain) > 1 else f"{kind}.provider"
             errors.append(
-                f"{where}: {field}: unknown provider {name!r}; "
-                f"allowed: {', '.join(known)}{origin}"
+                f"{where}: {field}: unknown provider {name!r}; allowed: {', '.join(known)}{origin}"
             )
     if errors:
         raise ConfigError("\n".join(errors))
