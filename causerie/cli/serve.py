@@ -40,7 +40,7 @@ def serve(
     from pydantic import ValidationError
 
     from ..server import ServerSettings, create_app
-    from ..server.security import exposure_warning
+    from ..server.security import exposure_warning, uvicorn_limits
     from ..server.shutdown import GracefulServer
 
     given: dict[str, Any] = {
@@ -56,7 +56,7 @@ def serve(
         ) from None
     loaded, registry = state.load(parse_sets(sets))
     # Bind before loading models: a port in use fails now, not after the models load.
-    sock = _bind(settings.host, settings.port)
+    sock = _bind(settings.host, settings.port, settings.send_buffer_bytes)
     bound_port = sock.getsockname()[1]
     shown = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host
 
@@ -79,17 +79,18 @@ def serve(
     config = uvicorn.Config(
         app,
         log_level="debug" if state.verbose else "warning",
-        ws_max_size=settings.max_ws_message_bytes,
-        h11_max_incomplete_event_size=settings.max_header_bytes,
         lifespan="on",
+        **uvicorn_limits(settings.max_header_bytes, settings.max_ws_message_bytes),
     )
     GracefulServer(config, app).run(sockets=[sock])
 
 
-def _bind(host: str, port: int) -> Any:
+def _bind(host: str, port: int, send_buffer: int | None = None) -> Any:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if send_buffer is not None:  # accepted sockets inherit it
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
     try:
         sock.bind((host, port))
     except OSError as e:

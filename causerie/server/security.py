@@ -143,6 +143,17 @@ def open_routes(app: FastAPI) -> list[str]:
     return sorted(found)
 
 
+def uvicorn_limits(max_header_bytes: int, max_ws_message_bytes: int) -> dict[str, Any]:
+    """uvicorn options bounding what one client can make the server hold: h11 (its
+    httptools parser accepts headers of any size), the request head and a WebSocket
+    message (a bigger one closes the socket with 1009)."""
+    return {
+        "http": "h11",
+        "h11_max_incomplete_event_size": max_header_bytes,
+        "ws_max_size": max_ws_message_bytes,
+    }
+
+
 def is_loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 

@@ -58,12 +58,21 @@ class ServerSettings(BaseSettings):
         gt=0,
         description="Seconds of agent audio a WebSocket peer may fall behind before we hang up.",
     )
+    send_buffer_bytes: int = Field(
+        default=128 * 1024,
+        ge=4096,
+        description="Kernel send buffer of each connection. It bounds how much agent audio a "
+        "client that stopped reading can hold before max_output_backlog counts (Linux "
+        "autotunes it up to megabytes: minutes of audio, and no reason given at the close).",
+    )
     # Resource limits and browser checks (docs/RELIABILITY.md, "Fuzzing and security").
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest HTTP request body accepted (413)."
     )
     max_header_bytes: int = Field(
-        default=16 * 1024, ge=4096, description="Largest request head (request line + headers)."
+        default=16 * 1024,
+        ge=4096,
+        description="Largest request head (request line + headers) held while incomplete.",
     )
     max_ws_message_bytes: int = Field(
         default=64 * 1024,

@@ -38,6 +38,7 @@ class ServerThread:
         from causerie.config.loader import load_config
         from causerie.providers.registry import Registry
         from causerie.server import ServerSettings, create_app
+        from causerie.server.security import uvicorn_limits
 
         registry = Registry.from_entry_points()
         # Record into a throwaway store, not the developer's var/causerie.sqlite3.
@@ -58,7 +59,8 @@ class ServerThread:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", ws_max_size=64 * 1024, lifespan="on")
+        limits = uvicorn_limits(self.settings.max_header_bytes, self.settings.max_ws_message_bytes)
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="on", **limits)
         self.server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, name="causerie-test-server", daemon=True)
