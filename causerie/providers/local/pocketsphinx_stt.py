@@ -36,8 +36,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -124,8 +125,14 @@ def _empty_final(request_id: str) -> Event:
 class _Decoding:
     """A stream's side of its worker: requests, and recovery when the worker is lost."""
 
-    def __init__(self, pool: DecoderPool, opts: _StreamOptions) -> None:
+    def __init__(
+        self,
+        pool: DecoderPool,
+        opts: _StreamOptions,
+        on_lost: Callable[[Exception], None] | None = None,
+    ) -> None:
         self._pool, self._opts = pool, opts
+        self._on_lost = on_lost  # told of each worker lost mid-stream (counted as a fault)
         self._worker: Worker | None = None
         self._samples = 0  # sent so far: the stream clock for a replacement worker
         self._flushed = False  # the caller flushes: its VAD owns the boundaries
@@ -206,6 +213,8 @@ class _Decoding:
                 f"pocketsphinx workers keep failing: {error}", retryable=False
             ) from error
         logger.warning("pocketsphinx worker lost mid-stream, utterance dropped: %s", error)
+        if self._on_lost is not None:
+            self._on_lost(error)
         self._samples += sum(len(x) for x in items if x is not None) // 2
         flushes = items.count(None)
         self._flushed = self._flushed or flushes > 0
@@ -261,8 +270,17 @@ class PocketSphinxStream(stt.RecognizeStream):
         # livekit's resampler is mono: mix down first.
         super().push_frame(_mono(frame) if frame.num_channels > 1 else frame)
 
+    def _report_lost(self, error: Exception) -> None:
+        # livekit's recoverable-error event: the session's metrics count it (errors, with
+        # component "stt") and the session goes on with a fresh worker.
+        err = APIConnectionError(f"pocketsphinx worker lost mid-utterance: {error}")
+        self._stt.emit(
+            "error",
+            stt.STTError(timestamp=time.time(), label=self._stt.label, error=err, recoverable=True),
+        )
+
     async def _run(self) -> None:
-        decoding = self._decoding = _Decoding(self._pool, self._opts)
+        decoding = self._decoding = _Decoding(self._pool, self._opts, self._report_lost)
         try:
             async for first in self._input_ch:
                 batch = [first]
