@@ -20,19 +20,26 @@ def free_port() -> int:
 
 
 class ServeProcess:
-    """Started in ``workdir`` (no agent.yaml there: the built-in agent), recording into
-    ``store`` (a SQLite file). Ended by its PID."""
+    """Started in ``workdir`` (its agent.yaml, if any, else the built-in agent), recording
+    into ``store`` (a SQLite file). Ended by its PID."""
 
-    def __init__(self, workdir: Path, store: Path, *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        store: Path,
+        *,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.workdir, self.store = workdir, store
         self.port = port or free_port()
         self.log: list[str] = []
         self._ready = threading.Event()
         cmd = [sys.executable, "-m", "causerie", "serve", "--port", str(self.port),
                "--max-sessions", "2", "--set", f"metrics.store_url=sqlite:///{store}"]  # fmt: skip
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "CAUSERIE_WARM_SESSIONS": "1"}
+        full = {**os.environ, "PYTHONUNBUFFERED": "1", "CAUSERIE_WARM_SESSIONS": "1", **(env or {})}
         self.proc = subprocess.Popen(
-            cmd, cwd=workdir, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+            cmd, cwd=workdir, env=full, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
         )
         threading.Thread(target=self._pump, name="serve-stderr", daemon=True).start()
 
