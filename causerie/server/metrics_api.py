@@ -31,10 +31,10 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from pathlib import Path
-from typing import Any
+from pathlib import Path as FilePath
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,12 +59,14 @@ from ..metrics.query import (
 )
 from ..metrics.records import OUTCOMES, SessionRecord
 from ..store.base import MAX_PAGE, Store
+from .api_docs import DURATION, content, query
+from .api_docs import errors as documented
 from .security import AdminAuth, install_error_handlers, origin_allowed
 from .ui import i18n_router
 
 logger = logging.getLogger(__name__)
 
-DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "web" / "dashboard"
+DASHBOARD_DIR = FilePath(__file__).resolve().parent.parent / "web" / "dashboard"
 _SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _MEDIA = {
     ".html": "text/html; charset=utf-8",
@@ -100,6 +102,15 @@ def _error(
 ) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
+
+SessionId = Annotated[
+    str,
+    Path(
+        description="1 to 128 letters, digits or . _ : -",
+        json_schema_extra={"pattern": _SESSION_ID.pattern},
+    ),
+]
+"""Documented, not validated by FastAPI: ``_guarded`` answers a bad one with a clear 422."""
 
 Handler = Callable[..., Awaitable[Response]]
 
@@ -201,13 +212,19 @@ def metrics_router(
     # Every route of this router needs the admin token (when set).
     router = APIRouter(
         dependencies=[Depends(AdminAuth(cfg.admin_token))],
-        responses={401: {"description": "missing or wrong admin token"}},
+        responses=documented(401, 422, 503),
     )
+    window = ("window", DURATION, "how far back: 90s, 15m, 1h, 7d or seconds")
+    sid_query = ("session", {"type": "string"}, "one session id")
+    limit = ("limit", {"type": "integer"}, "page size")
 
     def api(*allowed: str) -> Callable[[Handler], Handler]:
         return _guarded(store, allowed)
 
-    @router.get("/api/metrics/summary")
+    @router.get(
+        "/api/metrics/summary",
+        openapi_extra=query(window, ("by", {"type": "string", "enum": ["provider"]}, "")),
+    )
     @api("window", "by")
     async def summary(request: Request) -> Response:
         q = request.query_params
@@ -232,7 +249,14 @@ def metrics_router(
             body["failovers"] = failovers(w.turns)
         return JSONResponse(body)
 
-    @router.get("/api/metrics/series")
+    @router.get(
+        "/api/metrics/series",
+        openapi_extra=query(
+            window,
+            ("step", DURATION, "bucket size"),
+            ("metric", {"type": "string"}, "comma-separated: " + ", ".join(LATENCY_METRICS)),
+        ),
+    )
     @api("window", "step", "metric")
     async def metric_series(request: Request) -> Response:
         q = request.query_params
@@ -256,7 +280,7 @@ def metrics_router(
             }
         )
 
-    @router.get("/api/errors")
+    @router.get("/api/errors", openapi_extra=query(window, limit, sid_query))
     @api("window", "limit", "session")
     async def errors(request: Request) -> Response:
         q = request.query_params
@@ -268,7 +292,19 @@ def metrics_router(
         rows = await store.list_errors(since=time.time() - seconds, session_id=sid, limit=limit)
         return JSONResponse({"items": [e.to_dict() for e in rows]})
 
-    @router.get("/api/sessions")
+    @router.get(
+        "/api/sessions",
+        openapi_extra=query(
+            limit,
+            ("offset", {"type": "integer"}, ""),
+            ("transport", {"type": "string"}, ""),
+            ("outcome", {"type": "string", "enum": list(OUTCOMES)}, ""),
+            ("agent", {"type": "string"}, "agent name"),
+            ("since", {"type": "string"}, "epoch seconds or ISO 8601"),
+            ("until", {"type": "string"}, "epoch seconds or ISO 8601"),
+            ("q", {"type": "string"}, "text in the transcript"),
+        ),
+    )
     @api("limit", "offset", "transport", "outcome", "agent", "since", "until", "q")
     async def sessions(request: Request) -> Response:
         q = request.query_params
@@ -276,7 +312,7 @@ def metrics_router(
             limit=parse_int("limit", q.get("limit", "50"), 1, MAX_PAGE),
             offset=parse_int("offset", q.get("offset", "0"), 0, 10**9),
             transport=q.get("transport") or None,
-            outcome=parse_choice("outcome", q["outcome"], OUTCOMES) if q.get("outcome") else None,
+            outcome=parse_choice("outcome", q["outcome"], OUTCOMES) if "outcome" in q else None,
             agent_name=q.get("agent") or None,
             since=parse_time("since", q["since"]) if q.get("since") else None,
             until=parse_time("until", q["until"]) if q.get("until") else None,
@@ -292,9 +328,9 @@ def metrics_router(
             }
         )
 
-    @router.get("/api/sessions/{session_id}")
+    @router.get("/api/sessions/{session_id}", responses=documented(404))
     @api()
-    async def session_detail(request: Request, session_id: str) -> Response:
+    async def session_detail(request: Request, session_id: SessionId) -> Response:
         s = await store.get_session(session_id)
         if s is None:
             return _error(404, "not_found", f"no session {session_id!r}")
@@ -304,16 +340,24 @@ def metrics_router(
         ]
         return JSONResponse(body)
 
-    @router.delete("/api/sessions/{session_id}")
+    @router.delete(
+        "/api/sessions/{session_id}",
+        status_code=204,
+        responses={204: {"description": "Deleted"}, **documented(404)},
+    )
     @api()
-    async def session_delete(request: Request, session_id: str) -> Response:
+    async def session_delete(request: Request, session_id: SessionId) -> Response:
         if not await store.delete_session(session_id):
             return _error(404, "not_found", f"no session {session_id!r}")
         return Response(status_code=204)
 
-    @router.get("/api/sessions/{session_id}/export")
+    @router.get(
+        "/api/sessions/{session_id}/export",
+        responses={200: content(*MEDIA_TYPES.values()), **documented(404)},
+        openapi_extra=query(("format", {"type": "string", "enum": list(FORMATS)}, "")),
+    )
     @api("format")
-    async def session_export(request: Request, session_id: str) -> Response:
+    async def session_export(request: Request, session_id: SessionId) -> Response:
         fmt = parse_choice("format", request.query_params.get("format", "json"), FORMATS)
         s = await store.get_session(session_id)
         if s is None:
@@ -342,7 +386,10 @@ def metrics_router(
             },
         )
 
-    @router.get("/api/events")
+    @router.get(
+        "/api/events",
+        responses={200: content("text/event-stream"), **documented(403, 404)},
+    )
     @api()
     async def events(request: Request) -> Response:
         if not origin_allowed(request.headers, allowed_origins):

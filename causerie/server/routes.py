@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from .api_docs import errors, json_body
 from .security import origin_allowed
 from .sessions import Busy, SessionManager
 from .settings import ServerSettings
@@ -87,7 +88,35 @@ def _check_offer(body: bytes) -> tuple[str, str] | str:
     return sdp, kind
 
 
-@router.post("/api/offer")
+OFFER_SCHEMA = {
+    "type": "object",
+    "required": ["sdp", "type"],
+    "properties": {
+        "sdp": {"type": "string", "pattern": "^v=0", "description": "with an m=audio section"},
+        "type": {"type": "string", "enum": ["offer"]},
+    },
+}
+ANSWER = {
+    "description": "The SDP answer",
+    "content": {
+        "application/json": {
+            "schema": {
+                **OFFER_SCHEMA,
+                "properties": {
+                    "sdp": {"type": "string"},
+                    "type": {"type": "string", "enum": ["answer"]},
+                },
+            }
+        }
+    },
+}
+
+
+@router.post(
+    "/api/offer",
+    responses={200: ANSWER, **errors(400, 413, 429, 503)},
+    openapi_extra=json_body(OFFER_SCHEMA),
+)
 async def offer(request: Request) -> Response:
     """The browser's SDP offer -> our answer. 400 bad offer, 413 too large, 503 busy."""
     from aiortc import RTCSessionDescription

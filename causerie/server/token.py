@@ -46,7 +46,16 @@ from pydantic import Field, SecretStr, field_validator
 
 from ..errors import ConfigError
 from ..transports.livekit.settings import EnvSettings, LiveKitSettings
-from ..transports.livekit.tokens import check_identity, check_room, user_token
+from ..transports.livekit.tokens import (
+    IDENTITY_RE,
+    IDENTITY_RULE,
+    ROOM_RE,
+    ROOM_RULE,
+    check_identity,
+    check_room,
+    user_token,
+)
+from .api_docs import errors, json_body, query
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +244,36 @@ def token_router(
         response.headers.update(cors_headers(request))
         return response
 
-    @router.get("/token")
+    fields = {
+        "room": {"type": "string", "pattern": ROOM_RE.pattern, "description": ROOM_RULE},
+        "identity": {
+            "type": "string",
+            "pattern": IDENTITY_RE.pattern,
+            "description": IDENTITY_RULE,
+        },
+        "name": {"type": "string", "description": NAME_RULE},
+    }
+    body = json_body(
+        {"type": "object", "required": ["room", "identity"], "properties": fields},
+        required=False,
+    )
+    params = query(*((n, s, s["description"]) for n, s in fields.items()))
+    for p in params["parameters"][:2]:
+        p["required"] = True
+    ok = {
+        "description": "A LiveKit access token",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["url", "token"],
+                    "properties": {"url": {"type": "string"}, "token": {"type": "string"}},
+                }
+            }
+        },
+    }
+
+    @router.get("/token", responses={200: ok, **errors(401, 422, 429, 503)}, openapi_extra=params)
     async def get_token(request: Request) -> Response:
         return with_cors(request, answer(request, request.query_params))
 
@@ -253,14 +291,20 @@ def token_router(
             )
         return data
 
-    @router.post("/token")
+    @router.post(
+        "/token", responses={200: ok, **errors(400, 401, 413, 422, 429, 503)}, openapi_extra=body
+    )
     async def post_token(request: Request) -> Response:
         data = await read_body(request)
         if isinstance(data, JSONResponse):
             return with_cors(request, data)
         return with_cors(request, answer(request, data))
 
-    @router.post("/api/page-token")
+    @router.post(
+        "/api/page-token",
+        responses={200: ok, **errors(400, 403, 404, 413, 422, 429, 503)},
+        openapi_extra=body,
+    )
     async def page_token(request: Request) -> Response:
         """For the talk page of this server: no API key, our own origin only, no CORS."""
         if not settings.page:
