@@ -155,26 +155,41 @@ async def measure(base: str, quick: bool) -> dict[str, Any]:
             done += seconds[i] if r is None else r[1]
         return done
 
-    out: dict[str, Any] = {"paths": {}, "load_avg": [os.getloadavg()[0]]}
-    for name, stt, tts in (
-        ("gateway (HTTP, loopback)", stt_gateway, tts_gateway),
-        ("in-process", stt_local, tts_local),
-    ):
-        print(f"[{name}] warming up, then per-request figures...", file=sys.stderr, flush=True)
+    # Each measurement alternates the two paths, so load from elsewhere hits both alike.
+    paths = {
+        "gateway (HTTP, loopback)": (stt_gateway, tts_gateway),
+        "in-process": (stt_local, tts_local),
+    }
+    res: dict[str, dict[str, Any]] = {
+        name: {"stt_ms": [], "rtf": [], "ttfb_ms": [], "load": {}} for name in paths
+    }
+    out: dict[str, Any] = {"paths": res, "load_avg": [os.getloadavg()[0]]}
+    for stt, tts in paths.values():
         await stt(0)
         await tts(0)
-        lat = [await _timed(functools.partial(stt, i)) for i in range(len(wavs))]
-        rtf = [t / s for t, s in zip(lat, seconds, strict=True)]
-        ttfb = [(await tts(i))[0] for i in range(len(REPLIES))]
-        res: dict[str, Any] = {"stt_ms": lat, "rtf": rtf, "ttfb_ms": ttfb, "load": {}}
-        for clients in (1, 4, 8):
-            print(f"[{name}] {clients} concurrent clients...", file=sys.stderr, flush=True)
-            for kind, fn in (("stt", stt), ("tts", tts)):
+    rounds = 1 if quick else 3
+    print(f"per-request figures, {rounds} round(s)...", file=sys.stderr, flush=True)
+    for _ in range(rounds):
+        for i in range(len(wavs)):
+            for name, (stt, _tts) in paths.items():
+                took = await _timed(functools.partial(stt, i))
+                res[name]["stt_ms"].append(took)
+                res[name]["rtf"].append(took / seconds[i])
+        for i in range(len(REPLIES)):
+            for name, (_stt, tts) in paths.items():
+                res[name]["ttfb_ms"].append((await tts(i))[0])
+    for clients in (1, 4, 8):
+        print(f"{clients} concurrent clients...", file=sys.stderr, flush=True)
+        for kind in ("stt", "tts"):
+            for name, fns in paths.items():
+                fn = fns[0] if kind == "stt" else fns[1]
                 t0 = time.perf_counter()
                 audio = await asyncio.gather(*(client(c, fn) for c in range(clients)))
                 wall = time.perf_counter() - t0
-                res["load"][(kind, clients)] = (clients * per_client / wall, sum(audio) / wall)
-        out["paths"][name] = res
+                res[name]["load"][(kind, clients)] = (
+                    clients * per_client / wall,
+                    sum(audio) / wall,
+                )
     await http.aclose()
     out["v2v"] = await voice_to_voice(base, registry, loaded, local, quick)
     out["load_avg"].append(os.getloadavg()[0])
@@ -184,17 +199,15 @@ async def measure(base: str, quick: bool) -> dict[str, Any]:
 
 async def voice_to_voice(base: str, registry: Any, loaded: Any, local: Any, quick: bool) -> Any:
     from causerie.agent.faults import Faults
-    from causerie.agent.pipeline import build_pipeline
+    from causerie.agent.pipeline import build_pipeline, import_vendor_modules
     from causerie.agent.session import build_agent, build_session
     from causerie.audio.wav import PCM
     from causerie.config import load_config
     from causerie.transports.file import IN_RATE, talk
+    from tests.gateway_harness import AGENT_YAML
     from tests.speech import conversation
 
-    sys.path.insert(0, str(ROOT / "tests" / "integration"))
-    from test_gateway_clients import AGENT_YAML
-
-    utts = QUESTIONS[:3] if quick else QUESTIONS[:6]
+    utts = QUESTIONS[:3] if quick else QUESTIONS[:4]
     pcm = PCM(conversation(utts, IN_RATE, gap=5.0, voice=VOICE), IN_RATE)
     with tempfile.TemporaryDirectory() as tmp:
         conf = Path(tmp) / "agent.yaml"
@@ -202,21 +215,24 @@ async def voice_to_voice(base: str, registry: Any, loaded: Any, local: Any, quic
         remote_conf = load_config(
             conf, environ={"OPENAI_API_KEY": KEY}, dotenv=None, registry=registry
         )
+        import_vendor_modules(remote_conf, registry)  # livekit plugins: main thread only
         remote = await asyncio.to_thread(build_pipeline, remote_conf, registry)
-    out = {}
-    for name, conf_, pipe in (
+    agents = (
         ("agent -> gateway (openai provider, base_url)", remote_conf, remote),
         ("agent in-process (streaming pocketsphinx)", loaded, local),
-    ):
-        print(f"[v2v] {name}: {len(utts)} utterances...", file=sys.stderr, flush=True)
-        result = await talk(
-            build_session(conf_, pipe),
-            build_agent(conf_, Faults()),
-            pcm,
-            fast=True,
-            printer=lambda s: None,
-        )
-        out[name] = [t * 1000 for t in result.latencies]
+    )
+    out: dict[str, list[float]] = {name: [] for name, _, _ in agents}
+    for _ in range(1 if quick else 2):  # alternated, as above
+        for name, conf_, pipe in agents:
+            print(f"[v2v] {name}: {len(utts)} utterances...", file=sys.stderr, flush=True)
+            result = await talk(
+                build_session(conf_, pipe),
+                build_agent(conf_, Faults()),
+                pcm,
+                fast=True,
+                printer=lambda s: None,
+            )
+            out[name] += [t * 1000 for t in result.latencies]
     await remote.aclose()
     return out
 
@@ -231,8 +247,9 @@ def report(res: dict[str, Any], quick: bool) -> str:
         f"{res['load_avg'][0]:.1f} at the start, {res['load_avg'][1]:.1f} at the end: "
         "other work shared the cores.",
         f"{WORKERS} speech decoders kept loaded on each side.",
-        f"Transcription: {len(QUESTIONS)} espeak questions of 1.3-2.3 s, one request at a time; "
-        "speech: time to the first byte of 24 kHz pcm.",
+        f"Transcription: {len(QUESTIONS)} espeak questions of 1.3-2.3 s, one request at a time, "
+        f"{len(res['paths']['in-process']['stt_ms']) // len(QUESTIONS)} rounds, the two paths "
+        "alternating; speech: time to the first byte of 24 kHz pcm.",
         "",
         "| path | transcription latency median / p90 | real-time factor median "
         "| speech first audio median / p90 |",
@@ -244,6 +261,15 @@ def report(res: dict[str, Any], quick: bool) -> str:
             f"{pct(r['stt_ms'], 0.9) * ms:.0f} ms | {statistics.median(r['rtf']):.3f} "
             f"| {statistics.median(r['ttfb_ms']) * ms:.1f} / {pct(r['ttfb_ms'], 0.9) * ms:.1f} ms |"
         )
+    gw_, local = res["paths"].values()
+    stt_extra = [a - b for a, b in zip(gw_["stt_ms"], local["stt_ms"], strict=True)]
+    tts_extra = [a - b for a, b in zip(gw_["ttfb_ms"], local["ttfb_ms"], strict=True)]
+    lines += [
+        "",
+        "What the gateway adds, paired request by request (median of gateway minus in-process, "
+        f"same input, back to back): transcription {statistics.median(stt_extra) * ms:+.0f} ms, "
+        f"speech first audio {statistics.median(tts_extra) * ms:+.1f} ms.",
+    ]
     lines += [
         "",
         "Throughput (requests/s, and seconds of audio per second of wall time):",

@@ -20,6 +20,25 @@ from causerie.providers.registry import Registry
 
 KEY = "test-key-0123456789"
 
+# An agent whose engines are all the gateway, through the openai provider (docs/GATEWAY.md).
+AGENT_YAML = """\
+name: Causerie
+language: en
+instructions: Answer briefly.
+stt: {{provider: openai, model: pocketsphinx, base_url: "{base}"}}
+llm: {{provider: openai, model: scripted, base_url: "{base}"}}
+tts:
+  provider: openai
+  model: espeak
+  voice: "{voice}"
+  base_url: "{base}"
+  options: {{response_format: pcm}}
+vad:
+  provider: silero
+  options: {{min_silence_duration: 0.2}}
+metrics: {{enabled: false}}
+"""
+
 
 @dataclass
 class Running:

@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from livekit.agents import APIError as ProviderAPIError
 from livekit.agents import llm, utils
@@ -16,12 +16,12 @@ from livekit.agents.types import NOT_GIVEN
 from .auth import Slot
 from .chat_messages import ChatRequest, chat_context, dumps, tool_calls_json, tools, usage_json
 from .errors import APIError
-from .state import Gateway, GatewayDep
+from .state import Gateway, GatewayDep, vendor_session
 from .transcriptions import provider_failed, timed_out
 
 ENDPOINT = "/v1/chat/completions"
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(vendor_session)])
 
 
 async def _llm_chunks(gw: Gateway, req: ChatRequest) -> AsyncGenerator[llm.ChatChunk]:

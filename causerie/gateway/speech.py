@@ -10,7 +10,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Literal
 
 import numpy as np
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from livekit.agents import APIError as ProviderAPIError
 from livekit.agents import tts as lk_tts
@@ -19,12 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .audio_out import SpeechEncoder, SpeechFormat
 from .auth import Slot
 from .errors import APIError, bad_request
-from .state import Gateway, GatewayDep
+from .state import Gateway, GatewayDep, vendor_session
 from .transcriptions import provider_failed, timed_out
 
 ENDPOINT = "/v1/audio/speech"
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(vendor_session)])
 
 
 class SpeechRequest(BaseModel):

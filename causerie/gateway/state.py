@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ..providers.http import vendor_http
 from .engines import Engines
 from .errors import APIError
 from .metrics import GatewayMetrics
@@ -41,3 +43,10 @@ def _gateway(request: Request) -> Gateway:
 
 
 GatewayDep = Annotated[Gateway, Depends(_gateway)]
+
+
+async def vendor_session() -> AsyncIterator[None]:
+    """livekit's aiohttp-based plugins (Deepgram, ElevenLabs, ...) take their HTTP session
+    from a LiveKit job, and a request here has none: it gets one, kept to its last byte."""
+    async with vendor_http():
+        yield

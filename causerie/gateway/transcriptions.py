@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from livekit import rtc
 from livekit.agents import APIError as ProviderAPIError
@@ -17,7 +17,7 @@ from livekit.agents import stt as lk_stt
 from .audio_in import RATE, Decoded, decode
 from .auth import Slot
 from .errors import APIError, bad_request
-from .state import Gateway, GatewayDep
+from .state import Gateway, GatewayDep, vendor_session
 from .transcript_formats import (
     Segment,
     Transcript,
@@ -31,7 +31,7 @@ from .transcript_formats import (
 ENDPOINT = "/v1/audio/transcriptions"
 _FRAME = RATE // 50  # 20 ms, as a microphone would deliver
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(vendor_session)])
 
 
 def _frame(samples: object) -> rtc.AudioFrame:

@@ -10,12 +10,13 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from livekit.agents import llm
+from livekit.agents import llm, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 
 from causerie.agent.pipeline import Pipeline, build_pipeline
 from causerie.config import load_config
 from causerie.config.loader import LoadedConfig
+from causerie.providers.local.espeak_tts import EspeakTTS
 from causerie.providers.registry import Registry
 from tests.audio_files import encode
 from tests.fakes import FlakyLLM
@@ -363,6 +364,25 @@ async def test_failing_engine_is_a_502_counted_and_logged(
         'status="502"} 2.0' in text
     )
     assert any("provider_error" in rec.getMessage() for rec in caplog.records)
+
+
+class VendorLikeTTS(EspeakTTS):
+    """espeak, but asking for livekit's job HTTP session first, as aiohttp-based vendor
+    plugins (ElevenLabs, Cartesia...) do."""
+
+    def synthesize(self, text: str, **kw: Any) -> Any:
+        assert not utils.http_context.http_session().closed
+        return super().synthesize(text, **kw)
+
+
+async def test_vendor_plugins_get_an_http_session(
+    pipeline: Pipeline, loaded: LoadedConfig, registry: Registry
+) -> None:
+    vendor = Pipeline(stt=pipeline.stt, llm=pipeline.llm, tts=VendorLikeTTS(), vad=pipeline.vad)
+    async with running_gateway(vendor, loaded, registry) as gw:
+        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers) as http:
+            r = await http.post("/v1/audio/speech", json={"model": "espeak", "input": "Hi."})
+            assert r.status_code == 200 and len(r.content) > 1000
 
 
 async def test_client_leaving_mid_stream_frees_everything(

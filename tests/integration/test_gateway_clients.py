@@ -21,7 +21,7 @@ from causerie.config import load_config
 from causerie.config.loader import LoadedConfig
 from causerie.providers.registry import Registry
 from causerie.transports.file import IN_RATE, talk
-from tests.gateway_harness import KEY, Running, running_gateway
+from tests.gateway_harness import AGENT_YAML, KEY, Running, running_gateway
 from tests.speech import conversation, write_speech_wav
 
 openai = pytest.importorskip("openai")
@@ -121,25 +121,6 @@ async def test_livekit_openai_plugin_as_stt_tts_llm(gw: Running) -> None:
     assert [c.name for c in calls] == ["current_time"]
     for obj in (stt, tts, model):
         await obj.aclose()
-
-
-AGENT_YAML = """\
-name: Causerie
-language: en
-instructions: Answer briefly.
-stt: {{provider: openai, model: pocketsphinx, base_url: "{base}"}}
-llm: {{provider: openai, model: scripted, base_url: "{base}"}}
-tts:
-  provider: openai
-  model: espeak
-  voice: "{voice}"
-  base_url: "{base}"
-  options: {{response_format: pcm}}
-vad:
-  provider: silero
-  options: {{min_silence_duration: 0.2}}
-metrics: {{enabled: false}}
-"""
 
 
 async def test_agent_over_the_gateway_holds_a_spoken_conversation(
