@@ -298,10 +298,21 @@ class CauserieAgent(Agent):
     async def tts_node(  # type: ignore[override]
         self, text: AsyncIterable[str], model_settings: ModelSettings
     ) -> AsyncGenerator[rtc.AudioFrame, None]:
-        """The default TTS node; a failure ends this reply's audio (its text is still shown)."""
+        """The default TTS node; a failure ends this reply's audio (its text is still shown)
+        with a short spoken apology, if the engine can still say it (a dropped connection)."""
         gen = Agent.default.tts_node(self, text, model_settings)
         try:
             async for frame in gen:  # type: ignore[union-attr]
                 yield frame
         except Exception as e:
             self.faults.record("tts", e)
+            sorry = Agent.default.tts_node(self, _once(apology(self.language)), model_settings)
+            try:
+                async for frame in sorry:  # type: ignore[union-attr]
+                    yield frame
+            except Exception as again:
+                logger.warning("the apology could not be spoken either: %s", again)
+
+
+async def _once(text: str) -> AsyncGenerator[str, None]:
+    yield text
