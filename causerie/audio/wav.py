@@ -76,7 +76,8 @@ def read_wav(path: str | Path, sample_rate: int | None = None) -> PCM:
         raise AudioFileError(f"{p}: the WAV is truncated or corrupt ({_short(e)})") from e
     if data.shape[0] == 0:
         raise AudioFileError(f"{p}: the WAV holds no audio (truncated?)")
-    mono = data.mean(axis=1)
+    # A float WAV may hold NaN or infinities (a corrupt file): silence and full scale.
+    mono = np.nan_to_num(data, nan=0.0, posinf=1.0, neginf=-1.0).mean(axis=1)
     pcm = (np.clip(mono, -1.0, 1.0) * 32767.0).astype(np.int16)
     if sample_rate is not None and rate != sample_rate:
         pcm = resample(pcm, int(rate), sample_rate)

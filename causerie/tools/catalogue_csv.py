@@ -14,6 +14,15 @@ from .catalogue_loader import _add, _Problems, _product
 
 
 def from_csv(path: Path) -> Catalogue:
+    try:
+        return _from_csv(path)
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"catalogue {path}: not UTF-8 text (byte {e.start})") from None
+    except csv.Error as e:
+        raise ConfigError(f"catalogue {path}: not a readable CSV ({e})") from None
+
+
+def _from_csv(path: Path) -> Catalogue:
     problems = _Problems(path)
     products: dict[str, Product] = {}
     producers: dict[str, Producer] = {}

@@ -73,7 +73,10 @@ def load_catalogue(path: Path) -> Catalogue:
 
 
 def _from_document(path: Path) -> Catalogue:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"catalogue {path}: not UTF-8 text (byte {e.start})") from None
     if path.suffix.lower() == ".json":
         try:
             json.loads(text)
