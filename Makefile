@@ -10,6 +10,7 @@ SHELL := /bin/bash
 QUIET_PIP := { grep -v "is ignored: it is neither" || true; }
 
 .PHONY: help setup demo talk chat test lint typecheck bench config-show clean lock flake smoke
+.PHONY: fuzz
 .PHONY: install start stop change-llm plugins metrics
 PIDFILE ?= var/causerie.pid
 LOG ?= var/causerie.log
@@ -23,6 +24,7 @@ help:
 	@echo "make lock        re-resolve $(LOCK) after a dependency change (UPGRADE=1: newest of all)"
 	@echo "make flake       run the whole suite 3 times on a fresh clone, then once with a busy core"
 	@echo "make smoke       start the demo server, speak one turn over WebSocket, stop it"
+	@echo "make fuzz        the fuzz tests 20 times longer (FUZZ_SCALE=N; schemathesis, hypothesis)"
 	@echo "make bench       voice-to-voice latency benchmark (writes docs/PERFORMANCE.md)"
 	@echo "make config-show the effective agent definition"
 	@echo "make start       serve in the background (PID in $(PIDFILE), log in $(LOG)); make stop"
@@ -63,6 +65,13 @@ config-show: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The suite runs each fuzzer briefly; this multiplies every budget (tests/fuzzing.py).
+FUZZ_SCALE ?= 20
+fuzz: $(STAMP)
+	CAUSERIE_FUZZ_SCALE=$(FUZZ_SCALE) $(BIN)/python -m pytest -q -s --timeout=7200 \
+		tests/unit/test_fuzz_inputs.py tests/integration/test_fuzz_http.py \
+		tests/integration/test_fuzz_protocol.py
 
 flake: $(STAMP)
 	$(BIN)/python tests/flake.py
