@@ -11,11 +11,14 @@ worker wrote. Timestamps are epoch seconds (``time.time()``); durations are seco
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypedDict, TypeVar
+
+logger = logging.getLogger(__name__)
 
 RECORD_VERSION = 1
 """Bump when a field changes meaning; adding an optional field needs no bump."""
@@ -39,6 +42,19 @@ TURN_METRICS: tuple[str, ...] = (
     "lk_e2e_latency",
 )
 """The numeric per-turn fields that :func:`percentiles` can summarise."""
+
+LATENCIES: tuple[str, ...] = tuple(f for f in TURN_METRICS if "tokens" not in f)
+MAX_LATENCY_S = 600.0
+"""A latency outside [0, this] comes from a clock that jumped (wall time is used by some
+providers' figures), not from the pipeline: it is recorded as unknown (``None``)."""
+
+
+def plausible_latency(value: float | None) -> float | None:
+    """``value``, or None when it cannot be a latency (negative, NaN, over MAX_LATENCY_S)."""
+    if value is None or not 0.0 <= value <= MAX_LATENCY_S:  # NaN fails the comparison too
+        return None
+    return value
+
 
 _R = TypeVar("_R")
 
@@ -105,6 +121,14 @@ class TurnRecord:
     """Stages (of a fallback chain) served by a provider other than the chain's first."""
     error: str | None = None
     v: int = RECORD_VERSION
+
+    def __post_init__(self) -> None:
+        for name in LATENCIES:
+            value = getattr(self, name)
+            if value is not None and plausible_latency(value) is None:
+                logger.warning("turn %s/%d: %s=%r is not a latency; dropped", self.session_id,
+                               self.index, name, value)  # fmt: skip
+                setattr(self, name, None)
 
     def to_dict(self) -> dict[str, Any]:
         d = {f: getattr(self, f) for f in _TURN_SCALARS}

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 FRAME_MS = 20
 AUDIBLE_THRESHOLD = 300  # |sample| above ~-40 dBFS counts as sound
+GAP_S = 1.0  # frames come every 20 ms; a silence this long is the client's, not jitter
 
 
 class QueueAudioInput(io.AudioInput):
@@ -42,7 +43,11 @@ class QueueAudioInput(io.AudioInput):
         self._closed = False
         self.dropped_frames = 0
         self.last_audible_at: float | None = None
-        """Wall time of the last frame with sound pushed (a voice-to-voice start)."""
+        """Monotonic time of the last frame with sound pushed (a voice-to-voice start): a
+        wall-clock step (NTP, suspend) must not make a latency negative or huge."""
+        self.last_gap_at: float | None = None
+        """Monotonic time at which frames resumed after a gap of more than ``GAP_S``."""
+        self._last_push: float | None = None
 
     def push(self, frame: rtc.AudioFrame) -> None:
         if self._closed:
@@ -53,8 +58,12 @@ class QueueAudioInput(io.AudioInput):
             old = self._frames.popleft()
             self._buffered -= old.duration
             self.dropped_frames += 1
+        now = time.monotonic()
+        if self._last_push is not None and now - self._last_push > GAP_S:
+            self.last_gap_at = now  # the client stopped sending: not the agent's latency
+        self._last_push = now
         if is_audible(frame):
-            self.last_audible_at = time.time()
+            self.last_audible_at = now
         self._event.set()
 
     def close(self) -> None:

@@ -183,7 +183,10 @@ class LiveSession:
         """The transport handed ``frame`` to the peer now: the end of a voice-to-voice span."""
         end = self._speech_end
         if end is not None and self._segment_started_at >= end and is_audible(frame):
-            self._v2v = time.time() - end
+            gap = self.audio_in.last_gap_at
+            # Monotonic times. A gap in the client's frames after its speech would count the
+            # client's silence as ours: no figure rather than a wrong one.
+            self._v2v = None if gap is not None and gap > end else time.monotonic() - end
             self._speech_end = None
 
     def handle_message(self, raw: str | bytes) -> None:
@@ -233,7 +236,7 @@ class LiveSession:
         self._send_audio(frame)
 
     def _on_segment_start(self, seg: Segment) -> None:
-        self._segment_started_at = time.time()
+        self._segment_started_at = time.monotonic()
 
     def _on_segment_end(self, seg: Segment) -> None:
         if seg.interrupted:

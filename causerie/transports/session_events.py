@@ -25,6 +25,7 @@ from livekit.agents.voice.events import (
 from livekit.agents.voice.speech_handle import SpeechHandle
 
 from ..events.channel import EventChannel
+from ..metrics.records import plausible_latency
 
 logger = logging.getLogger(__name__)
 
@@ -130,15 +131,16 @@ class SessionEvents:
         m = dict(getattr(items[-1], "metrics", {}) or {}) if items else {}
         self.turns += 1
         u, self._user_metrics = self._user_metrics, {}
+        ok = plausible_latency  # livekit's figures use wall time: a clock step skews them
         self._events.emit(
             "turn_metrics",
             turn=self.turns,
-            voice_to_voice=v2v,
-            stt=u.get("transcription_delay"),
-            end_of_turn=u.get("end_of_turn_delay"),
-            llm_ttft=m.get("llm_node_ttft"),
-            tts_ttfb=m.get("tts_node_ttfb"),
-            lk_e2e_latency=m.get("e2e_latency"),
+            voice_to_voice=ok(v2v),
+            stt=ok(u.get("transcription_delay")),
+            end_of_turn=ok(u.get("end_of_turn_delay")),
+            llm_ttft=ok(m.get("llm_node_ttft")),
+            tts_ttfb=ok(m.get("tts_node_ttfb")),
+            lk_e2e_latency=ok(m.get("e2e_latency")),
             interrupted=handle.interrupted,
         )
 
