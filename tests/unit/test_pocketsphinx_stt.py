@@ -11,6 +11,7 @@ processes themselves (crashes, leaks, the event loop) are in test_pocketsphinx_w
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 from collections.abc import Iterator
@@ -200,8 +201,9 @@ async def test_silence_and_empty_flushes_give_empty_finals(engine: PocketSphinxS
     assert len({ev.request_id for ev in events}) == 4
 
 
-async def test_finalization_latency(engine: PocketSphinxSTT) -> None:
-    """Real-time audio; the time from the flush (VAD end of speech) to the FINAL."""
+async def test_each_flush_finalizes_its_utterance(engine: PocketSphinxSTT) -> None:
+    """Real-time audio; each flush (VAD end of speech) gives that utterance's FINAL. The time
+    it takes is printed here and measured in bench/ (flush -> FINAL)."""
     latencies = []
     async with engine.stream() as stream:
         start, pushed = time.perf_counter(), 0.0
@@ -223,11 +225,11 @@ async def test_finalization_latency(engine: PocketSphinxSTT) -> None:
         f"max {1000 * max(latencies):.0f} ms"
     )
     assert len(latencies) == 3
-    assert max(latencies) < 1.0  # typically ~15 ms; generous for noisy CI machines
 
 
 async def test_decoding_leaves_the_event_loop_responsive(engine: PocketSphinxSTT) -> None:
-    """A backlog of 8 s of speech, pushed at once: the loop keeps ticking while it decodes."""
+    """A backlog of 8 s of speech, pushed at once: the loop keeps ticking while a worker
+    process decodes it (the stall is printed; bench/ measures it)."""
     speech = np.concatenate([speak(COFFEE[0]), silence(0.3), speak(LIGHTS[0])] * 2)
     pcm = np.concatenate([silence(0.3), speech])
     gaps: list[float] = []
@@ -252,8 +254,10 @@ async def test_decoding_leaves_the_event_loop_responsive(engine: PocketSphinxSTT
     )
     assert len(finals(events)) == 1
     # The binding holds the GIL in each C call, so decoding in this process stalled the loop
-    # 15-60 ms (0.3 s on a loaded machine); a worker process does not: typically < 10 ms.
-    assert max(gaps) < 0.2
+    # 15-60 ms (0.3 s on a loaded machine); here it ran in a worker process, and the loop
+    # ticked all along (tens of ticks per second of decoding).
+    assert engine.pool.pids and os.getpid() not in engine.pool.pids
+    assert len(gaps) > 10 * elapsed
 
 
 async def test_close_mid_utterance_leaves_nothing_behind() -> None:
@@ -272,11 +276,11 @@ async def test_close_mid_utterance_leaves_nothing_behind() -> None:
 
 
 async def test_pool_reuses_decoders_across_sessions() -> None:
-    config = {"beam": 1e-47}  # a pool of its own, so other tests do not count
+    config = {"beam": 1e-48}  # a pool of its own, so other tests do not count
     first = PocketSphinxSTT(decoder_config=config)
-    t = time.perf_counter()
     first.prewarm()  # the session calls this on the event loop: it must not block
-    assert time.perf_counter() - t < 0.1
+    # It returned with the worker still loading its decoder (~0.3 s, in its own process).
+    assert [w.ready for w in first.pool._idle] == [False]
     await transcribe(first, [silence(0.3), speak(MORNING[0]), FLUSH])
     second = PocketSphinxSTT(decoder_config=config)  # a new session, same configuration
     assert second.pool is first.pool

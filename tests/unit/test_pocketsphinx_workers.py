@@ -80,9 +80,11 @@ async def paced(stream: PocketSphinxStream, pcm: np.ndarray, clock: list[float])
         await asyncio.sleep(max(0.0, clock[0] - time.perf_counter()))
 
 
-async def test_the_event_loop_is_not_stalled_by_decoding() -> None:
-    """Eight streams decode real speech at real-time pace while a ticker measures how late
-    the loop wakes up. Decoding in threads, this measured 50-180 ms at p99 on 2 cores."""
+async def test_decoding_runs_in_the_workers_not_in_the_event_loop_process() -> None:
+    """Eight streams decode real speech at real-time pace. The decoding CPU is spent in the
+    worker processes, not in ours, so it cannot stall the event loop (decoding in threads
+    stalled it 50-180 ms at p99 on 2 cores). CPU seconds count work, not waiting, so this holds
+    on a busy machine; the loop lag itself is printed, and measured in bench/."""
     n = 8
     engine = own_engine(1e-47)
     await asyncio.to_thread(engine.preload, n)
@@ -115,9 +117,15 @@ async def test_the_event_loop_is_not_stalled_by_decoding() -> None:
             stream.end_input()
             await reader
 
+    pids = engine.pool.pids
+    assert len(pids) == n and os.getpid() not in pids
+    workers_before = {p: cpu_seconds(p) for p in pids}
+    ours_before = cpu_seconds(os.getpid())
     ticker = asyncio.create_task(tick(), name="test.ticker")
     try:
         await asyncio.gather(*(converse(i) for i in range(n)))
+        workers = sum(cpu_seconds(p) - workers_before[p] for p in pids)
+        ours = cpu_seconds(os.getpid()) - ours_before
     finally:
         ticker.cancel()
         await asyncio.gather(ticker, return_exceptions=True)
@@ -126,10 +134,11 @@ async def test_the_event_loop_is_not_stalled_by_decoding() -> None:
     p99, worst = lags[int(0.99 * len(lags))], lags[-1]
     print(
         f"\n{n} streams: loop lag p50 {1000 * lags[len(lags) // 2]:.1f} ms, "
-        f"p99 {1000 * p99:.1f} ms, max {1000 * worst:.1f} ms; {len(finals)} finals"
+        f"p99 {1000 * p99:.1f} ms, max {1000 * worst:.1f} ms; {len(finals)} finals; "
+        f"CPU: workers {workers:.2f} s, this process {ours:.2f} s"
     )
     assert len(finals) >= n  # two utterances each; espeak + pocketsphinx miss a few
-    assert p99 < 0.05  # typically < 10 ms; generous for a busy CI machine
+    assert workers > ours, "the decoding ran in the event loop's process"
 
 
 async def test_a_worker_killed_mid_utterance_costs_only_that_utterance() -> None:
@@ -232,17 +241,18 @@ async def test_close_after_an_empty_flush_is_prompt() -> None:
     stream = engine.stream()
     for f in frames(silence(0.5)):
         stream.push_frame(f)
-    t = time.perf_counter()
     stream.flush()
-    ev = await asyncio.wait_for(stream.__anext__(), 2)
+    # The empty FINAL comes for the flush itself, so livekit's close has nothing to wait for.
+    ev = await asyncio.wait_for(stream.__anext__(), 30)
     assert ev.type == ET.FINAL_TRANSCRIPT and ev.alternatives[0].text == ""
-    await stream.aclose()
-    assert time.perf_counter() - t < 0.5
+    await asyncio.wait_for(stream.aclose(), 30)
     await engine.aclose()
 
 
 async def test_session_close_is_prompt_after_silence() -> None:
-    """A real AgentSession (livekit's default 2 s close wait) over a silent microphone."""
+    """A real AgentSession over a silent microphone. Its close waits for a FINAL up to
+    session_close_transcript_timeout: set to 120 s here, the close completes within the
+    30 s guard only if the FINAL comes (it used to never come: livekit waited it out)."""
     from livekit.agents import Agent, inference
     from livekit.agents.voice import AgentSession
 
@@ -258,6 +268,7 @@ async def test_session_close_is_prompt_after_silence() -> None:
         llm=ScriptedLLM(skills=[SmallTalk()]),
         turn_handling={"turn_detection": "vad", "interruption": {"mode": "vad"}},  # type: ignore[arg-type]
         aec_warmup_duration=None,
+        session_close_transcript_timeout=120.0,
     )
     audio = QueueAudioInput(max_seconds=5.0)
     session.input.audio = audio
@@ -266,13 +277,9 @@ async def test_session_close_is_prompt_after_silence() -> None:
         audio.push(f)
         await asyncio.sleep(0.005)
     await asyncio.sleep(0.3)
-    t = time.perf_counter()
-    await session.aclose()
-    elapsed = time.perf_counter() - t
+    await asyncio.wait_for(session.aclose(), 30)
     audio.close()
     await engine.aclose()
-    print(f"\nsession close: {1000 * elapsed:.0f} ms")
-    assert elapsed < 0.5  # was ~2 s: livekit waited for a FINAL that never came
 
 
 async def test_idle_workers_do_not_spin() -> None:
