@@ -105,7 +105,7 @@ class ServerThread:
 
         return self.call(count)
 
-    def wait_idle(self, timeout: float = 10.0) -> None:
+    def wait_idle(self, timeout: float = 30.0) -> None:
         """Until no session is open (closing takes a moment after the peer leaves)."""
         deadline = time.monotonic() + timeout
         while self.manager.active or self.manager.sessions():
@@ -137,7 +137,7 @@ async def _warm_up(server: ServerThread) -> None:
     async with WsClient(server.ws_url) as c:
         await c.wait_for(lambda e: e["type"] == "ready", keep_streaming=False)
         await c.stream(speech_frames("what can you do", lead=0.3))
-        await c.wait_for(lambda e: e["type"] == "user_transcript" and e["final"], within=10)
+        await c.wait_for(lambda e: e["type"] == "user_transcript" and e["final"], within=30)
     server.wait_idle()
 
 
@@ -266,7 +266,7 @@ class WsClient:
     async def wait_for(
         self,
         pred: Callable[[dict[str, Any]], bool],
-        within: float = 15.0,
+        within: float = 30.0,
         keep_streaming: bool = True,
     ) -> dict[str, Any]:
         """The first event matching ``pred``; streams silence meanwhile (a live mic would)."""
@@ -398,7 +398,7 @@ class RtcClient:
             self.audio.append(Received(time.time(), audible(frame.to_ndarray().tobytes())))
 
     async def wait_for(
-        self, pred: Callable[[dict[str, Any]], bool], within: float = 15.0
+        self, pred: Callable[[dict[str, Any]], bool], within: float = 30.0
     ) -> dict[str, Any]:
         deadline = time.monotonic() + within
         while True:

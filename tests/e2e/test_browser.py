@@ -150,7 +150,7 @@ async def test_barge_in_in_the_browser(
 async def test_busy_then_reconnect_then_dropped(server: ServerThread, open_page: Any) -> None:
     """The page says what went wrong and offers to reconnect: server full, then the
     connection dropped by the server."""
-    server.wait_idle(timeout=15)
+    server.wait_idle(timeout=30)
     manager = server.manager
     saved = manager.max_sessions
     manager.max_sessions = 0

@@ -29,7 +29,7 @@ def baseline(server: ServerThread) -> int:
 
 
 def assert_clean(server: ServerThread, baseline: int) -> None:
-    server.wait_idle(timeout=15)
+    server.wait_idle(timeout=30)
     wait_until(lambda: server.task_count() <= baseline, "the session's tasks to end")
     assert server.task_count() <= baseline
 
@@ -94,7 +94,7 @@ async def test_webrtc_conversation(server: ServerThread, baseline: int) -> None:
         heard = loud[0].at - c.mic.last_audible_sent
         assert heard > 0  # the reply follows the question (its size is bench/'s job)
         c.channel.send('{"type": "interrupt"}')
-        cut = await c.wait_for(lambda e: e["type"] == "interrupted", within=5)
+        cut = await c.wait_for(lambda e: e["type"] == "interrupted", within=30)
         metrics = await c.wait_for(lambda e: e["type"] == "turn_metrics")
         assert metrics["interrupted"] is True
         assert metrics["voice_to_voice"] is not None and metrics["voice_to_voice"] > 0

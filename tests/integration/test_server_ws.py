@@ -185,7 +185,7 @@ async def test_barge_in_stops_the_agent(server: ServerThread, baseline: int) -> 
         await c.silence(1.0)  # the agent is talking (its reply lasts ~8 s)
         assert sum(a.audible for a in c.audio) > 20
         await c.stream(speech_frames("who are you", lead=0.0, tail=0.2))
-        cut = await c.wait_for(lambda e: e["type"] == "interrupted", within=5)
+        cut = await c.wait_for(lambda e: e["type"] == "interrupted", within=30)
         first = await c.wait_for(lambda e: e["type"] == "agent_transcript" and e["final"])
         assert first["interrupted"] is True
         assert "language model" not in first["text"], "the end of the reply was never spoken"
