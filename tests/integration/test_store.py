@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -588,13 +589,41 @@ class Outage:
       mounted; this works as root, unlike a read-only chmod. Down from the first write.
     * ``redis``: redis-server is killed by PID, then started again on the same port (empty:
       it runs without persistence), so the client's pooled connections are all dead.
+    * ``sqlite-readonly``: the folder is a tmpfs mounted read-only (a volume mounted ro; as
+      root, a chmod would not stop the writes). Linux refuses to remount a filesystem
+      read-only while a file on it is open for writing, so it is read-only from the start,
+      and writable again later.
+    * ``sqlite-full``: the folder is a 1 MB tmpfs, filled up by another file mid-test.
+    The tmpfs kinds need ``mount`` (root): skipped where it is refused.
     """
 
     def __init__(self, kind: str, tmp_path: Path, server: RedisServer | None) -> None:
         self.kind, self.server = kind, server
         self.folder = tmp_path / "volume"
         self.lock: sqlite3.Connection | None = None
-        self.mid_test = kind != "sqlite-unreachable"
+        self.mid_test = kind not in ("sqlite-unreachable", "sqlite-readonly")
+        self.mounted = False
+        if kind in ("sqlite-readonly", "sqlite-full"):
+            self.folder.mkdir()
+            mount = ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(self.folder)]
+            if subprocess.run(mount, capture_output=True).returncode != 0:
+                pytest.skip("mounting a tmpfs needs root (CAP_SYS_ADMIN)")
+            self.mounted = True
+
+    def remount(self, mode: str) -> None:
+        subprocess.run(["mount", "-o", f"remount,{mode}", str(self.folder)], check=True)
+
+    def unmount(self) -> None:
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.folder)], check=True)
+            self.mounted = False
+
+    def integrity(self) -> str | None:
+        """PRAGMA integrity_check of the SQLite file (None for Redis)."""
+        if not self.kind.startswith("sqlite"):
+            return None
+        with sqlite3.connect(self.folder / "causerie.sqlite3") as conn:
+            return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
 
     def store(self) -> Store:
         if self.kind.startswith("sqlite"):
@@ -608,6 +637,16 @@ class Outage:
             self.lock.execute("BEGIN EXCLUSIVE")
         elif self.kind == "sqlite-unreachable":
             self.folder.write_text("not a folder")
+        elif self.kind == "sqlite-readonly":
+            self.remount("ro")
+        elif self.kind == "sqlite-full":
+            with open(self.folder / "filler", "wb") as f:
+                try:
+                    while True:
+                        f.write(bytes(64 * 1024))
+                        f.flush()
+                except OSError:  # ENOSPC: full
+                    pass
         else:
             assert self.server is not None
             self.server.kill()
@@ -619,6 +658,10 @@ class Outage:
             self.lock.close()
         elif self.kind == "sqlite-unreachable":
             self.folder.unlink()
+        elif self.kind == "sqlite-readonly":
+            self.remount("rw")
+        elif self.kind == "sqlite-full":
+            (self.folder / "filler").unlink()
         else:
             assert self.server is not None
             self.server.start()
@@ -628,12 +671,16 @@ class Outage:
     params=[
         "sqlite-locked",
         "sqlite-unreachable",
+        "sqlite-readonly",
+        "sqlite-full",
         pytest.param("redis", marks=needs_redis_server),
     ]
 )
-def outage(request: pytest.FixtureRequest, tmp_path: Path) -> Outage:
+def outage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outage]:
     server = request.getfixturevalue("own_redis_server") if request.param == "redis" else None
-    return Outage(request.param, tmp_path, server)
+    o = Outage(request.param, tmp_path, server)
+    yield o
+    o.unmount()
 
 
 async def test_buffered_store_survives_backend_outage(outage: Outage) -> None:
@@ -666,7 +713,12 @@ async def test_buffered_store_survives_backend_outage(outage: Outage) -> None:
     got = await buffered.get_session("s1")
     assert got is not None
     assert [t.index for t in got.turns] == list(range(bound - 1))
+    if outage.mid_test and outage.kind.startswith("sqlite"):  # what was written is kept
+        # (the test's redis-server runs without persistence: a killed one starts empty)
+        before = await buffered.get_session("before")
+        assert before is not None and [t.index for t in before.turns] == [0]
     await buffered.aclose()
+    assert outage.integrity() in (None, "ok")
 
 
 async def test_buffered_aclose_gives_up_on_a_dead_backend(outage: Outage) -> None:
