@@ -88,9 +88,11 @@ class FlakyServer(ServerThread):
 
 @pytest.fixture(scope="module", name="server")
 def _server() -> Iterator[FlakyServer]:
-    server = FlakyServer(fail_on=1).start()
+    server = FlakyServer(fail_on=1)
+    server.start()
     yield server
     server.stop()
+    asyncio.run(server.pipeline.aclose())  # its own pipeline: not the app's to close
 
 
 async def say(c: WsClient, text: str) -> dict[str, Any]:
