@@ -115,6 +115,7 @@ def cli(ctx: click.Context, config: Path | None, env_file: Path, verbose: bool) 
 
 def _register() -> None:
     from . import (
+        agents_cmd,
         aliases,
         chat,
         config_cmd,
@@ -145,6 +146,7 @@ def _register() -> None:
         serve,
         gateway_cmd,
         metrics_cmd,
+        agents_cmd,
         aliases,  # last: they point at the commands above
     ):
         mod.register(cli)

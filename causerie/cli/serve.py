@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
+from pathlib import Path
 from typing import Any
 
 import click
 
+from .agents_cmd import agent_folder, agents_option
 from .main import CliState, parse_sets, set_option
 
 
@@ -27,6 +30,7 @@ from .main import CliState, parse_sets, set_option
     help="Concurrent conversations before 'busy' [env CAUSERIE_MAX_SESSIONS; default 8].",
 )
 @set_option
+@agents_option
 @click.pass_obj
 def serve(
     state: CliState,
@@ -34,8 +38,12 @@ def serve(
     port: int | None,
     max_sessions: int | None,
     sets: tuple[str, ...],
+    agents_dir: Path | None,
 ) -> None:
-    """Talk to the agent in a browser: serves http://localhost:8080 (WebRTC or WebSocket)."""
+    """Talk to the agent in a browser: serves http://localhost:8080 (WebRTC or WebSocket).
+
+    Every definition in agents/*.yaml is served too (/?agent=KEY); the agent file, or the
+    first of the folder, is the default. --set applies to the default agent."""
     import uvicorn
     from pydantic import ValidationError
 
@@ -54,6 +62,10 @@ def serve(
         raise click.UsageError(
             f"server settings: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}"
         ) from None
+    folder = agent_folder(state, agents_dir)
+    if folder.main is None and (first := folder.default()) is not None:
+        state = dataclasses.replace(state, config=folder.path(first))
+        folder = dataclasses.replace(folder, main=state.config)
     loaded, registry = state.load(parse_sets(sets))
     # Bind before loading models: a port in use fails now, not after the models load.
     sock = _bind(settings.host, settings.port, settings.send_buffer_bytes)
@@ -64,6 +76,9 @@ def serve(
         click.echo(msg, err=True)
 
     def on_ready() -> None:
+        keys = list(folder.definitions())
+        if len(keys) > 1:
+            click.echo(f"agents: {', '.join(keys)} (/?agent=NAME; studio: /studio)", err=True)
         click.echo(
             f"Causerie is ready: open http://{shown}:{bound_port} "
             f"(max {settings.max_sessions} sessions; Ctrl+C to stop)",
@@ -71,7 +86,12 @@ def serve(
         )
 
     app = create_app(
-        settings, loaded=loaded, registry=registry, progress=progress, on_ready=on_ready
+        settings,
+        loaded=loaded,
+        registry=registry,
+        progress=progress,
+        on_ready=on_ready,
+        agents=folder,
     )
     warning = exposure_warning(settings.host, app)
     if warning is not None:

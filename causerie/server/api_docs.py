@@ -14,6 +14,7 @@ _WHY = {
     401: "Missing or wrong token",
     403: "Origin not allowed",
     404: "Not found",
+    409: "Conflict: changed since the edit began (the message says how to go on)",
     413: "Request body too large",
     422: "Invalid parameter (the message names it and what is allowed)",
     429: "Rate limited (Retry-After)",

@@ -14,6 +14,8 @@ from fastapi.staticfiles import StaticFiles
 
 from ..agent.faults import Faults
 from ..agent.pipeline import Pipeline, Progress, build_pipeline
+from ..agents.folder import AgentFolder
+from ..agents.runtimes import AgentRuntimes
 from ..config.loader import LoadedConfig
 from ..metrics.runtime import MetricsRuntime
 from ..plugins.stores import PluginStores
@@ -51,11 +53,14 @@ def create_app(
     session_hooks: list[SessionHook] | None = None,
     metrics: MetricsRuntime | None = None,
     api_settings: MetricsApiSettings | None = None,
+    agents: AgentFolder | None = None,
 ) -> FastAPI:
     """The server app. Give ``pipeline`` to share one you built (tests, benchmarks); else it
     is built at startup from ``loaded`` and ``registry`` and closed at shutdown. ``metrics``
     records every session (default: ``metrics:`` of the agent definition; docs/METRICS.md).
-    ``api_settings``: the admin and metrics tokens (default: ``CAUSERIE_*`` variables)."""
+    ``api_settings``: the admin and metrics tokens (default: ``CAUSERIE_*`` variables).
+    ``agents``: every definition served (default: ``loaded`` alone); ``loaded`` is the
+    default agent's (docs/STUDIO.md)."""
     settings = settings or ServerSettings()
     # A missing theme is a config error now, not a broken page later.
     themes = Themes(loaded.base_dir / "themes")
@@ -65,11 +70,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own = pipeline is None
-        if pipeline is None:
-            from ..providers.registry import Registry
+        from ..providers.registry import Registry
 
-            reg = registry if isinstance(registry, Registry) else Registry.from_entry_points()
+        own = pipeline is None
+        reg = registry if isinstance(registry, Registry) else Registry.from_entry_points()
+        if pipeline is None:
             built = await asyncio.to_thread(build_pipeline, loaded, reg, progress)
         else:
             built = pipeline
@@ -78,6 +83,13 @@ def create_app(
         m = loaded.spec.metrics
         shared = {recorder.spec.store_url: recorder.store}
         plugin_stores = PluginStores(m.store_url, transcripts=m.transcripts, shared=shared)
+        folder = agents or AgentFolder(folder=None, main=loaded.path)
+        main_key = loaded.path.stem if loaded.path is not None else "agent"
+        runtimes = AgentRuntimes(
+            folder, registry=reg, env=loaded.env, preloaded={main_key: loaded}, progress=progress
+        )
+        runtimes.share(loaded, built)
+        app.state.agents = runtimes
         manager = SessionManager(
             loaded=loaded,
             pipeline=built,
@@ -87,6 +99,7 @@ def create_app(
             tools_factory=tools_factory,
             session_hooks=[*(session_hooks or []), recorder.session_hook],
             plugin_stores=plugin_stores,
+            agents=runtimes,
         )
         app.state.manager = manager
         app.state.pipeline = built
@@ -101,6 +114,7 @@ def create_app(
             try:
                 await manager.aclose()
                 await plugin_stores.aclose()
+                await runtimes.aclose()
                 if own:
                     await built.aclose()
             finally:

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from .api_docs import errors, json_body
+from .api_docs import errors, json_body, query
 from .security import origin_allowed
 from .sessions import Busy, SessionManager
 from .settings import ServerSettings
@@ -114,8 +114,11 @@ ANSWER = {
 
 @router.post(
     "/api/offer",
-    responses={200: ANSWER, **errors(400, 413, 429, 503)},
-    openapi_extra=json_body(OFFER_SCHEMA),
+    responses={200: ANSWER, **errors(400, 404, 413, 429, 503)},
+    openapi_extra={
+        **json_body(OFFER_SCHEMA),
+        **query(("agent", {"type": "string"}, "the agent's key (default: the default agent)")),
+    },
 )
 async def offer(request: Request) -> Response:
     """The browser's SDP offer -> our answer. 400 bad offer, 413 too large, 503 busy."""
@@ -133,10 +136,14 @@ async def offer(request: Request) -> Response:
     checked = _check_offer(body)
     if isinstance(checked, str):
         return _error(400, "bad_offer", checked)
+    agent = request.query_params.get("agent") or None
+    if not manager.knows(agent):
+        known = ", ".join(manager.agents.keys()) if manager.agents else "none"
+        return _error(404, "unknown_agent", f"no agent named {agent!r}; agents: {known}")
     if (refused := _too_many(request)) is not None:
         return _error(429, "rate_limited", refused, {"Retry-After": "60"})
     try:
-        slot = manager.reserve("webrtc")
+        slot = manager.reserve("webrtc", agent)
     except Busy as e:
         return _error(503, "busy", str(e))
     try:
@@ -171,4 +178,5 @@ async def websocket(ws: WebSocket) -> None:
         max_backlog_s=settings.max_output_backlog,
         idle_timeout=settings.idle_timeout,
         admit=lambda: _too_many(ws),
+        agent=ws.query_params.get("agent") or None,
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..agent.faults import Faults
 from ..agent.pipeline import Pipeline
+from ..agents.runtimes import AgentRuntimes
 from ..config.loader import LoadedConfig
 from ..events.channel import Listener
 from ..plugins.stores import PluginStores
@@ -52,9 +53,11 @@ class Busy(Exception):
 class Slot:
     """One of ``max_sessions``. Release it exactly once (``release`` is idempotent)."""
 
-    def __init__(self, manager: SessionManager, transport: str) -> None:
+    def __init__(self, manager: SessionManager, transport: str, agent: str | None = None) -> None:
         self.manager = manager
         self.transport = transport
+        self.agent = agent
+        """The agent's key (``None``: the default agent)."""
         self.live: LiveSession | None = None
         self._released = False
 
@@ -77,9 +80,13 @@ class Slot:
         """A started :class:`LiveSession`, closed (even when cancelled) on the way out.
         ``on_event`` receives every event from before the start (``ready``) to the close."""
         m = self.manager
+        loaded, pipeline = m.loaded, m.pipeline
+        if m.agents is not None:
+            # The definition as saved now; a later save leaves this conversation alone.
+            loaded, pipeline = await m.agents.resolve(self.agent)
         live = LiveSession(
-            loaded=m.loaded,
-            pipeline=m.pipeline,
+            loaded=loaded,
+            pipeline=pipeline,
             transport=self.transport,
             out_rate=out_rate,
             send_audio=send_audio,
@@ -117,8 +124,11 @@ class SessionManager:
         tools_factory: ToolsFactory | None = None,
         session_hooks: list[SessionHook] | None = None,
         plugin_stores: PluginStores | None = None,
+        agents: AgentRuntimes | None = None,
     ) -> None:
         self.loaded = loaded
+        self.agents = agents
+        """Every agent served (default: only ``loaded``, on ``pipeline``)."""
         self.pipeline = pipeline
         self.max_sessions = max_sessions
         self.faults = faults or Faults()
@@ -145,14 +155,18 @@ class SessionManager:
     def sessions(self) -> list[LiveSession]:
         return [s.live for s in self._slots if s.live is not None]
 
-    def reserve(self, transport: str) -> Slot:
-        """Take a slot now or raise :class:`Busy`; existing sessions are not touched."""
+    def knows(self, agent: str | None) -> bool:
+        return agent is None or (self.agents is not None and agent in self.agents)
+
+    def reserve(self, transport: str, agent: str | None = None) -> Slot:
+        """Take a slot now or raise :class:`Busy`; existing sessions are not touched.
+        ``agent``: the agent's key (check it with :meth:`knows` first)."""
         if self.closing.is_set():
             raise Busy("the server is shutting down; try again in a moment")
         if len(self._slots) >= self.max_sessions:
             n = self.max_sessions
             raise Busy(f"the server is busy: {n} of {n} sessions in use; try again later")
-        slot = Slot(self, transport)
+        slot = Slot(self, transport, agent)
         self._slots.add(slot)
         self._no_session.clear()
         self.total_sessions += 1
@@ -199,12 +213,16 @@ class SessionManager:
 
     def snapshot(self) -> dict[str, Any]:
         by_transport: dict[str, int] = {}
+        by_agent: dict[str, int] = {}
         for s in self._slots:
             by_transport[s.transport] = by_transport.get(s.transport, 0) + 1
+            agent = s.agent or (self.agents.default if self.agents else self.loaded.spec.name)
+            by_agent[agent] = by_agent.get(agent, 0) + 1
         return {
             "active": self.active,
             "max_sessions": self.max_sessions,
             "by_transport": by_transport,
+            "by_agent": by_agent,
             "total": self.total_sessions,
             "faults": dict(self.faults.counts),
             # Leak watch (bench/soak.py): both return to their idle level between sessions.

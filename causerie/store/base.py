@@ -99,6 +99,28 @@ class MemoryRecord:
     """When :meth:`Store.remember` last wrote it."""
 
 
+@dataclass(frozen=True, slots=True)
+class AgentVersion:
+    """One saved version of an agent definition (the studio's history): the whole file as
+    saved, who saved it, when, and the diff from the file before."""
+
+    agent: str
+    number: int
+    """1, 2, ... per agent, in the order saved (given by the store)."""
+    at: float
+    author: str
+    text: str
+    diff: str = ""
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AgentVersion:
+        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d})
+
+
 def check_memory_args(identity: str, keep: int) -> None:
     if not identity:
         raise ValueError("a memory identity must be a non-empty string")
@@ -185,6 +207,19 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def forget(self, identity: str) -> bool:
         """Delete everything remembered of ``identity``; ``False`` if nothing was."""
+
+    # -- agent definitions' history (kept apart from sessions, never aged out) ----------
+
+    @abc.abstractmethod
+    async def add_agent_version(self, version: AgentVersion) -> AgentVersion:
+        """Append a version (its ``number`` is ignored); returns it with its number."""
+
+    @abc.abstractmethod
+    async def agent_versions(self, agent: str, limit: int = 50) -> list[AgentVersion]:
+        """The agent's versions, newest first."""
+
+    @abc.abstractmethod
+    async def get_agent_version(self, agent: str, number: int) -> AgentVersion | None: ...
 
     # -- reads --------------------------------------------------------------------------
 

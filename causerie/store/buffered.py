@@ -33,6 +33,7 @@ from ..metrics.records import (
 )
 from .base import (
     DEFAULT_KEEP,
+    AgentVersion,
     MemoryRecord,
     SessionFilter,
     Store,
@@ -342,6 +343,16 @@ class BufferedStore(Store):
 
     async def delete_session(self, session_id: str) -> bool:
         return await self.backend.delete_session(session_id)
+
+    # A saved version is acknowledged to a person: written through, never buffered.
+    async def add_agent_version(self, version: AgentVersion) -> AgentVersion:
+        return await self.backend.add_agent_version(version)
+
+    async def agent_versions(self, agent: str, limit: int = 50) -> list[AgentVersion]:
+        return await self.backend.agent_versions(agent, limit)
+
+    async def get_agent_version(self, agent: str, number: int) -> AgentVersion | None:
+        return await self.backend.get_agent_version(agent, number)
 
     async def _apply_retention(self, cutoff: float | None, max_sessions: int | None) -> int:
         return await self.backend._apply_retention(cutoff, max_sessions)

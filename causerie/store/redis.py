@@ -16,6 +16,8 @@ Key layout (``P`` is the prefix, ``causerie:`` by default; see docs/STORE.md)::
     P:facts:{identity}     HASH    memory: fact key -> JSON value
     P:exchanges:{identity} LIST    memory: TranscriptEntry JSON, oldest first, trimmed
     P:index:memory         ZSET    identities with a memory, scored by updated_at
+    P:agent_versions:{agent}      HASH    studio history: number -> AgentVersion JSON
+    P:agent_version_count:{agent} STRING  the last number given (INCR)
 
 The kind comes before the id in every key, so no session id or identity can collide with
 another key.
@@ -26,6 +28,7 @@ slots a multi-key script cannot span.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -36,6 +39,7 @@ from ..errors import CauserieError
 from ..metrics.records import ErrorRecord, Outcome, SessionRecord, TranscriptEntry, TurnRecord
 from .base import (
     DEFAULT_KEEP,
+    AgentVersion,
     MemoryRecord,
     SessionFilter,
     Store,
@@ -338,6 +342,31 @@ class RedisStore(Store):
                 p.delete(xkey)
             p.zadd(self._memories, {identity: now})
             await p.execute()
+
+    async def add_agent_version(self, version: AgentVersion) -> AgentVersion:
+        await self._check_layout()
+        # INCR hands each writer its own number, even with two servers saving at once.
+        number = int(await self._r.incr(self._k("agent_version_count", version.agent)))
+        saved = dataclasses.replace(version, number=number)
+        await self._r.hset(
+            self._k("agent_versions", version.agent), str(number), json.dumps(saved.to_dict())
+        )
+        return saved
+
+    async def agent_versions(self, agent: str, limit: int = 50) -> list[AgentVersion]:
+        await self._check_layout()
+        raw = await self._r.hgetall(self._k("agent_versions", agent))
+        versions = sorted(
+            (AgentVersion.from_dict(json.loads(v)) for v in raw.values()),
+            key=lambda v: v.number,
+            reverse=True,
+        )
+        return versions[:limit]
+
+    async def get_agent_version(self, agent: str, number: int) -> AgentVersion | None:
+        await self._check_layout()
+        raw = await self._r.hget(self._k("agent_versions", agent), str(number))
+        return AgentVersion.from_dict(json.loads(raw)) if raw else None
 
     async def forget(self, identity: str) -> bool:
         await self._check_layout()

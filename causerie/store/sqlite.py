@@ -16,6 +16,7 @@ file applies the missing ones in order, each in its own transaction.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sqlite3
 import time
@@ -29,6 +30,7 @@ from ..errors import CauserieError
 from ..metrics.records import ErrorRecord, Outcome, SessionRecord, TranscriptEntry, TurnRecord
 from .base import (
     DEFAULT_KEEP,
+    AgentVersion,
     MemoryRecord,
     SessionFilter,
     Store,
@@ -103,6 +105,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             text TEXT NOT NULL
         )""",
         "CREATE INDEX memory_exchanges_identity ON memory_exchanges (identity, id)",
+    ),
+    # 4: the studio's history of each agent definition.
+    (
+        """CREATE TABLE agent_versions (
+            agent TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            at REAL NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (agent, number)
+        )""",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -320,6 +332,26 @@ class SQLiteStore(Store):
     async def forget(self, identity: str) -> bool:
         return await self._write(_forget, identity)
 
+    async def add_agent_version(self, version: AgentVersion) -> AgentVersion:
+        return await self._write(_add_agent_version, version)
+
+    async def agent_versions(self, agent: str, limit: int = 50) -> list[AgentVersion]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT data FROM agent_versions WHERE agent = ? ORDER BY number DESC LIMIT ?",
+                (agent, limit),
+            ).fetchall()
+        )
+        return [AgentVersion.from_dict(json.loads(r[0])) for r in rows]
+
+    async def get_agent_version(self, agent: str, number: int) -> AgentVersion | None:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT data FROM agent_versions WHERE agent = ? AND number = ?", (agent, number)
+            ).fetchone()
+        )
+        return AgentVersion.from_dict(json.loads(row[0])) if row else None
+
     async def _apply_retention(self, cutoff: float | None, max_sessions: int | None) -> int:
         return await self._write(_retention, cutoff, max_sessions)
 
@@ -454,6 +486,19 @@ def _remember(
             "memory_exchanges WHERE identity = ? ORDER BY id DESC LIMIT ?)",
             (identity, identity, keep),
         )
+
+
+def _add_agent_version(c: sqlite3.Connection, v: AgentVersion) -> AgentVersion:
+    with _transaction(c):
+        (last,) = c.execute(
+            "SELECT COALESCE(MAX(number), 0) FROM agent_versions WHERE agent = ?", (v.agent,)
+        ).fetchone()
+        saved = dataclasses.replace(v, number=int(last) + 1)
+        c.execute(
+            "INSERT INTO agent_versions (agent, number, at, data) VALUES (?, ?, ?, ?)",
+            (saved.agent, saved.number, saved.at, json.dumps(saved.to_dict())),
+        )
+    return saved
 
 
 def _forget(c: sqlite3.Connection, identity: str) -> bool:

@@ -200,9 +200,11 @@ async def serve_websocket(
     max_backlog_s: float = 2.0,
     idle_timeout: float | None = None,
     admit: Callable[[], str | None] | None = None,
+    agent: str | None = None,
 ) -> None:
     """One connection of ``/api/ws``, from accept to close. ``manager``: a SessionManager;
-    ``admit()``: None, or why this client may not start a session now (rate limit)."""
+    ``admit()``: None, or why this client may not start a session now (rate limit);
+    ``agent``: the agent's key (``?agent=``), None for the default one."""
     from ..server.sessions import Busy
 
     await ws.accept()
@@ -210,8 +212,13 @@ async def serve_websocket(
     if refused is not None:
         await _refuse(ws, "rate_limited", refused, CLOSE_POLICY, "too many new sessions")
         return
+    if not manager.knows(agent):
+        known = ", ".join(manager.agents.keys()) if manager.agents else "none"
+        message = f"no agent named {agent!r}; agents: {known}"
+        await _refuse(ws, "unknown_agent", message, CLOSE_POLICY, "unknown agent")
+        return
     try:
-        slot = manager.reserve("websocket")
+        slot = manager.reserve("websocket", agent)
     except Busy as e:
         await _refuse(ws, "busy", str(e), CLOSE_BUSY, "server busy, try again later")
         return

@@ -814,7 +814,7 @@ async def test_sqlite_migrates_a_file_without_memory(tmp_path: Path) -> None:
         mem = await store.get_memory("u")
         assert mem is not None and mem.facts == {"name": "Ann"} and len(mem.exchanges) == 1
     with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     conn.close()
 
 
@@ -869,3 +869,29 @@ def test_no_store_module_imports_redis_eagerly() -> None:
     code = "import sys, causerie.store, causerie.metrics; print('redis' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_agent_versions_numbered_per_agent(shared_url: str) -> None:
+    """The studio's history: numbers 1, 2, ... per agent, newest first, kept whole; two
+    stores on the same backend (two servers) never hand out the same number."""
+    from causerie.store.base import AgentVersion
+
+    a, b = open_store(shared_url), open_store(shared_url)
+    try:
+        saved = [
+            await s.add_agent_version(AgentVersion("shop", 0, 10.0 + i, "ann", f"name: v{i}\n"))
+            for i, s in enumerate([a, b, a])
+        ]
+        other = await b.add_agent_version(AgentVersion("help", 99, 20.0, "bob", "x: 1\n", "-a"))
+        assert [v.number for v in saved] == [1, 2, 3] and other.number == 1
+        listed = await b.agent_versions("shop")
+        assert [v.number for v in listed] == [3, 2, 1]
+        assert listed[0].text == "name: v2\n" and listed[0].author == "ann"
+        assert [v.number for v in await a.agent_versions("shop", limit=2)] == [3, 2]
+        got = await a.get_agent_version("help", 1)
+        assert got is not None and got.diff == "-a" and got.at == 20.0
+        assert await a.get_agent_version("help", 2) is None
+        assert await a.agent_versions("nobody") == []
+    finally:
+        await a.close()
+        await b.close()
