@@ -16,7 +16,7 @@ from livekit.agents import stt as lk_stt
 
 from .audio_in import RATE, Decoded, decode
 from .auth import Slot
-from .errors import APIError, bad_request
+from .errors import APIError, bad_request, ok
 from .state import Gateway, GatewayDep, vendor_session
 from .transcript_formats import (
     Segment,
@@ -88,7 +88,9 @@ async def _stream_events(gw: Gateway, audio: Decoded, language: str | None) -> A
         gw.failed(ENDPOINT, err)
         yield _sse(err.body())
         return
-    gw.metrics.rtf.labels(endpoint=ENDPOINT).observe((time.perf_counter() - t0) / audio.duration)
+    m = gw.metrics
+    m.rtf.labels(endpoint=ENDPOINT).observe((time.perf_counter() - t0) / audio.duration)
+    m.audio_seconds.labels(endpoint=ENDPOINT).inc(audio.duration)
     yield _sse({"type": "transcript.text.done", "text": " ".join(parts)})
 
 
@@ -110,7 +112,11 @@ def _sse(obj: object) -> str:
     return f"data: {json.dumps(obj)}\n\n"
 
 
-@router.post(ENDPOINT, response_model=None)
+@router.post(
+    ENDPOINT,
+    response_model=None,
+    responses=ok("application/json", "text/plain", "text/vtt", "text/event-stream"),
+)
 async def transcriptions(
     gw: GatewayDep,
     _key: Slot,
