@@ -15,7 +15,7 @@ from ..server.sessions import keep_stt_ready
 from . import chat, models, speech, transcriptions
 from .auth import ConcurrencyLimiter, KeyRing
 from .engines import Engines
-from .errors import APIError, install_handlers
+from .errors import APIError, documented, install_handlers
 from .metrics import GatewayMetrics
 from .middleware import MetricsMiddleware, UploadLimitMiddleware, endpoint_of
 from .settings import GatewaySettings
@@ -62,7 +62,9 @@ def create_gateway_app(
 
     install_handlers(app, on_error=count)
     for module in (transcriptions, speech, chat, models):
-        app.include_router(module.router)
+        # Any route may answer: bad input, key, unknown model, size, rate, engine failure or
+        # timeout.
+        app.include_router(module.router, responses=documented(400, 401, 404, 413, 429, 502, 504))
     app.add_middleware(
         UploadLimitMiddleware, max_bytes=settings.max_upload_bytes, metrics=gw.metrics
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
@@ -15,8 +14,9 @@ from livekit.agents.types import NOT_GIVEN
 
 from .auth import Slot
 from .chat_messages import ChatRequest, chat_context, dumps, tool_calls_json, tools, usage_json
-from .errors import APIError
+from .errors import APIError, ok
 from .state import Gateway, GatewayDep, vendor_session
+from .streams import produced
 from .transcriptions import provider_failed, timed_out
 
 ENDPOINT = "/v1/chat/completions"
@@ -24,19 +24,20 @@ ENDPOINT = "/v1/chat/completions"
 router = APIRouter(dependencies=[Depends(vendor_session)])
 
 
-async def _llm_chunks(gw: Gateway, req: ChatRequest) -> AsyncGenerator[llm.ChatChunk]:
+def _llm_chunks(gw: Gateway, req: ChatRequest) -> AsyncGenerator[llm.ChatChunk]:
     model: llm.LLM = gw.ready.pipeline.llm
+    ctx, tool_list = chat_context(req.messages), tools(req.tools)  # bad input: a 400 now
     choice: Any = req.tool_choice if req.tool_choice is not None else NOT_GIVEN
     parallel = req.parallel_tool_calls if req.parallel_tool_calls is not None else NOT_GIVEN
-    async with asyncio.timeout(gw.settings.request_timeout):
+
+    async def chunks() -> AsyncIterator[llm.ChatChunk]:
         async with model.chat(
-            chat_ctx=chat_context(req.messages),
-            tools=tools(req.tools),
-            tool_choice=choice,
-            parallel_tool_calls=parallel,
+            chat_ctx=ctx, tools=tool_list, tool_choice=choice, parallel_tool_calls=parallel
         ) as stream:
             async for chunk in stream:
                 yield chunk
+
+    return produced(chunks, time_limit=gw.settings.request_timeout, name="gateway.chat")
 
 
 def _api_error(gw: Gateway, e: Exception) -> APIError:
@@ -129,7 +130,7 @@ async def _sse(
     yield "data: [DONE]\n\n"
 
 
-@router.post(ENDPOINT, response_model=None)
+@router.post(ENDPOINT, response_model=None, responses=ok("application/json", "text/event-stream"))
 async def chat_completions(gw: GatewayDep, _key: Slot, req: ChatRequest) -> Response:
     model_id = gw.ready.model("llm", req.model)
     done = _Completion(model_id)

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 _TYPES = {
@@ -20,6 +21,29 @@ _TYPES = {
     422: "invalid_request_error",
     429: "rate_limit_error",
 }
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """OpenAI's error body, as the OpenAPI schema documents it."""
+
+    error: ErrorDetail
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for these error statuses, in OpenAI's shape."""
+    return {s: {"model": ErrorResponse, "description": "Error (OpenAI's shape)"} for s in statuses}
+
+
+def ok(*media_types: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a 200 of these media types."""
+    return {200: {"description": "OK", "content": {m: {} for m in media_types}}}
 
 
 class APIError(Exception):

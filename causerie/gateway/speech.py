@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
@@ -16,10 +15,11 @@ from livekit.agents import APIError as ProviderAPIError
 from livekit.agents import tts as lk_tts
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .audio_out import SpeechEncoder, SpeechFormat
+from .audio_out import MEDIA_TYPES, SpeechEncoder, SpeechFormat
 from .auth import Slot
-from .errors import APIError, bad_request
+from .errors import APIError, bad_request, ok
 from .state import Gateway, GatewayDep, vendor_session
+from .streams import produced
 from .transcriptions import provider_failed, timed_out
 
 ENDPOINT = "/v1/audio/speech"
@@ -54,21 +54,20 @@ async def _audio(
     closed by its ``async with``, so nothing keeps running."""
     t0 = time.perf_counter()
     first = True
-    async with asyncio.timeout(gw.settings.request_timeout):
-        async with tts.synthesize(req.input) as stream:
-            async for ev in stream:
-                frame = ev.frame
-                pcm = np.frombuffer(frame.data, dtype=np.int16)
-                if frame.num_channels > 1:
-                    pcm = pcm.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
-                if frame.sample_rate != encoder.in_rate:
-                    raise APIError(500, "the TTS changed its sample rate mid-stream")
-                data = encoder.push(pcm)
-                if data:
-                    if first:
-                        gw.metrics.first_byte.observe(time.perf_counter() - t0)
-                        first = False
-                    yield data
+    async with tts.synthesize(req.input) as stream:
+        async for ev in stream:
+            frame = ev.frame
+            pcm = np.frombuffer(frame.data, dtype=np.int16)
+            if frame.num_channels > 1:
+                pcm = pcm.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
+            if frame.sample_rate != encoder.in_rate:
+                raise APIError(500, "the TTS changed its sample rate mid-stream")
+            data = encoder.push(pcm)
+            if data:
+                if first:
+                    gw.metrics.first_byte.observe(time.perf_counter() - t0)
+                    first = False
+                yield data
     tail = encoder.close()
     if tail:
         yield tail
@@ -115,7 +114,9 @@ async def _guarded(
         yield f"data: {json.dumps(done)}\n\n".encode()
 
 
-@router.post(ENDPOINT, response_model=None)
+@router.post(
+    ENDPOINT, response_model=None, responses=ok(*MEDIA_TYPES.values(), "text/event-stream")
+)
 async def speech(gw: GatewayDep, _key: Slot, req: SpeechRequest) -> StreamingResponse:
     engines = gw.ready
     engines.model("tts", req.model)
@@ -128,7 +129,11 @@ async def speech(gw: GatewayDep, _key: Slot, req: SpeechRequest) -> StreamingRes
     tts = await engines.tts_for(req.voice)
     encoder = SpeechEncoder(req.response_format, tts.sample_rate, req.speed)
     sse = req.stream_format == "sse"
-    chunks = _audio(gw, tts, req, encoder)
+    chunks = produced(
+        lambda: _audio(gw, tts, req, encoder),
+        time_limit=gw.settings.request_timeout,
+        name="gateway.speech",
+    )
     # Wait for the first audio here: an engine failing before it gets a real HTTP status.
     try:
         head = await anext(chunks)

@@ -339,6 +339,16 @@ async def test_request_timeout(
             # The next call (not stalled) is served.
             r = await http.post("/v1/chat/completions", json=chat)
             assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"]
+    # A stream that started (200 sent) and then stalls ends with an error event.
+    drip = DripLLM()
+    async with running_gateway(_with(pipeline, drip), loaded, registry, request_timeout=0.5) as gw:
+        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers) as http:
+            r = await http.post("/v1/chat/completions", json={**chat, "stream": True})
+            assert r.status_code == 200
+            events = [line[6:] for line in r.text.splitlines() if line.startswith("data: ")]
+            assert '"content":"Well"' in events[1]
+            assert httpx.Response(200, content=events[-1]).json()["error"]["code"] == "timeout"
+            await _until(lambda: drip.open_streams == 0, "LLM stream closed")
 
 
 async def test_failing_engine_is_a_502_counted_and_logged(
