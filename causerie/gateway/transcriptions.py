@@ -52,6 +52,13 @@ async def _recognize(gw: Gateway, audio: Decoded, language: str | None) -> Trans
     lang = language or gw.ready.loaded.spec.stt.language or gw.ready.loaded.spec.language
     try:
         event = await stt.recognize(_frame(audio.samples), language=lang)
+    except NotImplementedError:  # a streaming-only STT: its finals, joined
+        try:
+            text = " ".join([p async for p in _stream_stt(stt, audio, lang)])
+        except ProviderAPIError as e:
+            raise provider_failed(e) from None
+        segments = [Segment(0.0, audio.duration, text)] if text else []
+        return Transcript(text, str(lang), audio.duration, segments)
     except ProviderAPIError as e:
         raise provider_failed(e) from None
     alt = event.alternatives[0] if event.alternatives else None

@@ -17,6 +17,7 @@ from causerie.agent.pipeline import Pipeline, build_pipeline
 from causerie.config import load_config
 from causerie.config.loader import LoadedConfig
 from causerie.providers.local.espeak_tts import EspeakTTS
+from causerie.providers.local.pocketsphinx_stt import PocketSphinxSTT
 from causerie.providers.registry import Registry
 from tests.audio_files import encode
 from tests.fakes import FlakyLLM
@@ -132,6 +133,30 @@ async def test_transcription_streamed_as_events(
     assert kinds[-1] == "transcript.text.done" and "transcript.text.delta" in kinds
     deltas = "".join(e["delta"] for e in events if e["type"] == "transcript.text.delta")
     assert deltas == events[-1]["text"] and "can" in deltas.split()
+
+
+class StreamOnlySTT(PocketSphinxSTT):
+    """pocketsphinx without whole-file recognition, as streaming-only vendors are."""
+
+    async def _recognize_impl(self, buffer: Any, **kw: Any) -> Any:
+        raise NotImplementedError
+
+
+async def test_streaming_only_stt_still_transcribes(
+    pipeline: Pipeline, loaded: LoadedConfig, registry: Registry, question: np.ndarray
+) -> None:
+    stt = StreamOnlySTT()
+    only = Pipeline(stt=stt, llm=pipeline.llm, tts=pipeline.tts, vad=pipeline.vad)
+    try:
+        async with running_gateway(only, loaded, registry) as gw:
+            async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers) as http:
+                # Silence first: the streaming decoder's level adapts before the question.
+                audio = np.concatenate([np.zeros(16000, np.int16), question])
+                r = await _transcribe(http, encode(audio, 16000, "wav"), "q.wav")
+                assert r.status_code == 200, r.text
+                assert "can" in r.json()["text"].split()
+    finally:
+        await stt.aclose()
 
 
 async def test_speech_streams_pcm_in_the_configured_voice(http: httpx.AsyncClient) -> None:
