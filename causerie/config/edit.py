@@ -70,6 +70,15 @@ def _assign(doc: CommentedMap, dotted: str, value: Any) -> None:
 def set_values(path: Path, updates: Mapping[str, Any], registry: Any = None) -> str:
     """Apply ``updates`` (dotted key -> value) to ``path``; returns the new text."""
     doc = read_yaml(path) if path.exists() else CommentedMap()
+    text = update_document(doc, updates)
+    validate_text(text, str(path), registry, base_dir=path.parent)
+    _atomic_write(path, text)
+    return text
+
+
+def update_document(doc: Any, updates: Mapping[str, Any]) -> str:
+    """Apply ``updates`` to a round-trip document (comments kept); returns its new text.
+    Not validated: the caller validates before writing."""
     if not isinstance(doc, CommentedMap):
         doc = CommentedMap(doc)
     for key, value in updates.items():
@@ -89,10 +98,7 @@ def set_values(path: Path, updates: Mapping[str, Any], registry: Any = None) -> 
         _assign(root, key, value)
     buf = io.StringIO()
     _yaml().dump(doc, buf)
-    text = buf.getvalue()
-    validate_text(text, str(path), registry, base_dir=path.parent)
-    _atomic_write(path, text)
-    return text
+    return buf.getvalue()
 
 
 def validate_text(

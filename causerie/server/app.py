@@ -20,6 +20,7 @@ from ..config.loader import LoadedConfig
 from ..metrics.runtime import MetricsRuntime
 from ..plugins.stores import PluginStores
 from ..transports.bridge import ToolsFactory
+from .agents_api import agents_router
 from .metrics_api import MetricsApiSettings, metrics_router
 from .routes import router
 from .security import (
@@ -31,6 +32,7 @@ from .security import (
 )
 from .sessions import SessionHook, SessionManager, keep_stt_ready
 from .settings import ServerSettings
+from .studio_api import studio_router
 from .themes import Themes
 from .token import RateLimiter, TokenSettings, token_router
 from .ui import i18n_router, ui_router
@@ -141,6 +143,9 @@ def create_app(
             origins=settings.allowed_origins,
         )
     )
+    # /api/agents, /api/providers, /api/voice-preview, /studio: docs/STUDIO.md
+    app.include_router(agents_router(r.store, api_settings.admin_token))
+    app.include_router(studio_router(api_settings.admin_token))
     app.include_router(token_router(token_settings, env=loaded.env))  # docs/DEPLOY.md
     # Strings, theme and agent language of the pages: docs/THEMES.md
     app.include_router(i18n_router(loaded.spec.ui.language or loaded.spec.language))

@@ -33,6 +33,8 @@ PUBLIC_ROUTES: Mapping[str, str] = {
     "/token": "LiveKit token: its own API key (CAUSERIE_TOKEN_API_KEY) and rate limit",
     "/metrics": "Prometheus: its own token (CAUSERIE_METRICS_TOKEN)",
     "/dashboard": "the dashboard's static page (its data needs the admin token)",
+    "/studio": "the studio's static page (its data needs the admin token)",
+    "/api/agents": "the agents' keys, names and languages: the talk page's selector",
     "/dashboard/{name:path}": "the dashboard's static files",
     "/i18n/index.json": "the pages' languages",
     "/i18n/{name}": "the pages' strings",
