@@ -6,6 +6,7 @@ the user hears a short apology, and the next turn is spoken in full."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
