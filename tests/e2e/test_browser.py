@@ -80,7 +80,7 @@ async def test_talk_in_the_browser(server: ServerThread, open_page: Any, transpo
     page = await open_page(
         f"{server.url}/?transport={transport}&aec=0&autoconnect=1", ["what can you do"]
     )
-    await page.wait_for_function("window.causerie.conn === 'connected'", timeout=15000)
+    await page.wait_for_function("() => window.causerie.conn === 'connected'", timeout=15000)
     # The user's words, as the agent understood them, appear in the page (pocketsphinx hears
     # "what can you do", now and then "what to do").
     await page.wait_for_function(
@@ -94,11 +94,13 @@ async def test_talk_in_the_browser(server: ServerThread, open_page: Any, transpo
                  .some(li => /^I (can|heard)/.test(li.textContent))""",
         timeout=15000,
     )
-    await page.wait_for_function("window.causerie.stats.agentAudibleTicks > 50", timeout=10000)
+    await page.wait_for_function(
+        "() => window.causerie.stats.agentAudibleTicks > 50", timeout=10000
+    )
     stats = await page.evaluate("window.causerie.stats")
     assert stats["agentPeak"] > 0.02
     await page.wait_for_function(
-        "window.causerie.events.some(e => e.type === 'turn_metrics')", timeout=20000
+        "() => window.causerie.events.some(e => e.type === 'turn_metrics')", timeout=20000
     )
     v2v = await page.evaluate("document.getElementById('lat-v2v').textContent")
     assert v2v.endswith(" ms")
@@ -134,7 +136,7 @@ async def test_barge_in_in_the_browser(
         gap=3.0,  # the first reply lasts ~8 s: the second question lands in the middle of it
     )
     await page.wait_for_function(
-        "window.causerie.events.some(e => e.type === 'interrupted')", timeout=25000
+        "() => window.causerie.events.some(e => e.type === 'interrupted')", timeout=25000
     )
     # WebSocket: the page drops its buffer at once. WebRTC: the server flushes its track and
     # the browser's jitter buffer (~80 ms) drains.
@@ -162,7 +164,7 @@ async def test_busy_then_reconnect_then_dropped(server: ServerThread, open_page:
     finally:
         manager.max_sessions = saved
     await page.click("#reconnect")
-    await page.wait_for_function("window.causerie.conn === 'connected'", timeout=10000)
+    await page.wait_for_function("() => window.causerie.conn === 'connected'", timeout=10000)
     assert await page.is_hidden("#notice")
     (live,) = [s for s in manager.sessions() if s.transport == "websocket"]
     await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(live.aclose(), server.loop))

@@ -60,7 +60,7 @@ async def test_tool_card_is_shown_as_text(browser: Any, tmp_path: Path) -> None:
     async with served(create_app(loaded=loaded)) as base:
         page = await (await browser.new_context(locale="en-US")).new_page()
         await page.goto(base + "/")
-        await page.wait_for_function("window.causerie && window.causerie.ready === true")
+        await page.wait_for_function("() => window.causerie && window.causerie.ready === true")
         await page.evaluate(
             "(ev) => window.dispatchEvent(new CustomEvent('causerie:event', {detail: ev}))", CARD
         )
