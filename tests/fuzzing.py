@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 SCALE = max(1, int(os.environ.get("CAUSERIE_FUZZ_SCALE", "1")))
@@ -22,3 +24,10 @@ def budget(examples: int) -> settings:
         database=None,
         suppress_health_check=list(HealthCheck),
     )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_tried() -> Iterator[None]:
+    """Import into a fuzz module: prints the inputs tried so far when it ends (``-s``)."""
+    yield
+    print("\ninputs tried:", ", ".join(f"{k}: {v}" for k, v in sorted(TRIED.items())))

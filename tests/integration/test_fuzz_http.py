@@ -5,6 +5,7 @@ an invalid or missing token refused. ``make fuzz`` runs it longer."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,8 @@ from schemathesis.generation import GenerationMode
 
 from causerie.server.security import guards
 from tests.e2e.harness import ServerThread, serve_shared
-from tests.fuzzing import TRIED, budget
+from tests.fuzzing import TRIED, budget, report_tried  # noqa: F401 - a fixture
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +50,50 @@ def no_internal_error(ctx: Any, response: Any, case: Any) -> bool | None:
 @pytest.fixture(scope="session", name="server")
 def _server() -> Iterator[ServerThread]:
     yield from serve_shared()
+
+
+class AppThread:
+    """Any ASGI app served by uvicorn on 127.0.0.1 in a thread with its own loop."""
+
+    def __init__(self, app: Any) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(
+            target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])), daemon=True
+        )
+
+    def __enter__(self) -> AppThread:
+        self.thread.start()
+        wait_until(lambda: self.server.started or not self.thread.is_alive(), "the app to start")
+        assert self.server.started, "the app did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+
+
+@pytest.fixture(scope="module", name="gateway")
+def _gateway() -> Iterator[AppThread]:
+    from causerie.config.loader import load_config
+    from causerie.gateway import GatewaySettings, create_gateway_app
+    from causerie.providers.registry import Registry
+
+    registry = Registry.from_entry_points()
+    loaded = load_config(None, dotenv=None, environ={}, registry=registry)
+    settings = GatewaySettings(api_keys=[TOKEN], stt_workers=1, request_timeout=30)
+    app = create_gateway_app(settings, loaded=loaded, registry=registry)
+    with AppThread(app) as running:
+        running.app = app  # type: ignore[attr-defined]
+        yield running
 
 
 @contextmanager
@@ -80,7 +126,7 @@ class Tracebacks(logging.Handler):
         self.records.append(record)
 
 
-def operations(server: ServerThread) -> list[Any]:
+def operations(server: Any) -> list[Any]:
     schema = schemathesis.openapi.from_dict(server.app.openapi())
     return [r.ok() for r in schema.get_all_operations()]
 
@@ -89,13 +135,21 @@ def has_inputs(op: Any) -> bool:
     return bool(list(op.iter_parameters())) or bool(list(op.body))
 
 
-def fuzz(op: Any, mode: GenerationMode, url: str, auth: dict[str, str], checks: list[Any]) -> None:
-    name = f"{op.method.upper()} {op.path}"
+def fuzz(
+    op: Any,
+    mode: GenerationMode,
+    url: str,
+    auth: dict[str, str],
+    checks: list[Any],
+    examples: int = EXAMPLES,
+    label: str = "",
+) -> None:
+    name = label or f"http {op.method.upper()} {op.path}"
 
     @given(case=op.as_strategy(generation_mode=mode))
-    @budget(EXAMPLES)
+    @budget(examples)
     def run(case: Any) -> None:
-        TRIED[f"http {name}"] += 1
+        TRIED[name] += 1
         response = case.call_and_validate(base_url=url, headers=auth, checks=checks, timeout=30)
         assert "Traceback" not in response.text
 
@@ -135,5 +189,42 @@ def test_schemathesis_finds_nothing(server: ServerThread, mode: GenerationMode) 
     server.wait_idle(timeout=60)  # offers that never connect time out and free their slot
     tried = {k: v for k, v in TRIED.items() if k.startswith("http ")}
     print(f"schemathesis {mode.value}: {sum(tried.values())} requests so far", tried)
+    assert not failures, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
+    assert not errors.records, [r.getMessage() for r in errors.records]
+
+
+GATEWAY_EXAMPLES = 25  # each speech or chat request runs the engines: fewer
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_schemathesis_on_the_gateway(gateway: AppThread, mode: GenerationMode) -> None:
+    """The gateway's own app (/v1/*, its key required), errors in OpenAI's shape."""
+    checks = [c for c in CHECKS.get_all() if c.__name__ not in EXCLUDED_CHECKS]
+    errors = Tracebacks()
+    logging.getLogger().addHandler(errors)
+    failures: dict[str, str] = {}
+    ops = operations(gateway)
+    assert {op.path for op in ops} >= {"/v1/audio/speech", "/v1/chat/completions", "/v1/models"}
+    try:
+        for op in ops:
+            name = f"gateway {op.method.upper()} {op.path}"
+            if mode is GenerationMode.NEGATIVE and not has_inputs(op):
+                continue
+            try:
+                fuzz(
+                    op,
+                    mode,
+                    gateway.url,
+                    {"Authorization": f"Bearer {TOKEN}"},
+                    checks,
+                    examples=GATEWAY_EXAMPLES,
+                    label=name,
+                )
+            except BaseException as e:
+                failures[name] = str(e)[:2000]
+    finally:
+        logging.getLogger().removeHandler(errors)
+    tried = {k: v for k, v in TRIED.items() if k.startswith("gateway ")}
+    print(f"schemathesis gateway {mode.value}: {sum(tried.values())} requests so far", tried)
     assert not failures, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
     assert not errors.records, [r.getMessage() for r in errors.records]

@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.e2e.harness import ServerThread, WsClient, serve_shared
-from tests.fuzzing import TRIED, budget
+from tests.fuzzing import TRIED, budget, report_tried  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.slow
 

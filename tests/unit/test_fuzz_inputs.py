@@ -24,7 +24,7 @@ from causerie.config.loader import LoadedConfig, load_config
 from causerie.errors import AudioFileError, CauserieError, ConfigError
 from causerie.tools.catalogue import Catalogue
 from causerie.tools.catalogue_loader import load_catalogue
-from tests.fuzzing import TRIED, budget
+from tests.fuzzing import TRIED, budget, report_tried  # noqa: F401 - a fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "causerie" / "tools" / "data" / "catalogue.json"
