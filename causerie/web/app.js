@@ -375,11 +375,38 @@ ui.room.value = params.get("room") || randomId("causerie-web-");
 ui.name.value = params.get("name") || "";
 showTransportOptions();
 
+// Several agents on one server: pick one (/?agent=KEY); the choice reloads the page.
+async function agentSelector() {
+  let agents = [];
+  try {
+    const r = await fetch("/api/agents");
+    if (r.ok) agents = await r.json();
+  } catch (_) { return; }
+  const select = $("agent-select");
+  if (agents.length < 2) return;
+  const current = params.get("agent") || (agents.find((a) => a.default) || agents[0]).key;
+  for (const a of agents) {
+    const option = document.createElement("option");
+    option.value = a.key;
+    option.textContent = a.name;
+    option.selected = a.key === current;
+    select.appendChild(option);
+    if (a.key === current) ui.agentName.textContent = a.name;
+  }
+  select.hidden = false;
+  select.addEventListener("change", () => {
+    const next = new URLSearchParams(location.search);
+    next.set("agent", select.value);
+    location.search = next.toString();
+  });
+}
+
 async function start() {
   const info = await pageInfo();
   await i18n.init({ agentLanguage: info && info.language, languages: info && info.languages });
   i18n.switcher($("language"));
   if (info && info.agent) ui.agentName.textContent = info.agent;
+  await agentSelector();
   visualiser = await applyTheme(info, params.get("theme"), ui.visualiser);
   if (debug.conn === "idle") setConn("idle"); // unless a click came first
   debug.ready = true;

@@ -47,7 +47,7 @@ export class WebSocketTransport {
     this.agentSource = this.player;
     await this.ctx.resume();
 
-    const ws = new WebSocket(wsUrl("/api/ws"));
+    const ws = new WebSocket(wsUrl("/api/ws" + agentQuery()));
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     await new Promise((resolve, reject) => {
@@ -167,7 +167,7 @@ export class WebRTCTransport {
     await iceGatheringDone(pc, 3000);
     let response;
     try {
-      response = await fetch("/api/offer", {
+      response = await fetch("/api/offer" + agentQuery(), {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ sdp: pc.localDescription.sdp, type: pc.localDescription.type }),
@@ -224,4 +224,10 @@ function withTimeout(promise, ms, message) {
     promise,
     new Promise((_, reject) => setTimeout(() => reject(new ConnectError("unreachable", message)), ms)),
   ]);
+}
+
+// The agent to talk to: the page's ?agent= (several agents per server, docs/STUDIO.md).
+function agentQuery() {
+  const agent = new URLSearchParams(location.search).get("agent");
+  return agent ? "?agent=" + encodeURIComponent(agent) : "";
 }

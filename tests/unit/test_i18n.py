@@ -12,16 +12,18 @@ import pytest
 WEB = Path(__file__).resolve().parents[2] / "causerie" / "web"
 I18N = WEB / "i18n"
 LANGUAGES = sorted(p.stem for p in I18N.glob("*.json"))
-PAGES = [WEB / "index.html", WEB / "dashboard" / "index.html"]
+PAGES = [WEB / "index.html", WEB / "dashboard" / "index.html", WEB / "studio" / "index.html"]
 SCRIPTS = [
     WEB / "app.js",
     WEB / "shop.js",
     WEB / "livekit.js",
     WEB / "theme.js",
     WEB / "dashboard" / "dashboard.js",
+    WEB / "studio" / "studio.js",
+    WEB / "studio" / "markdown.js",
 ]
 # Every string literal that looks like a key ("talk.x", 'dash.y'), and t("...") calls.
-KEY_LITERAL = re.compile(r"""["'`]((?:talk|shop|dash|language)\.[a-z0-9_.]+)["'`]""")
+KEY_LITERAL = re.compile(r"""["'`]((?:talk|shop|dash|language|studio)\.[a-z0-9_.]+)["'`]""")
 T_CALL = re.compile(r"""\bt\(\s*["'`]([^"'`$]+)["'`]""")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 HTML_SINK = re.compile(r"\.(inner|outer)HTML\s*\+?=|insertAdjacentHTML\(|document\.write|DOMParser")
