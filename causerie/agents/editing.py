@@ -52,22 +52,14 @@ def apply_changes(text: str, changes: Mapping[str, Any]) -> str:
 
 
 def validate(text: str, registry: Any, base_dir: Path) -> AgentSpec:
-    """The spec, or :class:`InvalidDefinition` naming every bad field."""
+    """The spec, or :class:`InvalidDefinition` naming every bad field (the spec's errors and
+    unknown providers together, so the page shows them all at once)."""
     data = _plain(parse_document(text))
+    errors: FieldErrors = _provider_errors(data, registry)
     try:
         spec = AgentSpec.model_validate(data)
     except ValidationError as e:
-        raise InvalidDefinition(_field_errors(e, data)) from None
-    errors: FieldErrors = {}
-    for kind in PROVIDER_KINDS:
-        chain = spec.chain(kind)
-        for i, p in enumerate(chain):
-            if p.provider in registry.names(kind) or _resolvable(registry, kind, p.provider):
-                continue
-            field = f"{kind}[{i}].provider" if len(chain) > 1 else f"{kind}.provider"
-            errors[field] = (
-                f"unknown provider {p.provider!r}; allowed: {', '.join(registry.names(kind))}"
-            )
+        raise InvalidDefinition({**_field_errors(e, data), **errors}) from None
     from ..plugins.manager import check_names
     from ..tools.registry import expand
 
@@ -83,6 +75,26 @@ def validate(text: str, registry: Any, base_dir: Path) -> AgentSpec:
     if errors:
         raise InvalidDefinition(errors)
     return spec
+
+
+def _provider_errors(data: Any, registry: Any) -> FieldErrors:
+    """Unknown provider names, read from the document itself (valid or not)."""
+    errors: FieldErrors = {}
+    if not isinstance(data, dict):
+        return errors
+    for kind in PROVIDER_KINDS:
+        stage = data.get(kind)
+        chain = stage if isinstance(stage, list) else [stage] if stage is not None else []
+        for i, p in enumerate(chain):
+            name = p.get("provider") if isinstance(p, dict) else p
+            if not isinstance(name, str) or not name:
+                continue
+            name = name.strip().lower()
+            if name in registry.names(kind) or _resolvable(registry, kind, name):
+                continue
+            field = f"{kind}[{i}].provider" if len(chain) > 1 else f"{kind}.provider"
+            errors[field] = f"unknown provider {name!r}; allowed: {', '.join(registry.names(kind))}"
+    return errors
 
 
 def _resolvable(registry: Any, kind: str, name: str) -> bool:

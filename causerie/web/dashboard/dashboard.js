@@ -190,6 +190,7 @@
     const q = new URLSearchParams({ limit: PAGE, offset: state.offset });
     if ($("f-transport").value) q.set("transport", $("f-transport").value);
     if ($("f-outcome").value) q.set("outcome", $("f-outcome").value);
+    if ($("f-agent").value) q.set("agent", $("f-agent").value);
     if ($("f-q").value.trim()) q.set("q", $("f-q").value.trim());
     return q;
   }
@@ -413,7 +414,24 @@
   }
 
   let started = false;
+  // The agents this server serves (several per server): their names are the records' labels.
+  async function fillAgents() {
+    const select = $("f-agent");
+    if (select.options.length > 1) return;
+    try {
+      const r = await fetch("/api/agents");
+      if (!r.ok) return; // a metrics-only host serves no agents
+      for (const a of await r.json()) {
+        const o = document.createElement("option");
+        o.value = a.name;
+        o.textContent = a.name;
+        select.appendChild(o);
+      }
+    } catch (_) { /* no agent list: the filter offers "any" */ }
+  }
+
   async function start() {
+    await fillAgents();
     try {
       await refreshAll();
     } catch (e) {
