@@ -32,13 +32,14 @@ help:
 	@echo "make plugins     installed and enabled plugins;  make metrics: latency percentiles"
 
 # The project's own machines install exact versions with hashes from $(LOCK); pyproject.toml
-# keeps ranges for users of `pip install causerie`. `pip check` fails when pyproject.toml asks
-# for something the lock lacks: run `make lock` then.
+# keeps ranges for users of `pip install causerie`. `pip check` and .ci/check_lock.py fail when
+# pyproject.toml asks for something the lock lacks: run `make lock` then.
 $(STAMP): $(LOCK) pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --require-hashes --no-deps -r $(LOCK) 2>&1 | $(QUIET_PIP)
 	$(BIN)/pip install -q --no-deps -e . 2>&1 | $(QUIET_PIP)
 	$(BIN)/pip check
+	$(BIN)/python .ci/check_lock.py
 	touch $(STAMP)
 
 setup: $(STAMP)
