@@ -303,6 +303,8 @@ def report(res: dict[str, Any], quick: bool) -> str:
         "Over the gateway the agent's STT is livekit's OpenAI plugin, which transcribes whole "
         "utterances after the VAD's end of speech (no streaming), so the decode is added to "
         "every turn; in-process, pocketsphinx decodes while the user speaks.",
+        "Compare figures within this section only: its two paths ran together, under the same "
+        "load; the other sections were measured at other times.",
         "",
     ]
     if quick:
