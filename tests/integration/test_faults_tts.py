@@ -6,7 +6,6 @@ the user hears a short apology, and the next turn is spoken in full."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -92,8 +91,8 @@ def _server() -> Iterator[FlakyServer]:
     server = FlakyServer(fail_on=1)
     server.start()
     yield server
+    server.call(server.pipeline.aclose)  # its own pipeline (the app does not close one given)
     server.stop()
-    asyncio.run(server.pipeline.aclose())  # its own pipeline: not the app's to close
 
 
 async def say(c: WsClient, text: str) -> dict[str, Any]:
