@@ -41,7 +41,7 @@ def create_gateway_app(
         built = pipeline
         if built is None:
             built = await asyncio.to_thread(build_pipeline, loaded, registry, progress)
-        gw.engines = Engines(built, loaded, registry)
+        gw.engines = Engines(built, loaded, registry, grace=settings.request_timeout)
         await keep_stt_ready(built.stt, settings.stt_workers, progress)
         if on_ready is not None:
             on_ready()

@@ -10,6 +10,7 @@ from collections import OrderedDict
 from typing import Any
 
 from livekit.agents import tts as lk_tts
+from livekit.agents import utils
 
 from ..agent.pipeline import Pipeline
 from ..config.loader import LoadedConfig
@@ -25,7 +26,11 @@ _MAX_VOICES = 8
 
 
 class Engines:
-    def __init__(self, pipeline: Pipeline, loaded: LoadedConfig, registry: Registry) -> None:
+    def __init__(
+        self, pipeline: Pipeline, loaded: LoadedConfig, registry: Registry, grace: float = 60.0
+    ) -> None:
+        """``grace``: seconds an evicted voice stays open for the requests still using it
+        (the request timeout)."""
         self.pipeline = pipeline
         self.loaded = loaded
         self.registry = registry
@@ -39,6 +44,8 @@ class Engines:
         self.default_voice = spec.voice or str(getattr(pipeline.tts, "voice", "") or "default")
         self._voices: OrderedDict[str, lk_tts.TTS] = OrderedDict()
         self._lock = asyncio.Lock()
+        self._grace = grace
+        self._retiring: dict[asyncio.Task[None], lk_tts.TTS] = {}
 
     def models(self) -> list[tuple[str, str]]:
         """(id, kind) of every model served, canonical ids only."""
@@ -82,11 +89,19 @@ class Engines:
             self._voices[voice] = built
             if len(self._voices) > _MAX_VOICES:
                 _, old = self._voices.popitem(last=False)
-                await _close(old)
+                task = asyncio.create_task(self._retire(old), name="gateway.retire-voice")
+                self._retiring[task] = old
+                task.add_done_callback(self._retiring.pop)
             return built
 
+    async def _retire(self, tts: lk_tts.TTS) -> None:
+        await asyncio.sleep(self._grace)  # a request that took it may still be speaking
+        await _close(tts)
+
     async def aclose(self) -> None:
-        for t in self._voices.values():
+        retiring = dict(self._retiring)
+        await utils.aio.cancel_and_wait(*retiring)
+        for t in [*self._voices.values(), *retiring.values()]:
             await _close(t)
         self._voices.clear()
 

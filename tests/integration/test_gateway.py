@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import numpy as np
@@ -16,9 +16,10 @@ from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from causerie.agent.pipeline import Pipeline, build_pipeline
 from causerie.config import load_config
 from causerie.config.loader import LoadedConfig
+from causerie.gateway.engines import Engines
 from causerie.providers.local.espeak_tts import EspeakTTS
 from causerie.providers.local.pocketsphinx_stt import PocketSphinxSTT
-from causerie.providers.registry import Registry
+from causerie.providers.registry import ProviderInfo, Registry
 from tests.audio_files import encode
 from tests.fakes import FlakyLLM
 from tests.gateway_harness import Running, running_gateway
@@ -444,3 +445,42 @@ async def test_client_leaving_mid_stream_frees_everything(
         async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers) as http:
             r = await http.post("/v1/audio/speech", json={**speech, "input": "Still here."})
             assert r.status_code == 200 and len(r.content) > 1000
+
+
+class ClosingTTS(EspeakTTS):
+    closed: ClassVar[list[str]] = []
+
+    async def aclose(self) -> None:
+        ClosingTTS.closed.append(self.voice)
+        await super().aclose()
+
+
+async def test_evicted_voice_closes_after_the_requests_using_it(
+    pipeline: Pipeline, loaded: LoadedConfig
+) -> None:
+    own = Registry(
+        [
+            ProviderInfo(
+                kind="tts",
+                name="espeak",
+                build=lambda spec, ctx: ClosingTTS(voice=spec.voice, language=ctx.language),
+            )
+        ]
+    )
+    engines = Engines(pipeline, loaded, own, grace=0.2)
+    voices = ["en-us+f1", "en-us+f2", "en-us+f3", "en-us+f4", "en-us+m1", "en-us+m2"]
+    voices += ["en-gb", "fr-fr", "de"]  # one more than are kept
+    first = await engines.tts_for(voices[0])
+    for v in voices[1:]:
+        await engines.tts_for(v)
+    assert ClosingTTS.closed == []  # evicted, still usable by a request that holds it
+    async with first.synthesize("still here") as s:
+        assert [ev async for ev in s]
+    async with asyncio.timeout(10):
+        while not ClosingTTS.closed:  # noqa: ASYNC110 - closed by the engines' own task
+            await asyncio.sleep(0.05)
+    assert ClosingTTS.closed == ["en-us+f1"]
+    assert await engines.tts_for("en-us+f1") is not first  # built again on demand
+    await engines.aclose()
+    # Closing the engines closes every voice: kept, retiring, and the first's second build.
+    assert sorted(ClosingTTS.closed) == sorted([*voices, "en-us+f1"])
