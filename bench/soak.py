@@ -45,6 +45,7 @@ HEADING = "## Soak and churn"
 INTRO = "# Reliability\n\nLoad, faults and hostile input, measured on the project's machine.\n"
 PHRASES = ["what can you do", "who are you", "how are you", "thank you"]
 FRAME = 320
+ANSWER_S = 30.0  # a question not answered (the agent speaking) within this is unanswered
 
 
 def progress(msg: str) -> None:
@@ -196,6 +197,7 @@ class Talker:
     asked: int = 0
     unanswered: list[str] = field(default_factory=list)
     barge_ins: int = 0
+    stuck: int = 0
 
     async def run(self, pcm: dict[str, np.ndarray], until: float, rng: random.Random) -> None:
         import websockets
@@ -211,7 +213,7 @@ class Talker:
                 await self._say(pcm[text])
                 self.asked += 1
                 if not await self._wait(
-                    lambda n=speaking: self._n("agent_state", "speaking") > n, 20
+                    lambda n=speaking: self._n("agent_state", "speaking") > n, ANSWER_S
                 ):
                     self.unanswered.append(text)
                     continue
@@ -222,11 +224,12 @@ class Talker:
                     self.asked += 1
                     self.barge_ins += 1
                     if not await self._wait(
-                        lambda n=speaking: self._n("agent_state", "speaking") > n, 20
+                        lambda n=speaking: self._n("agent_state", "speaking") > n, ANSWER_S
                     ):
                         self.unanswered.append("(barge-in)")
                         continue
-                await self._wait(lambda: self._state() == "listening", 40)
+                if not await self._wait(lambda: self._state() == "listening", 60):
+                    self.stuck += 1  # the agent never went back to listening
                 await self._silence(rng.uniform(0.3, 1.5))  # a pause between questions
         finally:
             await self.ws.close()
@@ -314,6 +317,7 @@ async def soak(server: Server, sessions: int, minutes: float, interval: float) -
         "asked": sum(t.asked for t in talkers),
         "barge_ins": sum(t.barge_ins for t in talkers),
         "unanswered": [u for t in talkers for u in t.unanswered],
+        "stuck": sum(t.stuck for t in talkers),
     }
 
 
@@ -533,7 +537,7 @@ def soak_table(r: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
         "memory_growth_pct": mem,
         "tasks_growth_pct": tasks,
         "latency_flat": flat,
-        "pass": mem < 5 and tasks < 5 and not r["unanswered"] and flat,
+        "pass": mem < 5 and tasks < 5 and not r["unanswered"] and not r["stuck"] and flat,
     }
     return rows, verdict
 
@@ -560,7 +564,8 @@ def report(
             f"### Soak: {soak_r['sessions']} WebSocket conversations, {soak_r['minutes']:g} min",
             "",
             f"{soak_r['asked']} questions ({soak_r['barge_ins']} of them barge-ins over a "
-            f"reply), {len(soak_r['unanswered'])} unanswered; voice-to-voice over the run "
+            f"reply), {len(soak_r['unanswered'])} unanswered (no reply within {ANSWER_S:g} s), "
+            f"{soak_r['stuck']} replies that never ended; voice-to-voice over the run "
             + (
                 f"p50 {pct(v2v, 0.5) * 1000:.0f} ms, p90 {pct(v2v, 0.9) * 1000:.0f} ms "
                 f"({len(v2v)} replies)."
