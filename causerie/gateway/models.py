@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .auth import Slot
+from .errors import ok
 from .state import GatewayDep
 
 router = APIRouter()
@@ -30,6 +31,6 @@ async def healthz(gw: GatewayDep) -> dict[str, Any]:
     return {"status": "ok", "models": [m for m, _ in gw.ready.models()]}
 
 
-@router.get("/metrics")
+@router.get("/metrics", responses=ok("text/plain"))
 async def metrics(gw: GatewayDep) -> Response:
     return Response(generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST)

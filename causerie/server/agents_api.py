@@ -150,7 +150,7 @@ def agents_router(store: Store, admin_token: SecretStr | None) -> APIRouter:
         return apply_changes(current, edit.changes or {})
 
     @private.post(
-        "/api/agents/{key}/validate", response_model=Checked, responses=errors(401, 404, 422)
+        "/api/agents/{key}/validate", response_model=Checked, responses=errors(400, 401, 404, 422)
     )
     async def check_agent(request: Request, key: Key, edit: Edit) -> Any:
         """Check an edit without saving it: 422 with ``fields`` (field -> why) if invalid."""
@@ -159,7 +159,7 @@ def agents_router(store: Store, admin_token: SecretStr | None) -> APIRouter:
             return d
         registry = request.app.state.agents.registry
         try:
-            spec = validate(_new_text(d, edit), registry, d.path.parent)
+            spec = validate(_new_text(d, edit), registry, d.path.parent, d.loaded.env)
         except InvalidDefinition as e:
             return _invalid(e)
         except ConfigError as e:
@@ -184,7 +184,7 @@ def agents_router(store: Store, admin_token: SecretStr | None) -> APIRouter:
                 )
             try:
                 text = new if new is not None else _new_text(d, edit) if edit else current
-                spec = validate(text, r.registry, d.path.parent)
+                spec = validate(text, r.registry, d.path.parent, d.loaded.env)
             except InvalidDefinition as e:
                 return _invalid(e)
             author = edit.author if edit else "studio"
@@ -207,7 +207,9 @@ def agents_router(store: Store, admin_token: SecretStr | None) -> APIRouter:
             version=version_of(text), number=saved.number, restart=restart, message=applied
         )
 
-    @private.put("/api/agents/{key}", response_model=Saved, responses=errors(401, 404, 409, 422))
+    @private.put(
+        "/api/agents/{key}", response_model=Saved, responses=errors(400, 401, 404, 409, 422)
+    )
     async def save_agent(request: Request, key: Key, edit: Edit) -> Any:
         """Save an edit (``changes`` or the whole ``text``) made from ``base_version``."""
         d = find(request, key)
@@ -246,7 +248,7 @@ def agents_router(store: Store, admin_token: SecretStr | None) -> APIRouter:
     @private.post(
         "/api/agents/{key}/history/{number}/restore",
         response_model=Saved,
-        responses=errors(401, 404, 409, 422),
+        responses=errors(400, 401, 404, 409, 422),
     )
     async def restore(request: Request, key: Key, number: int, body: Restore) -> Any:
         """Make version ``number`` the current definition (a new version, history kept)."""

@@ -16,9 +16,11 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ADMIN_VARIABLE = "CAUSERIE_ADMIN_TOKEN"
@@ -90,6 +92,9 @@ class AdminAuth:
         self.check(creds)
 
 
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Errors as JSON ``{"error", "message"}`` (the server's shape) instead of ``detail``."""
 
@@ -105,8 +110,34 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, HTTPException)
         return JSONResponse({"error": "body_too_large", "message": exc.detail}, status_code=413)
 
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette's and FastAPI's own errors (unknown path, unparsable body) in our shape.
+        assert isinstance(exc, StarletteHTTPException)
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return JSONResponse(
+            {"error": code, "message": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+        # FastAPI's own 422 ({"detail": [...]}) in the server's shape, naming each field.
+        assert isinstance(exc, RequestValidationError)
+        fields = {
+            ".".join(str(p) for p in e.get("loc", ())[1:]) or str(e.get("loc", ("?",))[0]): str(
+                e.get("msg", "invalid")
+            )
+            for e in exc.errors()
+        }
+        message = "; ".join(f"{k}: {v}" for k, v in fields.items()) or "invalid request"
+        return JSONResponse(
+            {"error": "invalid_request", "message": message, "fields": fields}, status_code=422
+        )
+
     app.add_exception_handler(Unauthorized, unauthorized)
     app.add_exception_handler(BodyTooLarge, too_large)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
 
 
 def guards(route: object) -> list[AdminAuth]:

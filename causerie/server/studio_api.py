@@ -127,7 +127,7 @@ def studio_router(admin_token: SecretStr | None) -> APIRouter:
 
     @private.post(
         "/api/voice-preview",
-        responses={200: content("audio/wav"), **errors(401, 422, 503)},
+        responses={200: content("audio/wav"), **errors(400, 401, 422, 503)},
     )
     async def voice_preview(request: Request, body: Preview) -> Response:
         """Speak a sample sentence (or ``text``) with this TTS and voice; returns WAV."""
