@@ -19,9 +19,10 @@ from causerie.agent.session import build_agent, build_session
 from causerie.audio.wav import PCM
 from causerie.config import load_config
 from causerie.config.loader import LoadedConfig
-from causerie.providers.registry import Registry
+from causerie.providers.registry import BuildContext, Registry
 from causerie.transports.file import IN_RATE, talk
 from tests.gateway_harness import AGENT_YAML, KEY, Running, running_gateway
+from tests.integration.openai_compat_server import FakeOpenAIServer
 from tests.speech import conversation, write_speech_wav
 
 openai = pytest.importorskip("openai")
@@ -153,3 +154,66 @@ async def test_agent_over_the_gateway_holds_a_spoken_conversation(
     assert result.turns[1].agent_text, lines
     assert all(t.voice_to_voice is not None for t in result.turns), lines
     assert result.output is not None and int(np.abs(result.output.samples).max()) > 3000
+
+
+ORDER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "lookup_order",
+        "description": "Find an order by its id.",
+        "parameters": {
+            "type": "object",
+            "properties": {"order_id": {"type": "string"}},
+            "required": ["order_id"],
+        },
+    },
+}
+
+
+async def test_gateway_as_llm_proxy_passes_tools_through(
+    pipeline: Pipeline, registry: Registry
+) -> None:
+    """The original design's LLM proxy: the gateway's LLM is itself a remote OpenAI-compatible
+    model (here a local server speaking the protocol); tools reach it as the client sent them."""
+    upstream = FakeOpenAIServer(
+        "Your order ships today.", tool_call=("lookup_order", {"order_id": "A12"})
+    )
+    url = await upstream.start()
+    try:
+        env = {"LLM_PROVIDER": "openai", "LLM_MODEL": "mistral-small", "LLM_BASE_URL": url}
+        env["OPENAI_API_KEY"] = "upstream-key"
+        conf = load_config(None, environ=env, dotenv=None, registry=registry)
+        remote_llm = registry.build("llm", conf.spec.llm, BuildContext(env=env))
+        proxy = Pipeline(stt=pipeline.stt, llm=remote_llm, tts=pipeline.tts, vad=pipeline.vad)
+        async with running_gateway(proxy, conf, registry) as gw:
+            client = openai.AsyncOpenAI(base_url=gw.base + "/v1", api_key=KEY, max_retries=0)
+            ask = {"role": "user", "content": "Where is my order A12?"}
+            r = await client.chat.completions.create(
+                model="openai",
+                messages=[ask],
+                tools=[ORDER_TOOL],  # type: ignore[list-item]
+            )
+            call = r.choices[0].message.tool_calls[0]  # type: ignore[index]
+            assert call.function.name == "lookup_order"  # type: ignore[union-attr]
+            assert call.function.arguments == '{"order_id": "A12"}'  # type: ignore[union-attr]
+            sent = upstream.requests[0]["tools"][0]["function"]
+            assert sent["name"] == "lookup_order"
+            assert sent["parameters"]["properties"] == {"order_id": {"type": "string"}}
+            # The tool's result goes back through the gateway; the model answers with text.
+            upstream.tool_call = None
+            r = await client.chat.completions.create(
+                model="openai",
+                messages=[
+                    ask,
+                    {"role": "assistant", "tool_calls": [call.model_dump()]},  # type: ignore[list-item]
+                    {"role": "tool", "tool_call_id": call.id, "content": "ships today"},
+                ],
+                tools=[ORDER_TOOL],  # type: ignore[list-item]
+            )
+            assert r.choices[0].message.content == "Your order ships today."
+            roles = [m["role"] for m in upstream.requests[1]["messages"]]
+            assert roles[-2:] == ["assistant", "tool"]
+            assert upstream.headers[0]["Authorization"] == "Bearer upstream-key"
+        await remote_llm.aclose()
+    finally:
+        await upstream.stop()
