@@ -25,7 +25,7 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.slow
 
 TOKEN = "fuzz-admin-token"
-EXAMPLES = 40  # per operation and mode: ~1,000 requests in all
+EXAMPLES = 30  # per operation and mode: ~1,150 requests in all
 SKIPPED = {
     # An endless event stream: a request never ends. Its auth, Origin and busy answers are
     # tested in test_security.py and test_metrics_api.py.
