@@ -51,7 +51,9 @@ def apply_changes(text: str, changes: Mapping[str, Any]) -> str:
     return update_document(doc, dict(ordered))
 
 
-def validate(text: str, registry: Any, base_dir: Path) -> AgentSpec:
+def validate(
+    text: str, registry: Any, base_dir: Path, env: Mapping[str, str] | None = None
+) -> AgentSpec:
     """The spec, or :class:`InvalidDefinition` naming every bad field (the spec's errors and
     unknown providers together, so the page shows them all at once)."""
     data = _plain(parse_document(text))
@@ -60,14 +62,16 @@ def validate(text: str, registry: Any, base_dir: Path) -> AgentSpec:
         spec = AgentSpec.model_validate(data)
     except ValidationError as e:
         raise InvalidDefinition({**_field_errors(e, data), **errors}) from None
-    from ..plugins.manager import check_names
-    from ..tools.registry import expand
+    from ..config.checks import start_problems
+    from ..config.loader import LoadedConfig
 
-    for name, check in (("tools", expand), ("plugins", check_names)):
-        try:
-            check(getattr(spec, name))
-        except ConfigError as e:
-            errors[name] = str(e).removeprefix("tools: ")
+    # What `config check` reports: unknown tools or plugins, a language the STT cannot hear.
+    loaded = LoadedConfig(spec=spec, path=base_dir / "agent.yaml", env=dict(env or {}))
+    for problem in start_problems(loaded, registry) if not errors else []:
+        fix = f" (fix: {problem.fix})" if problem.fix else ""
+        # tools[2] -> tools: the page shows the list's errors under the list.
+        field = problem.field.split("[")[0] if problem.field.endswith("]") else problem.field
+        errors.setdefault(field, problem.message + fix)
     if spec.instructions_file is not None:
         f = spec.instructions_file
         if not (f if f.is_absolute() else base_dir / f).is_file():

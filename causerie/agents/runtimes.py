@@ -1,13 +1,14 @@
 """Each agent's definition and pipeline, for new conversations.
 
-A definition is loaded at start and again after each save (:meth:`AgentRuntimes.reload`):
-a new conversation gets the latest; one already under way keeps the objects it started
-with. Pipelines are built when an agent's first conversation starts and shared by every
-agent with the same provider settings (same settings -> one model in memory)."""
+A definition is loaded at start and again when its file changes (a studio save, a hand
+edit): a new conversation gets the latest; one already under way keeps the objects it
+started with. A stage (VAD, STT, LLM, TTS) is built when the first conversation needing it
+starts, and shared by every agent with the same settings for it (one model in memory)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -15,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..agent.pipeline import Pipeline, build_pipeline, import_vendor_modules
+from ..agent.pipeline import PIPELINE_ORDER, Pipeline, build_stage, import_vendor_modules
 from ..config.loader import LoadedConfig, load_config
-from ..config.spec import PROVIDER_KINDS
 from .folder import AgentFolder, version_of
 
 logger = logging.getLogger(__name__)
@@ -25,19 +25,19 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
-def pipeline_key(loaded: LoadedConfig) -> str:
-    """What a pipeline is built from: two agents with the same key share one."""
+def stage_key(kind: str, loaded: LoadedConfig, vad_key: str = "") -> str:
+    """What one stage is built from: agents whose stage has the same key share its object
+    (one speech model in memory for every agent that uses it)."""
+    from ..agent.pipeline import _chain
+
     spec = loaded.spec
-    stages = {k: [p.model_dump(mode="json") for p in spec.chain(k)] for k in PROVIDER_KINDS}
-    scripted = any(p.provider == "scripted" for p in spec.chain("llm"))
     return json.dumps(
         {
-            "stages": stages,
+            "kind": kind,
+            "chain": [p.model_dump(mode="json") for p in _chain(kind, spec)],
             "language": spec.language,
-            "detection": spec.turn.detection,
-            "fallback": spec.fallback.model_dump(mode="json"),
-            # The offline LLM speaks the agent's name.
-            "name": spec.name if scripted else None,
+            "timeout": spec.fallback.timeout,
+            "vad": vad_key if kind == "stt" else "",  # a chain may wrap the STT with the VAD
         },
         sort_keys=True,
     )
@@ -69,7 +69,7 @@ class AgentRuntimes:
         """The environment the definitions are loaded with (None: the process's + .env)."""
         self.progress = progress
         self._defs: dict[str, Definition] = {}
-        self._pipelines: dict[str, asyncio.Future[Pipeline]] = {}
+        self._stages: dict[str, asyncio.Future[Any]] = {}
         self._owned: set[str] = set()
         for key, path in folder.definitions().items():
             loaded = (preloaded or {}).get(key) or self._load(path)
@@ -98,10 +98,23 @@ class AgentRuntimes:
         return self._defs[key or self.default]
 
     def share(self, loaded: LoadedConfig, pipeline: Pipeline) -> None:
-        """A pipeline built elsewhere (the server's default, a test's): reused, not closed."""
-        fut: asyncio.Future[Pipeline] = asyncio.get_running_loop().create_future()
-        fut.set_result(pipeline)
-        self._pipelines.setdefault(pipeline_key(loaded), fut)
+        """A pipeline built elsewhere (the server's default, a worker's prewarm): its stages
+        are reused by the agents that match them, and not closed here."""
+        loop = asyncio.get_running_loop()
+        for key, obj in self._stage_keys(loaded, pipeline).items():
+            fut: asyncio.Future[Any] = loop.create_future()
+            fut.set_result(obj)
+            self._stages.setdefault(key, fut)
+
+    def _stage_keys(self, loaded: LoadedConfig, pipeline: Pipeline) -> dict[str, Any]:
+        vad = stage_key("vad", loaded)
+        out: dict[str, Any] = {vad: pipeline.vad}
+        out[stage_key("stt", loaded, vad)] = pipeline.stt
+        out[stage_key("llm", loaded)] = pipeline.llm
+        out[stage_key("tts", loaded)] = pipeline.tts
+        if pipeline.turn_detector is not None:
+            out[TURN_MODEL] = pipeline.turn_detector
+        return out
 
     def reload(self, key: str) -> Definition:
         """Read ``key``'s file again (after a save): new conversations use it."""
@@ -116,8 +129,13 @@ class AgentRuntimes:
         self._defs.pop(key, None)
 
     def refresh(self) -> None:
-        """Pick up agents added to the folder (``causerie agents new`` while serving)."""
-        for key, path in self.folder.definitions().items():
+        """Pick up agents added to the folder (``causerie agents new`` while serving) and
+        drop those removed (the default agent stays)."""
+        defs = self.folder.definitions()
+        for key, d in list(self._defs.items()):
+            if key not in defs and key != self.default and not d.path.exists():
+                self._defs.pop(key)
+        for key, path in defs.items():
             if key not in self._defs:
                 try:
                     self._add(key, path)
@@ -127,22 +145,57 @@ class AgentRuntimes:
     def _add(self, key: str, path: Path) -> None:
         self._defs[key] = Definition(key, path, self._load(path), version_of(path.read_bytes()))
 
-    async def resolve(self, key: str | None) -> tuple[LoadedConfig, Pipeline]:
-        """The definition and the pipeline a new conversation with ``key`` uses."""
+    def current(self, key: str | None) -> Definition:
+        """``key``'s definition as its file is now: read again when the file changed (a hand
+        edit, ``config set``, another server's studio); a file that no longer loads leaves
+        the last good definition in use, with a warning."""
         d = self.get(key)
-        loaded = d.loaded
-        pkey = pipeline_key(loaded)
-        fut = self._pipelines.get(pkey)
+        try:
+            version = version_of(d.path.read_bytes())
+        except OSError:
+            return d  # removed or unreadable: the last good definition goes on
+        if version == d.version:
+            return d
+        try:
+            return self.reload(d.key)
+        except Exception as e:
+            logger.warning("agent %s: %s changed but does not load (%s)", d.key, d.path, e)
+            d.version = version  # warn once per change
+            return d
+
+    async def resolve(self, key: str | None) -> tuple[LoadedConfig, Pipeline]:
+        """The definition and the pipeline a new conversation with ``key`` uses: the file
+        as it is now; each stage built once for all the agents that share it."""
+        loaded = self.current(key).loaded
+        # livekit plugins register on the main thread only; models load off it.
+        import_vendor_modules(loaded, self.registry)
+        built: dict[str, Any] = {}
+        vad_key = stage_key("vad", loaded)
+        for kind in PIPELINE_ORDER:
+            skey = stage_key(kind, loaded, vad_key)
+            built[kind] = await self._stage(
+                skey,
+                functools.partial(
+                    build_stage, kind, loaded, self.registry, self.progress, vad=built.get("vad")
+                ),
+            )
+        turn = None
+        if loaded.spec.turn.detection == "turn_model":
+            turn = await self._stage(TURN_MODEL, _turn_model)
+        spec = loaded.spec
+        chains: dict[str, list[str]] = {
+            k: [p.label for p in spec.chain(k)] for k in PIPELINE_ORDER if len(spec.chain(k)) > 1
+        }
+        return loaded, Pipeline(turn_detector=turn, chains=chains, **built)
+
+    async def _stage(self, key: str, build: Callable[[], Any]) -> Any:
+        fut = self._stages.get(key)
         if fut is None or (fut.done() and (fut.cancelled() or fut.exception() is not None)):
             fut = asyncio.get_running_loop().create_future()
-            self._pipelines[pkey] = fut
-            self._owned.add(pkey)
+            self._stages[key] = fut
+            self._owned.add(key)
             try:
-                # livekit plugins register on the main thread only; models load off it.
-                import_vendor_modules(loaded, self.registry)
-                pipeline = await asyncio.to_thread(
-                    build_pipeline, loaded, self.registry, self.progress
-                )
+                obj = await asyncio.to_thread(build)
             except BaseException as e:
                 # Failed or cancelled: the next conversation tries again.
                 if isinstance(e, Exception):
@@ -150,14 +203,30 @@ class AgentRuntimes:
                     fut.exception()  # retrieved: no "never retrieved" warning
                 else:
                     fut.cancel()
-                self._owned.discard(pkey)
+                self._owned.discard(key)
                 raise
-            fut.set_result(pipeline)
-        return loaded, await asyncio.shield(fut)
+            fut.set_result(obj)
+        return await asyncio.shield(fut)
 
     async def aclose(self) -> None:
-        for pkey in list(self._owned):
-            fut = self._pipelines.get(pkey)
-            if fut is not None and fut.done() and not fut.cancelled() and not fut.exception():
-                await fut.result().aclose()
+        """Close the stages built here (not the shared ones)."""
+        for key in list(self._owned):
+            fut = self._stages.get(key)
+            if fut is None or not fut.done() or fut.cancelled() or fut.exception():
+                continue
+            close = getattr(fut.result(), "aclose", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception:
+                    logger.exception("closing stage %s", key)
         self._owned.clear()
+
+
+TURN_MODEL = "turn_model"
+
+
+def _turn_model() -> Any:
+    from livekit.agents import inference
+
+    return inference.TurnDetector(version="v1-mini")

@@ -88,9 +88,16 @@ def new_agent(
         detection="vad",
         interruptions="true",
     )
-    validate_text(text, str(path), Registry.from_entry_points(), base_dir=path.parent)
+    registry = Registry.from_entry_points()
+    spec = validate_text(text, str(path), registry, base_dir=path.parent)
     _atomic_write(path, text)
     click.echo(f"wrote {path}; edit it in the studio (/studio) or talk to it at /?agent={key}")
+    from ..config.checks import start_problems
+    from ..config.loader import LoadedConfig
+
+    # e.g. French with the bundled English speech model: say so now, not at the first call.
+    for problem in start_problems(LoadedConfig(spec=spec, path=path), registry):
+        click.secho(f"before it can talk: {problem}", err=True, fg="yellow")
 
 
 @agents.command("copy")

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from .agents_cmd import agents_option
 from .main import CliState, parse_sets, set_option, wav_input_option, wav_output_option
 
 agent_name_option = click.option(
@@ -44,14 +45,27 @@ def _environment(env_file: Path) -> dict[str, str]:
     return env
 
 
-def _job_config(state: CliState, loaded: Any, sets: tuple[str, ...]) -> Any:
+def _job_config(
+    state: CliState,
+    loaded: Any,
+    sets: tuple[str, ...],
+    agents_dir: Path | None = None,
+    agent_name: str = "",
+) -> Any:
+    """What job processes load: the agent file, or the agent named like the worker
+    (``--agent-name shop`` -> agents/shop.yaml), and the folder a dispatch may pick from."""
+    from ..agents.folder import AgentFolder
     from ..transports.livekit.worker import JobConfig
 
     env_file = state.env_file.resolve() if state.env_file.is_file() else None
+    folder = AgentFolder.around(loaded.path, agents_dir)
+    path = folder.definitions().get(agent_name) or loaded.path
     return JobConfig(
-        config_path=str(loaded.path.resolve()) if loaded.path else None,
+        config_path=str(path.resolve()) if path else None,
         env_file=str(env_file) if env_file else None,
         overrides=parse_sets(sets),
+        agents_dir=str(folder.folder.resolve()) if folder.folder else None,
+        agent_name=agent_name,
     )
 
 
@@ -95,6 +109,7 @@ def _job_config(state: CliState, loaded: Any, sets: tuple[str, ...]) -> Any:
     help="Job processes kept warm, models loaded [env CAUSERIE_WORKER_IDLE_PROCESSES; 1].",
 )
 @set_option
+@agents_option
 @click.pass_obj
 def worker(
     state: CliState,
@@ -106,8 +121,13 @@ def worker(
     health_port: int | None,
     idle_processes: int | None,
     sets: tuple[str, ...],
+    agents_dir: Path | None,
 ) -> None:
-    """Serve the agent to a LiveKit server: one job per room, models loaded once per process."""
+    """Serve the agent to a LiveKit server: one job per room, models loaded once per process.
+
+    The agents of agents/*.yaml are served too: a dispatch or room whose metadata is
+    {"agent": "KEY"} talks to that one; a worker named like an agent (--agent-name KEY)
+    defaults to it."""
     from ..transports.livekit.settings import WorkerSettings
     from ..transports.livekit.worker import build_server, run_worker
 
@@ -125,7 +145,10 @@ def worker(
     if not state.verbose:
         logging.getLogger().setLevel(logging.INFO)
     server = build_server(
-        creds, settings, _job_config(state, loaded, sets), agent_name=lk.agent_name
+        creds,
+        settings,
+        _job_config(state, loaded, sets, agents_dir, lk.agent_name),
+        agent_name=lk.agent_name,
     )
     how = (
         f"explicit dispatch as {lk.agent_name!r}"

@@ -149,6 +149,9 @@ def test_get_definition_with_version(client: TestClient) -> None:
         ({"changes": {"turn.detection": "psychic"}}, "turn.detection", "vad"),
         ({"changes": {"no_such_field": 1}}, "no_such_field", "allowed fields"),
         ({"changes": {"tools": ["teleport"]}}, "tools", "teleport"),
+        ({"changes": {"plugins": ["nope"]}}, "plugins", "unknown plugin 'nope'"),
+        # What would only fail when a conversation starts: the STT cannot hear French.
+        ({"changes": {"language": "fr"}}, "language", "cannot recognise 'fr'"),
     ],
 )
 def test_invalid_edit_names_the_field_and_changes_nothing(
@@ -292,3 +295,31 @@ def test_voice_preview_speaks(client: TestClient) -> None:
     assert np.abs(samples).max() > 1000
     bad = client.post("/api/voice-preview", json={"provider": "nope"}, headers=AUTH)
     assert bad.status_code == 422 and "tts.provider" in bad.json()["fields"]
+
+
+def _ready(ws: Any) -> dict[str, Any]:
+    while True:
+        msg = ws.receive()
+        if msg.get("text") is not None and json.loads(msg["text"])["type"] == "ready":
+            return json.loads(msg["text"])  # type: ignore[no-any-return]
+
+
+def test_a_conversation_under_way_keeps_its_definition(client: TestClient) -> None:
+    manager = client.app.state.manager  # type: ignore[attr-defined]
+    with client.websocket_connect("/api/ws?agent=help") as first:
+        a = _ready(first)
+        before = next(s for s in manager.sessions() if s.session_id == a["session_id"])
+        doc = current(client)
+        r = client.put(
+            "/api/agents/help",
+            json={"base_version": doc["version"], "changes": {"instructions": "Talk of parking."}},
+            headers=AUTH,
+        )
+        assert r.status_code == 200, r.text
+        with client.websocket_connect("/api/ws?agent=help") as second:
+            b = _ready(second)
+            after = next(s for s in manager.sessions() if s.session_id == b["session_id"])
+            assert "parking" in after.agent.instructions
+            assert "parking" not in before.agent.instructions
+            # Same providers: the second conversation runs on the first one's models.
+            assert after.session.stt is before.session.stt

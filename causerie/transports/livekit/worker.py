@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 RUNTIME_KEY = "causerie.runtime"
 JOB_KEY = "causerie.job"
+AGENTS_KEY = "causerie.agents"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class JobConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
     join_timeout: float = 120.0
     """Seconds a job waits for a user to be in the room before it gives up."""
+    agents_dir: str | None = None
+    """The folder of agent definitions (``agents/``): a job may ask for one of them."""
+    agent_name: str = ""
+    """The worker's dispatch name; when it is an agent's key, that agent is the default."""
 
 
 def load_runtime(job: JobConfig) -> AgentRuntime:
@@ -82,6 +87,15 @@ async def entrypoint(ctx: JobContext) -> None:
 
     runtime: AgentRuntime = ctx.proc.userdata[RUNTIME_KEY]
     job: JobConfig = ctx.proc.userdata.get(JOB_KEY) or JobConfig()
+    wanted = requested_agent(ctx.job.metadata, getattr(ctx.job.room, "metadata", ""))
+    try:
+        runtime = await runtime_for(ctx.proc.userdata, runtime, job, wanted)
+    except KeyError:
+        logger.error(
+            "job %s asked for agent %r, which this worker does not serve", ctx.job.id, wanted
+        )
+        ctx.shutdown(f"unknown agent {wanted!r}")
+        return
     await ctx.connect(auto_subscribe=AutoSubscribe.AUDIO_ONLY)
     async with recording(runtime.loaded) as record:
         conversation = RoomSession.create(
@@ -92,6 +106,60 @@ async def entrypoint(ctx: JobContext) -> None:
         )
         reason = await conversation.run(join_timeout=job.join_timeout)
     ctx.shutdown(reason)
+
+
+def requested_agent(*metadata: str) -> str | None:
+    """The agent key a dispatch (job metadata) or the room (room metadata) asks for, as
+    ``{"agent": "shop"}``; the first one given wins."""
+    for text in metadata:
+        try:
+            data = json.loads(text) if text else {}
+        except ValueError:
+            continue
+        agent = data.get("agent") if isinstance(data, dict) else None
+        if isinstance(agent, str) and agent:
+            return agent
+    return None
+
+
+async def runtime_for(
+    userdata: dict[str, Any], prewarmed: AgentRuntime, job: JobConfig, wanted: str | None
+) -> AgentRuntime:
+    """The runtime of this job's agent: the same definitions as ``causerie serve`` (the
+    agent file and ``agents/*.yaml``), each as its file is now; the prewarmed pipeline is
+    reused by every agent with the same providers. KeyError for an unknown agent."""
+    import dataclasses
+
+    from ...agents.folder import AgentFolder
+    from ...agents.runtimes import AgentRuntimes
+
+    runtimes: AgentRuntimes | None = userdata.get(AGENTS_KEY)
+    if runtimes is None:
+        main = prewarmed.loaded.path
+        folder = AgentFolder.around(main, Path(job.agents_dir) if job.agents_dir else None)
+        key = main.stem if main is not None else "agent"
+        runtimes = AgentRuntimes(
+            folder,
+            registry=_registry(),
+            env=prewarmed.loaded.env,
+            preloaded={key: prewarmed.loaded},
+        )
+        runtimes.share(prewarmed.loaded, prewarmed.pipeline)
+        userdata[AGENTS_KEY] = runtimes
+    runtimes.refresh()
+    chosen = wanted or (job.agent_name if job.agent_name in runtimes else None)
+    if chosen is not None and chosen not in runtimes:
+        raise KeyError(chosen)
+    loaded, pipeline = await runtimes.resolve(chosen)
+    if loaded is prewarmed.loaded and pipeline is prewarmed.pipeline:
+        return prewarmed
+    return dataclasses.replace(prewarmed, loaded=loaded, pipeline=pipeline)
+
+
+def _registry() -> Any:
+    from ...providers.registry import Registry
+
+    return Registry.from_entry_points()
 
 
 def participant_from_metadata(metadata: str) -> str | None:
