@@ -19,6 +19,7 @@ from .token import RateLimiter
 router = APIRouter()
 
 _INDEX = Path(__file__).resolve().parent.parent / "web" / "index.html"
+_DOCS = _INDEX.with_name("docs.html")
 
 
 def _error(
@@ -44,6 +45,12 @@ def _too_many(request: Request | WebSocket) -> str | None:
 @router.get("/", include_in_schema=False)
 async def index() -> Response:
     return FileResponse(_INDEX, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/docs", include_in_schema=False)
+async def docs() -> Response:
+    """Swagger UI over /openapi.json, vendored (web/vendor/swagger-ui): no CDN."""
+    return FileResponse(_DOCS, headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/healthz")

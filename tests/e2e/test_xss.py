@@ -75,3 +75,31 @@ async def test_typed_markup_is_text_and_runs_nothing(server: ServerThread, tmp_p
         finally:
             await browser.close()
     server.wait_idle()
+
+
+async def test_the_api_docs_render_offline_under_the_policy(server: ServerThread) -> None:
+    """/docs: the vendored Swagger UI lists the API's operations, from this server only."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page()
+            errors: list[str] = []
+            requests: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            await page.add_init_script(f"({WATCH})()")
+            response = await page.goto(f"{server.url}/docs")
+            assert response is not None and response.status == 200
+            assert "script-src 'self'" in response.headers["content-security-policy"]
+            await page.wait_for_function(
+                "() => document.querySelectorAll('.opblock').length >= 5", timeout=30000
+            )
+            text = await page.text_content("#swagger-ui")
+            assert text is not None and "/api/offer" in text and "/api/sessions" in text
+            assert await page.evaluate("() => window.__violations") == []
+            assert errors == []
+            assert all(u.startswith(server.url) for u in requests), requests
+        finally:
+            await browser.close()

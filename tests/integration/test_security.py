@@ -86,7 +86,7 @@ def test_public_routes_are_an_explicit_list(app: FastAPI) -> None:
     """A new route is either added to PUBLIC_ROUTES with its reason or depends on the admin
     token: nothing is public by accident, and the list has no stale entry."""
     paths = {r.path for r in all_routes(app)}
-    stale = set(PUBLIC_ROUTES) - paths - {"/docs"}
+    stale = set(PUBLIC_ROUTES) - paths
     assert not stale, f"PUBLIC_ROUTES lists routes that do not exist: {stale}"
     for method, path in protected_routes(app):
         route = next(r for r in all_routes(app) if r.path == path)
