@@ -188,14 +188,14 @@ class SessionManager:
         """The server is stopping (SIGTERM): tell every client why (a fatal ``error`` event,
         code ``server_shutdown``), let WebSocket peers close with 1001 and a reason, and
         wait up to ``timeout`` for the sessions to end and record their last turns."""
-        self.closing.set()
-        for live in self.sessions():
+        for live in self.sessions():  # first: the connections close once closing is set
             live.events.emit(
                 "error",
                 code="server_shutdown",
                 message="the server is shutting down; reconnect in a moment",
                 fatal=True,
             )
+        self.closing.set()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._no_session.wait()

@@ -273,6 +273,7 @@ class WebRTCPeer:
                     asyncio.create_task(self._watch_connection(), name=f"webrtc.watch[{sid}]"),
                     asyncio.create_task(self._channel_closed.wait(), name=f"webrtc.channel[{sid}]"),
                     asyncio.create_task(live.closed.wait(), name=f"webrtc.session-ended[{sid}]"),
+                    asyncio.create_task(_server_stopping(slot), name=f"webrtc.stop[{sid}]"),
                 }
                 try:
                     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -285,6 +286,14 @@ class WebRTCPeer:
             slot.release()
             await self.pc.close()
             self.track.stop()
+
+
+async def _server_stopping(slot: Any) -> None:
+    """Returns once the server is shutting down (SIGTERM), after a moment for the data
+    channel to carry the ``server_shutdown`` event out."""
+    closing: asyncio.Event = getattr(slot.manager, "closing", None) or asyncio.Event()
+    await closing.wait()
+    await asyncio.sleep(0.3)
 
 
 def _no_jitter_buffer(receiver: Any) -> None:

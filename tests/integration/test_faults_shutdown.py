@@ -16,7 +16,7 @@ import pytest
 
 from causerie.metrics.orphans import CRASHED
 from causerie.store import open_store
-from tests.e2e.harness import WsClient, speech_frames
+from tests.e2e.harness import RtcClient, WsClient, speech_frames
 from tests.serve_process import ServeProcess
 
 pytestmark = pytest.mark.slow
@@ -49,6 +49,9 @@ async def test_sigterm_closes_with_a_reason_and_keeps_finished_turns(tmp_path: P
         await c.__aenter__()
         await c.wait_for(lambda e: e["type"] == "ready")
         await one_turn(c)
+        rtc = RtcClient(f"http://127.0.0.1:{server.port}")
+        await rtc.__aenter__()
+        await rtc.wait_for(lambda e: e["type"] == "ready", within=30)
         # Mid-conversation: the next question is being spoken.
         frames = speech_frames("who are you", lead=0.3)
         await c.stream(frames[: len(frames) // 2])
@@ -57,13 +60,19 @@ async def test_sigterm_closes_with_a_reason_and_keeps_finished_turns(tmp_path: P
         assert c.close_code == 1001
         assert "shutting down" in c.close_reason
         assert [e["code"] for e in c.of("error")] == ["server_shutdown"]
+        # The WebRTC client hears it on its data channel.
+        await rtc.wait_for(lambda e: e["type"] == "error", within=30)
+        assert [e["code"] for e in rtc.of("error")] == ["server_shutdown"]
+        await rtc.close()
         # uvicorn re-raises the signal once it has shut down cleanly.
         assert await asyncio.to_thread(server.proc.wait, 60) in (0, -signal.SIGTERM)
         assert not [line for line in server.log if "Traceback" in line], server.log
     finally:
         server.stop()
-    (rec,) = await sessions(store)
-    assert rec.outcome != "active" and rec.ended_at is not None
+    recs = await sessions(store)
+    assert [r.transport for r in recs] == ["webrtc", "websocket"]  # newest first
+    assert all(r.outcome != "active" and r.ended_at is not None for r in recs)
+    rec = recs[1]
     assert len(rec.turns) >= 1 and rec.turns[0].agent_text
     assert integrity(store) == "ok"
     # A restarted server on the same store serves at once.
@@ -76,7 +85,7 @@ async def test_sigterm_closes_with_a_reason_and_keeps_finished_turns(tmp_path: P
     finally:
         again.signal(signal.SIGTERM)
         again.proc.wait(60)
-    assert len(await sessions(store)) == 2
+    assert len(await sessions(store)) == 3
 
 
 async def test_a_crashed_servers_active_session_is_ended_at_the_next_start(
