@@ -43,6 +43,12 @@ from tests.e2e.harness import RtcClient, WsClient, speech_frames  # the tests' c
 DOC = ROOT / "docs" / "RELIABILITY.md"
 HEADING = "## Soak and churn"
 INTRO = "# Reliability\n\nLoad, faults and hostile input, measured on the project's machine.\n"
+INTRO_SECTION = (
+    "`bench/soak.py` against a `causerie serve` subprocess (built-in offline agent: "
+    "pocketsphinx, scripted LLM, espeak), speech made by espeak and sent in real time. Each "
+    "part says the command that produced it and how loaded the machine was."
+)
+PARTS = ("Soak", "Churn", "Slow consumer")
 PHRASES = ["what can you do", "who are you", "how are you", "thank you"]
 FRAME = 320
 ANSWER_S = 30.0  # a question not answered (the agent speaking) within this is unanswered
@@ -549,19 +555,19 @@ def report(
     cmd: str,
     load: tuple[str, str],
 ) -> str:
-    out = [
-        HEADING,
-        "",
-        f"`{cmd}` on {platform.node()} ({os.cpu_count()} cores, shared), "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Load average before: "
-        f"{load[0]}; after: {load[1]}.",
-        "",
-    ]
+    ran = (
+        f"`{cmd}` on {platform.node()} ({os.cpu_count()} cores, shared with other work), "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average (1, 5, 15 min) "
+        f"before: {load[0]}, after: {load[1]}."
+    )
+    out = [HEADING, "", INTRO_SECTION, ""]
     if soak_r is not None:
         rows, v = soak_table(soak_r)
         v2v = [x for _, x in soak_r["v2v"]]
         out += [
-            f"### Soak: {soak_r['sessions']} WebSocket conversations, {soak_r['minutes']:g} min",
+            "### Soak",
+            "",
+            f"{soak_r['sessions']} WebSocket conversations for {soak_r['minutes']:g} min. {ran}",
             "",
             f"{soak_r['asked']} questions ({soak_r['barge_ins']} of them barge-ins over a "
             f"reply), {len(soak_r['unanswered'])} unanswered (no reply within {ANSWER_S:g} s), "
@@ -597,8 +603,10 @@ def report(
             and a.workers <= b.workers
         )
         out += [
-            f"### Churn: {churn_r['cycles']} connect/disconnect cycles, "
-            f"{churn_r['concurrency']} at a time, {churn_r['elapsed']:.0f} s",
+            "### Churn",
+            "",
+            f"{churn_r['cycles']} connect/disconnect cycles, {churn_r['concurrency']} at a time, "
+            f"in {churn_r['elapsed']:.0f} s. {ran}",
             "",
             f"Cycles done: {kinds}; failed: {len(churn_r['failed'])}.",
             "",
@@ -628,6 +636,8 @@ def report(
         out += [
             "### Slow consumer",
             "",
+            ran,
+            "",
             "A client stops reading at the TCP level (default kernel buffers, "
             "`max_output_backlog` 2 s) and keeps asking; "
             + (f"hung up on after {after:.1f} s" if after is not None else "NOT hung up on")
@@ -639,15 +649,30 @@ def report(
 
 
 def write_section(path: Path, text: str) -> None:
-    """Replace (or append) this section, keeping the others (H-sec's fuzzing, ...)."""
+    """Replace this section's parts that ``text`` has (a run of only the churn keeps the
+    soak's figures), keeping the other sections (the fuzzing and security review...)."""
     old = path.read_text() if path.exists() else INTRO
+    parts = _parts(text)
     if HEADING + "\n" in old:
         start = old.index(HEADING + "\n")
         nxt = old.find("\n## ", start + len(HEADING))
-        old = old[:start] + text.rstrip() + "\n" + (old[nxt:] if nxt != -1 else "")
+        parts = {**_parts(old[start : nxt if nxt != -1 else len(old)]), **parts}
+        body = "\n\n".join(parts[k].rstrip() for k in PARTS if k in parts)
+        new = f"{HEADING}\n\n{INTRO_SECTION}\n\n{body}\n"
+        old = old[:start] + new + (old[nxt:] if nxt != -1 else "")
     else:
         old = old.rstrip() + "\n\n" + text
     path.write_text(old.rstrip() + "\n")
+
+
+def _parts(section: str) -> dict[str, str]:
+    """'### Soak' -> its text (heading included)."""
+    out: dict[str, str] = {}
+    chunks = section.split("\n### ")
+    for chunk in chunks[1:]:
+        title = chunk.split("\n", 1)[0].strip()
+        out[title] = "### " + chunk.rstrip()
+    return out
 
 
 async def main_async(args: argparse.Namespace) -> str:
