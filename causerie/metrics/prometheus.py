@@ -155,11 +155,13 @@ class _SessionInfo:
     transport: str
     labels: dict[str, str]
     started_at: float
+    agent: str = "none"
 
 
 class PrometheusMetrics:
     """Histograms of the per-turn latencies, session and error counters, the active-sessions
-    gauge, and the store's buffer counters; labels ``provider`` and ``transport``."""
+    gauge, and the store's buffer counters; labels ``provider``, ``transport`` and ``agent``
+    (the agent's name: several agents per server, docs/STUDIO.md)."""
 
     def __init__(
         self,
@@ -181,43 +183,50 @@ class PrometheusMetrics:
         r = self.registry
         self._hist: dict[str, tuple[Histogram, str]] = {
             fld: (
-                Histogram(name, doc, ["provider", "transport"], buckets=buckets, registry=r),
+                Histogram(
+                    name, doc, ["provider", "transport", "agent"], buckets=buckets, registry=r
+                ),
                 stage,
             )
             for fld, name, stage, doc in TURN_HISTOGRAMS
         }
         self.sessions_started = Counter(
-            "causerie_sessions_started", "Sessions started.", ["transport"], registry=r
+            "causerie_sessions_started", "Sessions started.", ["transport", "agent"], registry=r
         )
         self.sessions_ended = Counter(
             "causerie_sessions_ended",
             "Sessions ended, by outcome.",
-            ["transport", "outcome"],
+            ["transport", "outcome", "agent"],
             registry=r,
         )
         self.active = Gauge(
             "causerie_active_sessions",
             "Sessions in progress in live worker processes.",
-            ["transport"],
+            ["transport", "agent"],
             registry=r,
             multiprocess_mode="livesum",
         )
         self.session_duration = Histogram(
             "causerie_session_duration_seconds",
             "Session length.",
-            ["transport"],
+            ["transport", "agent"],
             buckets=SESSION_BUCKETS,
             registry=r,
         )
-        self.turns = Counter("causerie_turns", "Turns recorded.", ["transport"], registry=r)
+        self.turns = Counter(
+            "causerie_turns", "Turns recorded.", ["transport", "agent"], registry=r
+        )
         self.interrupted = Counter(
             "causerie_turns_interrupted",
             "Turns whose reply was interrupted.",
-            ["transport"],
+            ["transport", "agent"],
             registry=r,
         )
         self.tokens = Counter(
-            "causerie_llm_tokens", "LLM tokens.", ["provider", "transport", "kind"], registry=r
+            "causerie_llm_tokens",
+            "LLM tokens.",
+            ["provider", "transport", "kind", "agent"],
+            registry=r,
         )
         self.tool_calls = Counter(
             "causerie_tool_calls", "Function tool calls.", ["tool", "outcome"], registry=r
@@ -225,7 +234,7 @@ class PrometheusMetrics:
         self.failovers = Counter(
             "causerie_failovers",
             "Turns a fallback chain's later provider served (the first failed or timed out).",
-            ["stage", "provider", "transport"],
+            ["stage", "provider", "transport", "agent"],
             registry=r,
         )
         self.tool_duration = Histogram(
@@ -238,7 +247,7 @@ class PrometheusMetrics:
         self.errors = Counter(
             "causerie_errors",
             "Errors, by component (stt, llm, tts, tool, transport...).",
-            ["component", "provider", "transport"],
+            ["component", "provider", "transport", "agent"],
             registry=r,
         )
         self.store_written = Counter(
@@ -281,7 +290,10 @@ class PrometheusMetrics:
         elif isinstance(record, ErrorRecord):
             info = self._sessions.get(record.session_id or "")
             self.errors.labels(
-                record.component, _label(record.provider), info.transport if info else "none"
+                record.component,
+                _label(record.provider),
+                info.transport if info else "none",
+                info.agent if info else "none",
             ).inc()
         if self._stores:
             self.sync_stores()
@@ -292,39 +304,42 @@ class PrometheusMetrics:
         p = s.providers
         labels = {k: _label(p.get(k)) for k in ("stt", "llm", "tts", "vad")}
         labels["pipeline"] = _label("+".join(p.get(k, "none") for k in ("stt", "llm", "tts")))
-        self._sessions[s.id] = _SessionInfo(s.transport, labels, s.started_at)
+        agent = _label(s.agent_name)
+        self._sessions[s.id] = _SessionInfo(s.transport, labels, s.started_at, agent)
         while len(self._sessions) > self._max_tracked:  # a worker that never ends its sessions
             _, old = self._sessions.popitem(last=False)
-            self.active.labels(old.transport).dec()
-        self.sessions_started.labels(s.transport).inc()
-        self.active.labels(s.transport).inc()
+            self.active.labels(old.transport, old.agent).dec()
+        self.sessions_started.labels(s.transport, agent).inc()
+        self.active.labels(s.transport, agent).inc()
 
     def _end(self, e: SessionEnd) -> None:
         info = self._sessions.pop(e.session_id, None)
         if info is None:
             return
-        self.active.labels(info.transport).dec()
-        self.sessions_ended.labels(info.transport, e.outcome).inc()
-        self.session_duration.labels(info.transport).observe(max(0.0, e.ended_at - info.started_at))
+        self.active.labels(info.transport, info.agent).dec()
+        self.sessions_ended.labels(info.transport, e.outcome, info.agent).inc()
+        duration = max(0.0, e.ended_at - info.started_at)
+        self.session_duration.labels(info.transport, info.agent).observe(duration)
 
     def _turn(self, t: TurnRecord) -> None:
         info = self._sessions.get(t.session_id)
         transport = info.transport if info else "none"
+        agent = info.agent if info else "none"
         labels = info.labels if info else {}
         for fld, (hist, stage) in self._hist.items():
             value = getattr(t, fld)
             if value is not None:
-                hist.labels(labels.get(stage, "none"), transport).observe(value)
-        self.turns.labels(transport).inc()
+                hist.labels(labels.get(stage, "none"), transport, agent).observe(value)
+        self.turns.labels(transport, agent).inc()
         if t.interrupted:
-            self.interrupted.labels(transport).inc()
+            self.interrupted.labels(transport, agent).inc()
         llm = labels.get("llm", "none")
         if t.llm_prompt_tokens:
-            self.tokens.labels(llm, transport, "prompt").inc(t.llm_prompt_tokens)
+            self.tokens.labels(llm, transport, "prompt", agent).inc(t.llm_prompt_tokens)
         if t.llm_completion_tokens:
-            self.tokens.labels(llm, transport, "completion").inc(t.llm_completion_tokens)
+            self.tokens.labels(llm, transport, "completion", agent).inc(t.llm_completion_tokens)
         for stage in t.failovers:
-            self.failovers.labels(stage, _label(t.providers.get(stage)), transport).inc()
+            self.failovers.labels(stage, _label(t.providers.get(stage)), transport, agent).inc()
         for call in t.tool_calls:
             self.tool_calls.labels(_label(call.name), "ok" if call.ok else "error").inc()
             if call.duration is not None:

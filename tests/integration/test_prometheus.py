@@ -114,6 +114,9 @@ async def test_text_sessions_match_the_store(make_store: StoreFactory) -> None:
     turns = await stored_turns(rt.store, ids)
     assert value(samples, "causerie_sessions_started_total") == 3
     assert value(samples, "causerie_sessions_started_total", transport="text") == 2
+    # Each figure by agent too (several agents per server): these three were agent "A".
+    assert value(samples, "causerie_sessions_started_total", agent="A") == 3
+    assert label_values(samples, "causerie_voice_to_voice_seconds_count", "agent") <= {"A"}
     assert value(samples, "causerie_sessions_ended_total", outcome="completed") == 3
     assert value(samples, "causerie_active_sessions") == 0
     assert value(samples, "causerie_store_active_sessions") == 0
