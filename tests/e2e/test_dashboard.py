@@ -77,7 +77,7 @@ async def test_dashboard_shows_real_sessions(tmp_path: Path) -> None:
 
     talked = await voice_session(collector_for, ["Hello there.", "What can you do?"])
     await text_session(
-        rt.collector(session_id="shop", transport="websocket", agent_name="Causerie"),
+        rt.collector(session_id="shop", transport="websocket", agent_name="Shop"),
         ["hello", "what is the weather", "try the broken one"],
     )
     await rt.store.flush(5)
@@ -116,6 +116,14 @@ async def test_dashboard_shows_real_sessions(tmp_path: Path) -> None:
             await page.click("#login button[type=submit]")
             await until(page, "() => document.querySelectorAll('#sessions tbody tr').length === 2")
             await until(page, "() => document.getElementById('live').classList.contains('on')")
+            # Filter by agent: the choices are the agents seen in the store's sessions.
+            await page.select_option("#f-agent", "Shop")
+            await page.click("#filters button[type=submit]")
+            await until(page, "() => document.querySelectorAll('#sessions tbody tr').length === 1")
+            assert await page.get_attribute("#sessions tbody tr", "data-id") == "shop"
+            await page.select_option("#f-agent", "")
+            await page.click("#filters button[type=submit]")
+            await until(page, "() => document.querySelectorAll('#sessions tbody tr').length === 2")
 
             await page.click("#sessions tbody tr[data-id='voice']")
             await until(page, "() => document.getElementById('d-id').textContent === 'voice'")

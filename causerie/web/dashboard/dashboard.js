@@ -208,6 +208,7 @@
       cell(tr, when(s.started_at));
       cell(tr, s.transport);
       cell(tr, s.agent_name);
+      noteAgent(s.agent_name);
       cell(tr, s.turn_count);
       cell(tr, s.duration === null ? "–" : s.duration.toFixed(1) + " s");
       cell(tr, s.outcome, s.outcome === "error" ? "error" : "");
@@ -414,24 +415,18 @@
   }
 
   let started = false;
-  // The agents this server serves (several per server): their names are the records' labels.
-  async function fillAgents() {
+  // The agent filter offers every agent seen in the store's sessions: with several agents
+  // per server, or several servers sharing one store, all of them.
+  function noteAgent(name) {
     const select = $("f-agent");
-    if (select.options.length > 1) return;
-    try {
-      const r = await fetch("/api/agents");
-      if (!r.ok) return; // a metrics-only host serves no agents
-      for (const a of await r.json()) {
-        const o = document.createElement("option");
-        o.value = a.name;
-        o.textContent = a.name;
-        select.appendChild(o);
-      }
-    } catch (_) { /* no agent list: the filter offers "any" */ }
+    if (!name || [...select.options].some((o) => o.value === name)) return;
+    const o = document.createElement("option");
+    o.value = name;
+    o.textContent = name;
+    select.appendChild(o);
   }
 
   async function start() {
-    await fillAgents();
     try {
       await refreshAll();
     } catch (e) {
