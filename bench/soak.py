@@ -372,6 +372,9 @@ async def cycle(server: Server, i: int) -> str:
                 await r.wait_for(
                     lambda e: e["type"] == "agent_state" and e["state"] == "speaking", within=30
                 )
+        except AssertionError as e:
+            heard = [x.get("text") for x in r.of("user_transcript") if x.get("final")]
+            raise AssertionError(f"{e}; heard: {heard}") from None
         finally:
             await r.close()
     return f"{kind}/{when}"
@@ -629,8 +632,13 @@ def report(
             "",
         ]
         if churn_r["failed"]:
-            out += ["Failed cycles (first 5):", ""]
-            out += [f"- {x}" for x in churn_r["failed"][:5]] + [""]
+            kinds_failed: dict[str, int] = {}
+            for x in churn_r["failed"]:
+                k = _failure_kind(x)
+                kinds_failed[k] = kinds_failed.get(k, 0) + 1
+            out += ["Failed cycles, by cause:", ""]
+            out += [f"- {k}: {n}" for k, n in sorted(kinds_failed.items())] + [""]
+            out += ["First 5:", ""] + [f"- {x}" for x in churn_r["failed"][:5]] + [""]
     if slow_r is not None:
         after = slow_r["hung_up_after"]
         out += [
@@ -646,6 +654,18 @@ def report(
             "",
         ]
     return "\n".join(out)
+
+
+def _failure_kind(message: str) -> str:
+    if "heard: []" in message:
+        return "the utterance was not recognized (empty transcript), so no reply to wait for"
+    if "heard: [" in message:
+        return "recognized, but no reply within 30 s"
+    if "ReadTimeout" in message:
+        return "the offer took over 5 s (the test client's HTTP timeout)"
+    if "busy" in message:
+        return "server busy (every slot taken)"
+    return "other"
 
 
 def write_section(path: Path, text: str) -> None:
