@@ -185,6 +185,12 @@ async def test_edit_save_and_hear_it(studio: StudioServer, browser: Any) -> None
     talk = await popup_info.value
     assert talk.url.endswith("/?agent=help")
     await talk.goto(talk.url + "&transport=websocket&aec=0&autoconnect=1")
+    # The talk page's selector offers both agents, this one chosen and named.
+    await until(talk, "() => !document.getElementById('agent-select').hidden")
+    assert await talk.input_value("#agent-select") == "help"
+    assert await talk.inner_text("#agent-name") == "Help Desk"
+    options = await talk.eval_on_selector_all("#agent-select option", "os => os.map(o => o.value)")
+    assert options == ["agent", "help"]
     await until(
         talk,
         """() => window.causerie && window.causerie.events.some(
@@ -229,4 +235,9 @@ async def test_invalid_edit_shows_errors_and_keeps_the_file(
     assert invalid == "true"
     assert studio.help.read_bytes() == before
     assert await page.eval_on_selector_all("#history li", "els => els.length") == 0
+    # A phone-sized screen: everything fits its width, the save button is reachable.
+    await page.set_viewport_size({"width": 375, "height": 740})
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375
+    assert await page.is_visible("#save")
     await context.close()

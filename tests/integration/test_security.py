@@ -157,7 +157,7 @@ def test_serve_binds_loopback_by_default_and_warns_when_exposed(tmp_path: Path) 
 # -- browser safety ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/", "/dashboard"])
+@pytest.mark.parametrize("path", ["/", "/dashboard", "/studio"])
 async def test_pages_send_a_strict_policy(client: httpx.AsyncClient, path: str) -> None:
     r = await client.get(path)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
