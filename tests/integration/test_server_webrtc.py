@@ -98,9 +98,12 @@ async def test_webrtc_conversation(server: ServerThread, baseline: int) -> None:
         metrics = await c.wait_for(lambda e: e["type"] == "turn_metrics")
         assert metrics["interrupted"] is True
         assert metrics["voice_to_voice"] is not None and metrics["voice_to_voice"] > 0
-        await asyncio.sleep(0.3)
-        late = [a for a in c.audio if a.audible and a.at > cut["_at"] + 0.25]
-        assert not late, "the agent's track goes quiet after an interruption"
+        # Counted in audio, not in time: what was already in flight (the paced output's lead,
+        # jitter buffers) may still arrive, but an uninterrupted reply would keep the track
+        # audible for seconds: 2 s later, well under half a second of it got through.
+        await asyncio.sleep(2.0)
+        late = [a for a in c.audio if a.audible and a.at > cut["_at"]]
+        assert len(late) < 25, f"the agent's track goes quiet after an interruption ({len(late)})"
     # The client hung up (DTLS close): the server frees the session.
     assert_clean(server, baseline)
 

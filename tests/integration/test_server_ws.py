@@ -189,14 +189,17 @@ async def test_barge_in_stops_the_agent(server: ServerThread, baseline: int) -> 
         first = await c.wait_for(lambda e: e["type"] == "agent_transcript" and e["final"])
         assert first["interrupted"] is True
         assert "language model" not in first["text"], "the end of the reply was never spoken"
-        # Within 100 ms of the interruption the old reply's audio stops coming.
-        after = [a for a in c.audio if a.at > cut["_at"] + 0.1]
+        # One ordered connection: what arrives after the "interrupted" event and before the
+        # next reply is what the server sent after it cut. At most the paced output's lead
+        # (100 ms: 5 frames) may follow; an uncut reply would send hundreds.
+        after = [a for a in c.audio if a.at > cut["_at"]]
         next_reply = c.of("agent_state")
         speaking_again = [
             e["_at"] for e in next_reply if e["state"] == "speaking" and e["_at"] > cut["_at"]
         ]
         until = speaking_again[0] if speaking_again else time.time()
-        assert not [a for a in after if a.audible and a.at < until]
+        leaked = [a for a in after if a.audible and a.at < until]
+        assert len(leaked) <= 5, f"{len(leaked)} frames of the old reply after the cut"
     assert_clean(server, baseline)
 
 
