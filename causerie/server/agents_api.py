@@ -44,6 +44,8 @@ class AgentDoc(BaseModel):
     """The file as it is on disk, comments included."""
     spec: dict[str, Any]
     """The validated fields, defaults filled in."""
+    instructions: str
+    """The instructions as the agent gets them (from ``instructions_file`` when set)."""
     restart: list[str]
 
 
@@ -95,6 +97,13 @@ def _invalid(e: InvalidDefinition) -> JSONResponse:
     return _error(422, "invalid", str(e), fields=e.fields)
 
 
+def _instructions(d: Definition) -> str:
+    try:
+        return d.loaded.instructions or ""
+    except (OSError, ConfigError):
+        return ""
+
+
 def agents_router(store: Store, admin_token: SecretStr | None) -> APIRouter:
     """The routes; the runtimes come from ``app.state.agents`` (set at startup)."""
     public = APIRouter()
@@ -140,6 +149,7 @@ def agents_router(store: Store, admin_token: SecretStr | None) -> APIRouter:
             version=version_of(text),
             text=text,
             spec=spec.model_dump(mode="json", exclude={"api_tools"}),
+            instructions=_instructions(d),
             restart=needs_restart(spec, request.app.state.agents.registry, d.loaded.env),
         )
 

@@ -42,7 +42,6 @@ vad:
 turn:
   detection: vad
   min_endpointing_delay: 0.2   # short: answers fast
-unknown_to_the_page: 1
 """
 
 
@@ -58,7 +57,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     main = tmp / "agent.yaml"
     main.write_text((ROOT / "agent.yaml").read_text().replace("instructions_file:", "#"))
     (tmp / "agents").mkdir()
-    (tmp / "agents" / "help.yaml").write_text(HELP.replace("unknown_to_the_page: 1\n", ""))
+    (tmp / "agents" / "help.yaml").write_text(HELP)
     registry = Registry.from_entry_points()
     store = f"sqlite:///{tmp / 'store.sqlite3'}"
     loaded = load_config(
@@ -323,3 +322,31 @@ def test_a_conversation_under_way_keeps_its_definition(client: TestClient) -> No
             assert "parking" not in before.agent.instructions
             # Same providers: the second conversation runs on the first one's models.
             assert after.session.stt is before.session.stt
+
+
+def test_instructions_from_a_file_move_into_the_definition(client: TestClient) -> None:
+    folder = help_file(client).parent
+    (folder / "filed.md").write_text("You sell bread.\n")
+    (folder / "filed.yaml").write_text(
+        HELP.replace('instructions: "', 'instructions_file: filed.md\n# "')
+    )
+    try:
+        doc = current(client, "filed")  # added while serving: picked up
+        assert doc["instructions"] == "You sell bread."
+        assert doc["spec"]["instructions_file"] == "filed.md"
+        r = client.put(
+            "/api/agents/filed",
+            json={
+                "base_version": doc["version"],
+                "changes": {"instructions": "You sell cakes.", "instructions_file": None},
+            },
+            headers=AUTH,
+        )
+        assert r.status_code == 200, r.text
+        assert current(client, "filed")["instructions"] == "You sell cakes."
+        assert "instructions_file" not in (folder / "filed.yaml").read_text()
+        assert (folder / "filed.md").read_text() == "You sell bread.\n"  # left alone
+    finally:
+        (folder / "filed.yaml").unlink()
+        (folder / "filed.md").unlink()
+    assert client.get("/api/agents/filed", headers=AUTH).status_code == 404  # removed: gone

@@ -188,9 +188,11 @@
     for (const box of document.querySelectorAll("[data-toggle]")) {
       box.checked = (spec[box.dataset.toggle] || []).includes(box.value);
     }
+    // Instructions from instructions_file are shown; changing them moves them into the
+    // agent file (one file, one history).
     const file = spec.instructions_file;
     const area = document.querySelector('[data-field="instructions"]');
-    area.disabled = !!file;
+    area.value = state.doc.instructions || "";
     $("instructions-file").hidden = !file;
     $("instructions-file").textContent = file ? t("studio.instructions.file", { file }) : "";
     renderPreview();
@@ -213,8 +215,15 @@
     const out = {};
     const spec = state.doc.spec;
     for (const input of document.querySelectorAll("[data-field]")) {
-      if (input.disabled) continue;
       const field = input.dataset.field;
+      if (field === "instructions") {
+        const text = input.value;
+        if (text !== (state.doc.instructions || "")) {
+          out.instructions = text === "" ? null : text;
+          if (spec.instructions_file) out.instructions_file = null;
+        }
+        continue;
+      }
       const before = get(spec, field);
       const after = valueOf(input);
       if ((before === undefined ? null : before) !== after) out[field] = after;
