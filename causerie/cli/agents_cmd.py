@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -115,10 +116,17 @@ def copy_agent(
     folder = agent_folder(state, agents_dir)
     src = folder.path(source)
     path = folder.new_path(key)
+    from ..config.loader import read_yaml
+
+    updates: dict[str, Any] = {"name": name or key}  # its own label in metrics
+    file = read_yaml(src).get("instructions_file")
+    if isinstance(file, str) and not Path(file).is_absolute():
+        # Relative to the agent file: the copy lives elsewhere (agents/).
+        moved = os.path.relpath(src.resolve().parent / file, path.resolve().parent)
+        updates["instructions_file"] = Path(moved).as_posix()
     _atomic_write(path, src.read_text(encoding="utf-8"))
     try:
-        # A distinct name: it is the agent's label in metrics and the dashboard.
-        set_values(path, {"name": name or key})
+        set_values(path, updates)
     except BaseException:
         path.unlink(missing_ok=True)
         raise

@@ -11,7 +11,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_agents_commands(tmp_path: Path) -> None:
-    (tmp_path / "agent.yaml").write_text("# mine\nname: Front Desk  # shown\nlanguage: en\n")
+    (tmp_path / "agent.yaml").write_text(
+        "# mine\nname: Front Desk  # shown\nlanguage: en\ninstructions_file: prompt.md\n"
+    )
+    (tmp_path / "prompt.md").write_text("You greet visitors.\n")
     r = run("agents", "new", "help", "--name", "Help Desk", cwd=tmp_path)
     assert r.returncode == 0 and "before it can talk" not in r.stderr, r.stderr
     new = tmp_path / "agents" / "help.yaml"
