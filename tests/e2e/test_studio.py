@@ -234,6 +234,15 @@ async def test_invalid_edit_shows_errors_and_keeps_the_file(
     invalid = await page.get_attribute("[data-field='turn.min_endpointing_delay']", "aria-invalid")
     assert invalid == "true"
     assert studio.help.read_bytes() == before
+    # The file itself, broken in the YAML editor: the error is shown under it.
+    await page.click("#raw-details summary")
+    await page.fill("#raw", "name: [unclosed\n")
+    await page.click("#save-raw")
+    await until(
+        page, "() => document.querySelector(\"[data-error-for='yaml']\").textContent.length > 0"
+    )
+    assert "not valid YAML" in await page.inner_text("[data-error-for='yaml']")
+    assert studio.help.read_bytes() == before
     assert await page.eval_on_selector_all("#history li", "els => els.length") == 0
     # A phone-sized screen: everything fits its width, the save button is reachable.
     await page.set_viewport_size({"width": 375, "height": 740})

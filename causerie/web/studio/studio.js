@@ -173,6 +173,7 @@
     $("login").hidden = true;
     $("main").hidden = false;
     state.doc = await doc.json();
+    $("raw").value = state.doc.text;
     fill(state.doc.spec);
     clearErrors();
     showRestart(state.doc.restart);
@@ -264,10 +265,21 @@
     clearErrors();
     const edit = changes();
     if (!Object.keys(edit).length) { $("status").textContent = t("studio.nothing"); return; }
+    await put({ changes: edit });
+  }
+
+  // The whole file from the YAML editor: the server checks it like the form.
+  async function saveRaw() {
+    clearErrors();
+    if ($("raw").value === state.doc.text) { $("status").textContent = t("studio.nothing"); return; }
+    await put({ text: $("raw").value });
+  }
+
+  async function put(reqBody) {
     $("status").textContent = t("studio.saving");
     const r = await api("/api/agents/" + encodeURIComponent(state.key), {
       method: "PUT",
-      json: { base_version: state.doc.version, changes: edit, author: localStorage.getItem("causerie.author") || "studio" },
+      json: { base_version: state.doc.version, ...reqBody, author: localStorage.getItem("causerie.author") || "studio" },
     });
     const body = await r.json().catch(() => ({}));
     if (r.status === 200) {
@@ -278,7 +290,15 @@
     }
     $("status").textContent = "";
     if (r.status === 409) $("general-error").textContent = t("studio.conflict") + " " + body.message;
-    else if (r.status === 422 && body.fields) showErrors(body.fields);
+    else if (r.status === 422 && body.fields) {
+      showErrors(body.fields);
+      if (reqBody.text !== undefined) {
+        // From the YAML editor: every error under it too, where the user is looking.
+        $("raw").setAttribute("aria-invalid", "true");
+        document.querySelector('[data-error-for="yaml"]').textContent =
+          Object.entries(body.fields).map(([f, m]) => (f === "yaml" ? m : `${f}: ${m}`)).join("\n");
+      }
+    }
     else $("general-error").textContent = body.message || r.statusText;
   }
 
@@ -356,6 +376,7 @@
       load();
     });
     $("editor").addEventListener("submit", save);
+    $("save-raw").addEventListener("click", saveRaw);
     $("agent").addEventListener("change", load);
     $("talk").addEventListener("click", talk);
     document.querySelector('[data-field="instructions"]').addEventListener("input", renderPreview);
