@@ -49,6 +49,8 @@ class Definition:
     path: Path
     loaded: LoadedConfig
     version: str
+    error: str | None = None
+    """Why the file as it is now does not load (``loaded`` is then the last good one)."""
 
 
 class AgentRuntimes:
@@ -161,6 +163,7 @@ class AgentRuntimes:
         except Exception as e:
             logger.warning("agent %s: %s changed but does not load (%s)", d.key, d.path, e)
             d.version = version  # warn once per change
+            d.error = str(e)
             return d
 
     async def resolve(self, key: str | None) -> tuple[LoadedConfig, Pipeline]:

@@ -47,6 +47,8 @@ class AgentDoc(BaseModel):
     instructions: str
     """The instructions as the agent gets them (from ``instructions_file`` when set)."""
     restart: list[str]
+    error: str | None = None
+    """Why the file on disk does not load; new conversations use the last good version."""
 
 
 class Edit(BaseModel):
@@ -140,6 +142,7 @@ def agents_router(store: Store, admin_token: SecretStr | None) -> APIRouter:
         d = find(request, key)
         if isinstance(d, JSONResponse):
             return d
+        d = request.app.state.agents.current(key)  # a hand edit since: shown now
         text = d.path.read_text(encoding="utf-8") if d.path.exists() else ""
         spec = d.loaded.spec
         return AgentDoc(
@@ -150,6 +153,7 @@ def agents_router(store: Store, admin_token: SecretStr | None) -> APIRouter:
             text=text,
             spec=spec.model_dump(mode="json", exclude={"api_tools"}),
             instructions=_instructions(d),
+            error=d.error,
             restart=needs_restart(spec, request.app.state.agents.registry, d.loaded.env),
         )
 

@@ -350,3 +350,22 @@ def test_instructions_from_a_file_move_into_the_definition(client: TestClient) -
         (folder / "filed.yaml").unlink()
         (folder / "filed.md").unlink()
     assert client.get("/api/agents/filed", headers=AUTH).status_code == 404  # removed: gone
+
+
+def test_a_hand_edit_that_breaks_the_file_is_reported_and_fixable(client: TestClient) -> None:
+    path = help_file(client)
+    good = path.read_text()
+    try:
+        path.write_text(good.replace("detection: vad", "detection: psychic"))
+        doc = current(client)
+        assert "turn.detection" in doc["error"] and "psychic" in doc["text"]
+        # The last good definition goes on serving new conversations.
+        assert client.app.state.agents.get("help").loaded.spec.turn.detection == "vad"  # type: ignore[attr-defined]
+        # The whole file, fixed from the YAML editor, against the version on disk.
+        r = client.put(
+            "/api/agents/help", json={"base_version": doc["version"], "text": good}, headers=AUTH
+        )
+        assert r.status_code == 200, r.text
+        assert current(client)["error"] is None and path.read_text() == good
+    finally:
+        path.write_text(good)

@@ -176,6 +176,8 @@
     $("raw").value = state.doc.text;
     fill(state.doc.spec);
     clearErrors();
+    // The file was changed by hand and does not load: say so; the YAML editor can fix it.
+    if (state.doc.error) $("general-error").textContent = t("studio.broken", { error: state.doc.error });
     showRestart(state.doc.restart);
     loadHistory();
   }
