@@ -26,12 +26,18 @@ SCHED_BATCH (see :func:`_batch_priority`) and ignores SIGINT (the parent decides
 from __future__ import annotations
 
 import os
+import random
 import signal
 import uuid
+from array import array
 from collections import deque
 from dataclasses import dataclass
+from itertools import cycle
 from multiprocessing.connection import Connection
+from operator import add
 from typing import TYPE_CHECKING, Any
+
+from .pocketsphinx_cmn import CmnSeed
 
 if TYPE_CHECKING:
     from pocketsphinx import Decoder
@@ -39,6 +45,9 @@ if TYPE_CHECKING:
 PREROLL_S = 0.3  # audio kept from before the gate opens, so the first phone is not cut
 START_WINDOW, START_FRAMES = 5, 3  # open the gate on 3 speech frames out of 5 (30 ms each)
 DECODE_CHUNK_S = 0.1  # audio per process_raw call (no GIL to share here; keeps calls short)
+CMN_SEED_S = 1.2  # see pocketsphinx_cmn; chosen on held-in human speech (not the bench's)
+CMN_REDECODE: float | None = None  # later utterances: never (the first always is)
+RECOGNIZE_SEED_S = 2.5  # a whole buffer: its mean over up to this much (see pocketsphinx_cmn)
 
 # Events, as sent to the parent. ``rid`` is the utterance's request id; times are seconds on
 # the stream's clock (samples received since the stream started).
@@ -59,6 +68,10 @@ class RecognizerOptions:
     """Samples of the stream before this worker took over (after a worker crash)."""
     flushed: bool = False
     """The caller has flushed before: its VAD owns the boundaries."""
+    cmn_seed_s: float | None = CMN_SEED_S
+    """Audio (pre-roll included) after which the utterance's own cepstral mean is used."""
+    cmn_redecode: float | None = CMN_REDECODE
+    """How far that mean must move from the prior for the audio so far to be re-decoded."""
 
 
 @dataclass
@@ -79,7 +92,28 @@ def _is_filler(word: str) -> bool:
     return word.startswith(("<", "[", "+"))
 
 
+# A noise floor at about -80 dBFS, under any real microphone's. Digital silence (a muted
+# track, synthetic speech, padding) otherwise gives near-zero-energy frames whose cepstra
+# drag the cepstral mean far off (see pocketsphinx_cmn); pocketsphinx's own ``dither``
+# (half a bit) is too small to prevent it. A fixed table: decoding stays deterministic.
+_RNG = random.Random(11)
+_FLOOR = array("h", (round(_RNG.gauss(0.0, 3.0)) for _ in range(4001)))
+del _RNG
+
+
+def with_floor(pcm: bytes) -> bytes:
+    samples = array("h")
+    samples.frombytes(pcm)
+    try:
+        return array("h", map(add, samples, cycle(_FLOOR))).tobytes()
+    except OverflowError:  # a sample at full scale: clip
+        return array(
+            "h", (max(-32768, min(32767, a + b)) for a, b in zip(samples, cycle(_FLOOR)))
+        ).tobytes()
+
+
 def decode(decoder: Decoder, pcm: bytes, rate: int) -> None:
+    pcm = with_floor(pcm)
     step = int(DECODE_CHUNK_S * rate) * 2
     for i in range(0, len(pcm), step):
         decoder.process_raw(pcm[i : i + step], False, False)
@@ -121,6 +155,7 @@ class Recognizer:
         self._pending: list[bytes] = []  # frames for the next process_raw call
         self._utt: _Utterance | None = None
         self._flushed = opts.flushed  # a caller that flushes (the session) owns the boundaries
+        self._cmn = CmnSeed(decoder, opts.sample_rate, opts.cmn_seed_s, opts.cmn_redecode)
 
     def process(self, items: list[bytes | None]) -> list[Event]:
         events: list[Event] = []
@@ -151,6 +186,8 @@ class Recognizer:
         utt.samples += len(frame) // 2
         utt.silence = 0.0 if speech else utt.silence + self._frame_s
         utt.since_interim += self._frame_s
+        if self._cmn.waiting(utt.samples):  # the utterance's own mean: settle it now
+            self._decode_pending()
         if utt.since_interim >= self._opts.interim_interval:
             utt.since_interim = 0.0
             self._interim(utt, events)
@@ -163,6 +200,7 @@ class Recognizer:
             self._finalize(events, flush=False, drop=self._flushed)
 
     def _open(self, events: list[Event]) -> None:
+        self._cmn.start()
         self._decoder.start_utt()
         samples = sum(len(f) for f in self._preroll) // 2
         self._utt = _Utterance(request_id=new_request_id(), start=self._pos - samples)
@@ -172,10 +210,13 @@ class Recognizer:
         self._recent.clear()
         events.append(("start", self._utt.request_id))
 
-    def _decode_pending(self) -> None:
+    def _decode_pending(self, final: bool = False) -> None:
         if self._pending:
             decode(self._decoder, b"".join(self._pending), self._opts.sample_rate)
+            self._cmn.fed(self._pending)
             self._pending.clear()
+        if self._utt is not None and (final or self._cmn.due):
+            self._cmn.settle(lambda pcm: decode(self._decoder, pcm, self._opts.sample_rate))
 
     def _interim(self, utt: _Utterance, events: list[Event]) -> None:
         self._decode_pending()
@@ -196,7 +237,10 @@ class Recognizer:
             utt.samples += len(self._buf) // 2
             self._pos += len(self._buf) // 2
             self._buf.clear()
-        self._decode_pending()
+        if drop:
+            self._pending.clear()
+        else:
+            self._decode_pending(final=True)
         self._utt = None
         self._decoder.end_utt()
         rate = self._opts.sample_rate
@@ -217,8 +261,18 @@ class Recognizer:
 
 
 def _recognize(decoder: Decoder, pcm: bytes, rate: int) -> tuple[str, float, float, float]:
+    """A whole buffer, under its own cepstral mean (as ``full_utt=True`` would)."""
+    cmn = CmnSeed(decoder, rate, seed_s=RECOGNIZE_SEED_S, redecode=0.0)
+    cmn.start()
     decoder.start_utt()
-    decode(decoder, pcm, rate)
+    step = int(DECODE_CHUNK_S * rate) * 2
+    for i in range(0, len(pcm), step):
+        chunk = pcm[i : i + step]
+        decode(decoder, chunk, rate)
+        cmn.fed([chunk])
+        if cmn.due:
+            cmn.settle(lambda audio: decode(decoder, audio, rate))
+    cmn.settle(lambda audio: decode(decoder, audio, rate))
     decoder.end_utt()
     return result(decoder, rate, 0)
 

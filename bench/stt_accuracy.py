@@ -1,0 +1,300 @@
+"""Streaming vs whole-utterance (batch) accuracy of the pocketsphinx STT, per subset.
+
+Each session is a few utterances fed to the worker's recognizer (:class:`Recognizer`, the
+code a worker process runs) in 20 ms chunks, then flushed, as the agent session does; the
+decoder's CMN is reset to the model's default at each session start, as on a fresh worker.
+The same audio (at 16 kHz, after the rate conversion or Opus round trip) is also decoded
+whole by a second decoder (``process_raw(full_utt=True)``): the batch reference of issue 11.
+
+Corpus, built here: espeak-ng voices x speaking rates, at -30/-20/-10/-3 dBFS, with and
+without white noise (15 dB SNR), at 8/16/44.1/48 kHz and through Opus (PyAV's libopus,
+48 kHz, 32 kbit/s). Real human speech: ``--human DIR`` reads the recordings that the
+pocketsphinx source package ships (``test/data`` of pocketsphinx-5.1.1.tar.gz on PyPI:
+cards/*.wav with cards.transcription, librivox/*.wav with *.txt); none is committed.
+
+    python bench/stt_accuracy.py --human /path/to/pocketsphinx-5.1.1/test/data
+    python bench/stt_accuracy.py --quick          # a smaller corpus, no file written
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from perfdoc import write_section  # bench/ is on sys.path when run as a script
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+HEADING = "## Speech recognition accuracy (pocketsphinx, streaming vs batch)"
+SENTENCES = [
+    "add two jars of acacia honey",
+    "tell me about the cheese",
+    "go forward ten meters",
+    "what is the price of the red wine",
+    "i would like three bottles please",
+    "thank you very much",
+]
+VOICES = ["en-us+f2", "en-gb+m3", "en-us"]
+RATES_WPM = [150, 190]
+LEAD_S, TAIL_S = 0.5, 0.3  # silence around each utterance before the flush
+
+
+@dataclass
+class Tally:
+    stream_err: int = 0
+    batch_err: int = 0
+    words: int = 0
+    first_stream_err: int = 0
+    first_batch_err: int = 0
+    first_words: int = 0
+    flush_ms: list[float] = field(default_factory=list)
+    first_flush_ms: list[float] = field(default_factory=list)
+    cpu_s: float = 0.0
+    audio_s: float = 0.0
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^a-z' ]", " ", text.lower()).split()
+
+
+def edits(ref: list[str], hyp: list[str]) -> int:
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[:], i
+        for j, h in enumerate(hyp, 1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (r != h))
+    return row[-1]
+
+
+def at_level(pcm: np.ndarray, dbfs: float) -> np.ndarray:
+    peak = float(np.abs(pcm).max()) or 1.0
+    return pcm.astype(np.float64) * (32767 * 10 ** (dbfs / 20) / peak)
+
+
+def with_noise(x: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    speech = x[np.abs(x) > 0]
+    power = float(np.mean(speech**2)) if len(speech) else 1.0
+    return x + rng.normal(0.0, np.sqrt(power / 10 ** (snr_db / 10)), len(x))
+
+
+def opus_roundtrip(pcm48: np.ndarray) -> np.ndarray:
+    import av
+
+    enc = av.CodecContext.create("libopus", "w")
+    enc.sample_rate, enc.layout, enc.format, enc.bit_rate = 48000, "mono", "s16", 32000
+    dec = av.CodecContext.create("libopus", "r")
+    dec.sample_rate, dec.layout = 48000, "mono"
+    out: list[np.ndarray] = []
+    pcm48 = np.concatenate([pcm48, np.zeros(-len(pcm48) % 960, dtype=np.int16)])
+    for i in range(0, len(pcm48) + 960, 960):
+        frame = None
+        if i < len(pcm48):
+            frame = av.AudioFrame.from_ndarray(
+                pcm48[None, i : i + 960], format="s16", layout="mono"
+            )
+            frame.sample_rate, frame.pts = 48000, i
+        for packet in enc.encode(frame):
+            for f in dec.decode(packet):
+                a = f.to_ndarray().reshape(-1)
+                out.append(a if a.dtype == np.int16 else (np.clip(a, -1, 1) * 32767))
+    return np.concatenate(out).astype(np.int16)
+
+
+def to_16k(pcm: np.ndarray, rate: int, opus: bool) -> np.ndarray:
+    """What the STT decodes: the rate livekit converts to (16 kHz), after Opus if any."""
+    from causerie.audio.wav import resample
+
+    if opus:
+        pcm, rate = opus_roundtrip(resample(pcm, rate, 48000)), 48000
+    return resample(pcm, rate, 16000)
+
+
+def espeak_sessions(quick: bool) -> dict[str, list[list[tuple[np.ndarray, str]]]]:
+    """subset -> sessions -> (16 kHz int16 with lead/tail silence, reference)."""
+    from causerie.audio.wav import resample
+    from tests.speech import speak
+
+    rng = np.random.default_rng(11)
+    voices, rates = (VOICES[:2], RATES_WPM[:1]) if quick else (VOICES, RATES_WPM)
+    base = [[speak(s, 16000, voice=v, rate=r) for s in SENTENCES] for v in voices for r in rates]
+    subsets: dict[str, tuple[float, bool, int, bool]] = {  # dBFS, noise, rate, opus
+        "espeak -20 dBFS": (-20, False, 16000, False),
+        "espeak -30 dBFS": (-30, False, 16000, False),
+        "espeak -10 dBFS": (-10, False, 16000, False),
+        "espeak -3 dBFS": (-3, False, 16000, False),
+        "espeak -20 dBFS + noise": (-20, True, 16000, False),
+        "espeak 8 kHz": (-20, False, 8000, False),
+        "espeak 44.1 kHz": (-20, False, 44100, False),
+        "espeak 48 kHz": (-20, False, 48000, False),
+        "espeak Opus 48 kHz": (-20, False, 48000, True),
+    }
+    if quick:
+        subsets = {
+            k: v for k, v in subsets.items() if k in ("espeak -20 dBFS", "espeak Opus 48 kHz")
+        }
+    out: dict[str, list[list[tuple[np.ndarray, str]]]] = {}
+    for name, (dbfs, noise, rate, opus) in subsets.items():
+        sessions = []
+        for utts in base:
+            session = []
+            for pcm, ref in zip(utts, SENTENCES, strict=True):
+                x = np.concatenate(
+                    [np.zeros(int(LEAD_S * 16000)), pcm, np.zeros(int(TAIL_S * 16000))]
+                )
+                x = at_level(x, dbfs)
+                if noise:
+                    x = with_noise(x, 15.0, rng)
+                x16 = np.clip(np.round(x), -32768, 32767).astype(np.int16)
+                session.append((to_16k(resample(x16, 16000, rate), rate, opus), ref))
+            sessions.append(session)
+        out[name] = sessions
+    return out
+
+
+def read_wav16(path: Path) -> np.ndarray:
+    from causerie.audio.wav import resample
+
+    with wave.open(str(path)) as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+        pcm = pcm.reshape(-1, w.getnchannels())[:, 0]
+        return resample(pcm, w.getframerate(), 16000)
+
+
+def human_sessions(data: Path) -> dict[str, list[list[tuple[np.ndarray, str]]]]:
+    """The pocketsphinx sdist's recordings: each file a session of one utterance, so every
+    one is a first utterance (the hard case), and the set as one session too."""
+    items: list[tuple[np.ndarray, str]] = []
+    for line in (data / "cards" / "cards.transcription").read_text().splitlines():
+        m = re.match(r"<s>(.*)</s>\s*\((\w+)\)", line.strip())
+        if m:
+            items.append((read_wav16(data / "cards" / f"{m.group(2)}.wav"), m.group(1)))
+    for wav in sorted((data / "librivox").glob("*.wav")):
+        items.append((read_wav16(wav), wav.with_suffix(".txt").read_text()))
+    pad = np.zeros(int(TAIL_S * 16000), dtype=np.int16)
+    items = [(np.concatenate([x, pad]), ref) for x, ref in items]
+    return {
+        "human, each file a new session": [[it] for it in items],
+        "human, one session": [items],
+    }
+
+
+def run(
+    subsets: dict[str, list[list[tuple[np.ndarray, str]]]], seed: float | None
+) -> dict[str, Tally]:
+    from pocketsphinx import Decoder
+
+    from causerie.providers.local.pocketsphinx_stt import _DEFAULTS
+    from causerie.providers.local.pocketsphinx_worker import (
+        Recognizer,
+        RecognizerOptions,
+        with_floor,
+    )
+
+    streaming, whole = Decoder(**_DEFAULTS), Decoder(**_DEFAULTS)
+    default_cmn = streaming.get_cmn()
+    opts = RecognizerOptions(16000, 0.3, None, 0, 30.0, cmn_seed_s=seed)
+    chunk = 320 * 2
+    out: dict[str, Tally] = {}
+    for name, sessions in subsets.items():
+        t = out[name] = Tally()
+        for session in sessions:
+            streaming.set_cmn(default_cmn)  # a fresh worker
+            rec = Recognizer(streaming, opts)
+            for i, (pcm, ref) in enumerate(session):
+                raw = pcm.tobytes()
+                events = []
+                start = time.process_time()
+                for k in range(0, len(raw), chunk):
+                    events += rec.process([raw[k : k + chunk]])
+                flushed = time.perf_counter()
+                events += rec.process([None])
+                flush_ms = (time.perf_counter() - flushed) * 1000
+                t.cpu_s += time.process_time() - start
+                t.audio_s += len(pcm) / 16000
+                hyp = " ".join(e[2] for e in events if e[0] == "final" and e[2])
+                whole.start_utt()
+                whole.process_raw(with_floor(raw), False, True)  # as the worker hears it
+                whole.end_utt()
+                h = whole.hyp()
+                ref_w = words(ref)
+                s_err, b_err = edits(ref_w, words(hyp)), edits(ref_w, words(h.hypstr if h else ""))
+                t.stream_err += s_err
+                t.batch_err += b_err
+                t.words += len(ref_w)
+                t.flush_ms.append(flush_ms)
+                if i == 0:
+                    t.first_stream_err += s_err
+                    t.first_batch_err += b_err
+                    t.first_words += len(ref_w)
+                    t.first_flush_ms.append(flush_ms)
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else 0.0
+
+
+def table(results: dict[str, Tally]) -> str:
+    rows = [
+        "| subset | words | streaming WER | batch WER | first utt. streaming | first utt. batch "
+        "| flush→FINAL p50 / p90 | first utt. flush p90 | RTF |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, t in results.items():
+        w, fw = max(t.words, 1), max(t.first_words, 1)
+        rows.append(
+            f"| {name} | {t.words} | {100 * t.stream_err / w:.1f} % "
+            f"| {100 * t.batch_err / w:.1f} % "
+            f"| {100 * t.first_stream_err / fw:.1f} % | {100 * t.first_batch_err / fw:.1f} % "
+            f"| {pct(t.flush_ms, 50):.0f} / {pct(t.flush_ms, 90):.0f} ms "
+            f"| {pct(t.first_flush_ms, 90):.0f} ms | {t.cpu_s / max(t.audio_s, 1e-9):.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--human", type=Path, help="pocketsphinx-5.1.1/test/data (from its sdist)")
+    ap.add_argument("--quick", action="store_true", help="smaller corpus, no file written")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
+    args = ap.parse_args()
+
+    from causerie.providers.local.pocketsphinx_worker import CMN_SEED_S
+
+    subsets = espeak_sessions(args.quick)
+    if args.human:
+        subsets = {**human_sessions(args.human), **subsets}
+    sections = []
+    for label, seed in [
+        ("before: pocketsphinx's live CMN from the model default (cmn_seed off)", None),
+        (f"after: the utterance's own CMN (seed {CMN_SEED_S} s)", CMN_SEED_S),
+    ]:
+        print(f"{label} ...", file=sys.stderr, flush=True)
+        text = f"**{label}**\n\n{table(run(subsets, seed))}\n"
+        print(text, flush=True)
+        sections.append(text)
+    if args.quick:
+        return
+    cmd = "python bench/stt_accuracy.py" + (
+        " --human <pocketsphinx sdist>/test/data" if args.human else ""
+    )
+    section = (
+        f"{HEADING}\n\n`{cmd}`. Streaming: the worker's recognizer fed 20 ms chunks and flushed "
+        "after each utterance; each session starts from the model's default CMN (a fresh "
+        "worker). Batch: the same 16 kHz audio decoded whole (`full_utt=True`). WER against "
+        "the reference text; flush→FINAL is the worker's time to answer the flush (the "
+        "pipe adds ~1 ms); RTF is decode CPU time over audio time. Measured on the shared "
+        "2-core machine under other load, so latencies are pessimistic.\n\n" + "\n".join(sections)
+    )
+    write_section(args.out, HEADING, section)
+
+
+if __name__ == "__main__":
+    main()

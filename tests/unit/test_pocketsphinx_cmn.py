@@ -1,0 +1,110 @@
+"""The streaming recognizer's cepstral mean: the utterance's own, as a batch decode uses.
+
+Real decoder (in this process, through the worker's Recognizer); speech is espeak's with a
+room-like noise floor, generated once per test so both decodes hear the same samples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pocketsphinx import Decoder
+
+from causerie.providers.local.pocketsphinx_cmn import PRIOR_FRAMES, CmnSeed, parse
+from causerie.providers.local.pocketsphinx_stt import _DEFAULTS
+from causerie.providers.local.pocketsphinx_worker import (
+    Recognizer,
+    RecognizerOptions,
+    _recognize,
+    with_floor,
+)
+from tests.speech import speak
+
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def decoder() -> Decoder:
+    return Decoder(**_DEFAULTS)
+
+
+def utterance(text: str, gain: float = 1.0) -> bytes:
+    pcm = np.concatenate(
+        [np.zeros(8000), speak(text, RATE, voice="en-us+f2") * gain, np.zeros(4800)]
+    )
+    noise = np.random.default_rng(1).normal(0.0, 20.0, len(pcm))
+    return np.clip(pcm + noise, -32768, 32767).astype(np.int16).tobytes()
+
+
+def batch_mean(pcm: bytes) -> list[float]:
+    whole = Decoder(**_DEFAULTS)
+    whole.start_utt()
+    whole.process_raw(with_floor(pcm), False, True)
+    whole.end_utt()
+    return parse(whole.get_cmn())
+
+
+def feed(rec: Recognizer, pcm: bytes) -> list[tuple[object, ...]]:
+    events = []
+    for i in range(0, len(pcm), 640):
+        events += rec.process([pcm[i : i + 640]])
+    return events + rec.process([None])
+
+
+def test_own_mean_is_recovered_from_the_live_sums(decoder: Decoder) -> None:
+    """After settling, the decoder's mean is the audio's own (what full_utt=True computes),
+    not the model's default, whatever the prior was."""
+    pcm = utterance("tell me about the cheese", gain=0.1)
+    default = parse(decoder.get_cmn())
+    seed = CmnSeed(decoder, RATE, seed_s=10.0, redecode=None)
+    seed.start()
+    decoder.start_utt()
+    fed = with_floor(pcm)
+    decoder.process_raw(fed, False, False)
+    seed.fed([fed])
+    seed.settle(lambda audio: decoder.process_raw(audio, False, False))
+    decoder.end_utt()
+    own, batch = parse(decoder.get_cmn()), batch_mean(pcm)
+    assert seed.redecoded  # the first utterance of a stream is decoded again
+    assert abs(own[0] - batch[0]) < 0.5, (own, batch)
+    assert max(abs(a - b) for a, b in zip(own, batch, strict=True)) < 1.0
+    assert seed.moved > 5 and own != default  # the model default was far off
+    assert PRIOR_FRAMES == 500  # pocketsphinx's CMN_WIN, which the algebra relies on
+
+
+def test_first_utterance_redecoded_later_ones_carry_the_mean(decoder: Decoder) -> None:
+    decoder.set_cmn("40,3,-1")  # as a fresh worker starts
+    rec = Recognizer(decoder, RecognizerOptions(RATE, 0.3, None, 0, 30.0))
+    first = feed(rec, utterance("good morning"))
+    assert rec._cmn.redecoded
+    mean_after_first = parse(decoder.get_cmn())
+    feed(rec, utterance("good morning"))
+    assert not rec._cmn.redecoded  # carried over: no second decode, no added latency
+    assert mean_after_first != [40.0, 3.0, -1.0] + [0.0] * 10
+    assert [e for e in first if e[0] == "final"]
+
+
+def test_whole_buffer_matches_a_batch_decode(decoder: Decoder) -> None:
+    """STT.recognize's path decodes under the buffer's own mean, like full_utt=True."""
+    pcm = utterance("i would like a cup of coffee")
+    whole = Decoder(**_DEFAULTS)
+    whole.start_utt()
+    whole.process_raw(with_floor(pcm), False, True)
+    whole.end_utt()
+    decoder.set_cmn("40,3,-1")
+    assert _recognize(decoder, pcm, RATE)[0] == whole.hyp().hypstr
+
+
+def test_off_leaves_pocketsphinx_live_cmn(decoder: Decoder) -> None:
+    decoder.set_cmn("40,3,-1")
+    rec = Recognizer(decoder, RecognizerOptions(RATE, 0.3, None, 0, 30.0, cmn_seed_s=None))
+    feed(rec, utterance("good morning"))
+    assert not rec._cmn.redecoded and rec._cmn.moved == 0.0
+
+
+def test_noise_floor_is_deterministic_and_clips() -> None:
+    loud = np.full(100, 32767, dtype=np.int16).tobytes()
+    out = np.frombuffer(with_floor(loud), dtype=np.int16)
+    assert out.max() == 32767 and out.min() > 32700
+    silent = bytes(3200)
+    assert with_floor(silent) == with_floor(silent) != silent
