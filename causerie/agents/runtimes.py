@@ -43,6 +43,15 @@ def stage_key(kind: str, loaded: LoadedConfig, vad_key: str = "") -> str:
     )
 
 
+class StageFailed(Exception):
+    """A stage's provider could not be built (a bad voice, a missing model...)."""
+
+    def __init__(self, kind: str, error: Exception) -> None:
+        self.kind = kind
+        self.error = error
+        super().__init__(f"{kind}: {error}")
+
+
 @dataclass
 class Definition:
     key: str
@@ -170,18 +179,26 @@ class AgentRuntimes:
         """The definition and the pipeline a new conversation with ``key`` uses: the file
         as it is now; each stage built once for all the agents that share it."""
         loaded = self.current(key).loaded
+        return loaded, await self.pipeline(loaded)
+
+    async def pipeline(self, loaded: LoadedConfig) -> Pipeline:
+        """``loaded``'s pipeline from the shared stages, building those not built yet (a
+        save calls it first, so a stage that cannot be built is refused at the field, and
+        the next conversation finds its models loaded). :class:`StageFailed` names the
+        stage that failed."""
         # livekit plugins register on the main thread only; models load off it.
         import_vendor_modules(loaded, self.registry)
         built: dict[str, Any] = {}
         vad_key = stage_key("vad", loaded)
         for kind in PIPELINE_ORDER:
             skey = stage_key(kind, loaded, vad_key)
-            built[kind] = await self._stage(
-                skey,
-                functools.partial(
-                    build_stage, kind, loaded, self.registry, self.progress, vad=built.get("vad")
-                ),
+            build = functools.partial(
+                build_stage, kind, loaded, self.registry, self.progress, vad=built.get("vad")
             )
+            try:
+                built[kind] = await self._stage(skey, build)
+            except Exception as e:
+                raise StageFailed(kind, e) from e
         turn = None
         if loaded.spec.turn.detection == "turn_model":
             turn = await self._stage(TURN_MODEL, _turn_model)
@@ -189,7 +206,7 @@ class AgentRuntimes:
         chains: dict[str, list[str]] = {
             k: [p.label for p in spec.chain(k)] for k in PIPELINE_ORDER if len(spec.chain(k)) > 1
         }
-        return loaded, Pipeline(turn_detector=turn, chains=chains, **built)
+        return Pipeline(turn_detector=turn, chains=chains, **built)
 
     async def _stage(self, key: str, build: Callable[[], Any]) -> Any:
         fut = self._stages.get(key)

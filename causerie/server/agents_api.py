@@ -17,8 +17,9 @@ from pydantic import BaseModel, Field, SecretStr
 
 from ..agents.editing import InvalidDefinition, apply_changes, diff, needs_restart, validate
 from ..agents.folder import version_of
-from ..agents.runtimes import AgentRuntimes, Definition
+from ..agents.runtimes import AgentRuntimes, Definition, StageFailed
 from ..config.edit import _atomic_write
+from ..config.loader import LoadedConfig
 from ..errors import ConfigError
 from ..store.base import AgentVersion, Store
 from .api_docs import errors
@@ -97,6 +98,16 @@ def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
 
 def _invalid(e: InvalidDefinition) -> JSONResponse:
     return _error(422, "invalid", str(e), fields=e.fields)
+
+
+def _stage_field(spec: Any, e: StageFailed) -> str:
+    """The field a stage's build error points at: its voice or model when it names it."""
+    first = spec.chain(e.kind)[0]
+    message = str(e.error).lower()
+    for attr in ("voice", "model"):
+        if getattr(first, attr, None) and attr in message:
+            return f"{e.kind}.{attr}"
+    return f"{e.kind}.provider"
 
 
 def _instructions(d: Definition) -> str:
@@ -201,6 +212,15 @@ def agents_router(store: Store, admin_token: SecretStr | None) -> APIRouter:
                 spec = validate(text, r.registry, d.path.parent, d.loaded.env)
             except InvalidDefinition as e:
                 return _invalid(e)
+            restart = needs_restart(spec, r.registry, d.loaded.env)
+            if not restart:
+                # Build what is new now: a voice or model the provider refuses is an error at
+                # its field, and the next conversation finds the models loaded.
+                trial = LoadedConfig(spec=spec, path=d.path, env=d.loaded.env)
+                try:
+                    await r.pipeline(trial)
+                except StageFailed as e:
+                    return _invalid(InvalidDefinition({_stage_field(spec, e): str(e.error)}))
             author = edit.author if edit else "studio"
             if not await store.agent_versions(d.key, limit=1):
                 # The file as found, so the first save can be undone.
@@ -216,7 +236,6 @@ def agents_router(store: Store, admin_token: SecretStr | None) -> APIRouter:
                 applied = "new conversations use it now; those under way keep theirs"
             except ConfigError as e:  # e.g. an environment override now out of range
                 applied = f"saved, but not applied: {e}"
-        restart = needs_restart(spec, r.registry, d.loaded.env)
         return Saved(
             version=version_of(text), number=saved.number, restart=restart, message=applied
         )

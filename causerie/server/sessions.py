@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
@@ -50,6 +51,10 @@ class Busy(Exception):
     """Every slot is taken."""
 
 
+class AgentUnavailable(Exception):
+    """The agent's pipeline cannot be built now; the peer got a fatal error event."""
+
+
 class Slot:
     """One of ``max_sessions``. Release it exactly once (``release`` is idempotent)."""
 
@@ -83,7 +88,23 @@ class Slot:
         loaded, pipeline = m.loaded, m.pipeline
         if m.agents is not None:
             # The definition as saved now; a later save leaves this conversation alone.
-            loaded, pipeline = await m.agents.resolve(self.agent)
+            try:
+                loaded, pipeline = await m.agents.resolve(self.agent)
+            except Exception as e:
+                # A file edited by hand whose provider cannot be built: the peer is told.
+                m.faults.record("agent", e)  # logged and counted (/healthz)
+                message = f"this agent cannot start a conversation now: {e}"
+                on_event(
+                    {
+                        "type": "error",
+                        "ts": time.time(),
+                        "code": "agent_unavailable",
+                        "message": message,
+                        "fatal": True,
+                    }
+                )
+                self.release()
+                raise AgentUnavailable(message) from e
         live = LiveSession(
             loaded=loaded,
             pipeline=pipeline,

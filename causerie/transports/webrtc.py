@@ -255,37 +255,46 @@ class WebRTCPeer:
 
     async def run(self, slot: Any) -> None:
         """The whole connection; always closes the peer connection and frees the slot."""
+        from ..server.sessions import AgentUnavailable
+
         try:
             if not await self._wait_connected():
                 logger.info("WebRTC peer never connected (%s)", self.pc.connectionState)
                 return
-            async with slot.session(
-                out_rate=OUT_RATE,
-                send_audio=self.track.push,
-                drop_audio=self.track.clear,
-                on_event=self.send_event,
-            ) as live:
-                self.live = live
-                self.track.on_sent = live.audio_sent
-                sid = live.session_id
-                tasks = {
-                    asyncio.create_task(self._pump_mic(live), name=f"webrtc.mic[{sid}]"),
-                    asyncio.create_task(self._watch_connection(), name=f"webrtc.watch[{sid}]"),
-                    asyncio.create_task(self._channel_closed.wait(), name=f"webrtc.channel[{sid}]"),
-                    asyncio.create_task(live.closed.wait(), name=f"webrtc.session-ended[{sid}]"),
-                    asyncio.create_task(_server_stopping(slot), name=f"webrtc.stop[{sid}]"),
-                }
-                try:
-                    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    for t in tasks:
-                        t.cancel()
-                    await asyncio.gather(*tasks, return_exceptions=True)
-                    self.live = None
+            try:
+                await self._converse(slot)
+            except AgentUnavailable:
+                pass  # the peer got the error event on the data channel
         finally:
             slot.release()
             await self.pc.close()
             self.track.stop()
+
+    async def _converse(self, slot: Any) -> None:
+        """The conversation, from the slot's session to its end."""
+        async with slot.session(
+            out_rate=OUT_RATE,
+            send_audio=self.track.push,
+            drop_audio=self.track.clear,
+            on_event=self.send_event,
+        ) as live:
+            self.live = live
+            self.track.on_sent = live.audio_sent
+            sid = live.session_id
+            tasks = {
+                asyncio.create_task(self._pump_mic(live), name=f"webrtc.mic[{sid}]"),
+                asyncio.create_task(self._watch_connection(), name=f"webrtc.watch[{sid}]"),
+                asyncio.create_task(self._channel_closed.wait(), name=f"webrtc.channel[{sid}]"),
+                asyncio.create_task(live.closed.wait(), name=f"webrtc.session-ended[{sid}]"),
+                asyncio.create_task(_server_stopping(slot), name=f"webrtc.stop[{sid}]"),
+            }
+            try:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                self.live = None
 
 
 async def _server_stopping(slot: Any) -> None:

@@ -205,7 +205,7 @@ async def serve_websocket(
     """One connection of ``/api/ws``, from accept to close. ``manager``: a SessionManager;
     ``admit()``: None, or why this client may not start a session now (rate limit);
     ``agent``: the agent's key (``?agent=``), None for the default one."""
-    from ..server.sessions import Busy
+    from ..server.sessions import AgentUnavailable, Busy
 
     await ws.accept()
     refused = admit() if admit is not None else None
@@ -232,6 +232,9 @@ async def serve_websocket(
             on_event=peer.send_event,
         ) as live:
             close = await peer.run(live, getattr(manager, "closing", None))
+    except AgentUnavailable as e:
+        # Before the conversation's writer runs: the error goes out directly.
+        await _refuse(ws, "agent_unavailable", str(e), CLOSE_SESSION_ENDED, "agent unavailable")
     finally:
         slot.release()
         if close is not None and ws.application_state == WebSocketState.CONNECTED:

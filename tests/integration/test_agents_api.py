@@ -369,3 +369,31 @@ def test_a_hand_edit_that_breaks_the_file_is_reported_and_fixable(client: TestCl
         assert current(client)["error"] is None and path.read_text() == good
     finally:
         path.write_text(good)
+
+
+def test_a_voice_the_tts_refuses_is_an_error_at_the_field(client: TestClient) -> None:
+    before = help_file(client).read_bytes()
+    doc = current(client)
+    r = client.put(
+        "/api/agents/help",
+        json={"base_version": doc["version"], "changes": {"tts.voice": "zz-nope"}},
+        headers=AUTH,
+    )
+    assert r.status_code == 422, r.text
+    assert "unknown espeak voice 'zz-nope'" in r.json()["fields"]["tts.voice"]
+    assert help_file(client).read_bytes() == before
+
+
+def test_a_hand_edit_whose_provider_fails_tells_the_caller(client: TestClient) -> None:
+    path = help_file(client)
+    good = path.read_text()
+    try:
+        path.write_text(good.replace("voice: en-us", "voice: zz-nope"))
+        with client.websocket_connect("/api/ws?agent=help") as ws:
+            ev = json.loads(ws.receive_text())
+            assert ev["type"] == "error" and ev["code"] == "agent_unavailable" and ev["fatal"]
+            assert "zz-nope" in ev["message"]
+        health = client.get("/healthz").json()
+        assert health["sessions"]["faults"]["agent"] >= 1 and health["sessions"]["active"] == 0
+    finally:
+        path.write_text(good)
