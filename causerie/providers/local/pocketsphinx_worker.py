@@ -46,7 +46,7 @@ PREROLL_S = 0.3  # audio kept from before the gate opens, so the first phone is 
 START_WINDOW, START_FRAMES = 5, 3  # open the gate on 3 speech frames out of 5 (30 ms each)
 DECODE_CHUNK_S = 0.1  # audio per process_raw call (no GIL to share here; keeps calls short)
 CMN_SEED_S = 1.2  # see pocketsphinx_cmn; chosen on held-in human speech (not the bench's)
-CMN_REDECODE: float | None = None  # later utterances: never (the first always is)
+CMN_REDECODE: float | None = 15.0  # later utterances: when the mean jumped (a new voice, level)
 RECOGNIZE_SEED_S = 2.5  # a whole buffer: its mean over up to this much (see pocketsphinx_cmn)
 
 # Events, as sent to the parent. ``rid`` is the utterance's request id; times are seconds on
