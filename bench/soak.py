@@ -624,8 +624,15 @@ def report(
             + ", ".join(f"{n}: {r:.0f}" for n, r, _, _ in churn_r["trend"])
             + ".",
             "",
-            f"RSS {growth(b.rss, a.rss):+.1f} % over the baseline, {late:+.1f} % over the "
-            "second half of the churn; a fresh conversation after the churn: "
+            f"RSS {growth(b.rss, a.rss):+.1f} % ({a.rss - b.rss:+.0f} MB) over the baseline, "
+            f"{late:+.1f} % over the second half of the churn"
+            + (
+                f" (it peaked at {max(trend, key=lambda x: x[1])[0]} cycles: memory kept, not "
+                "growing with the cycles)"
+                if trend and growth(b.rss, a.rss) >= 5 and late < 5
+                else ""
+            )
+            + "; a fresh conversation after the churn: "
             f"{'answered' if churn_r['healthy'] else 'NOT answered'}. "
             f"**{'PASS' if ok else 'FAIL'}** (no failed cycle; fds, tasks and worker "
             "processes at or under the baseline; RSS growth over the second half < 5 %).",
