@@ -33,6 +33,7 @@ import hmac
 import json
 import logging
 import math
+import re
 import time
 import unicodedata
 from collections import OrderedDict
@@ -58,6 +59,10 @@ from ..transports.livekit.tokens import (
 from .api_docs import errors, json_body, query
 
 logger = logging.getLogger(__name__)
+
+AGENT_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+AGENT_KEY_RULE = "an agent's key: 1-64 lowercase letters, digits, '-' or '_'"
+
 
 MAX_BODY_BYTES = 4096
 MAX_CLIENTS = 10_000
@@ -225,6 +230,9 @@ def token_router(
                 f"LiveKit is not configured on this server: set {', '.join(missing)}",
                 missing=missing,
             )
+        agent = fields.get("agent") or None
+        if agent is not None and (not isinstance(agent, str) or not AGENT_KEY_RE.match(agent)):
+            return _error(422, "invalid_request", f"agent: {AGENT_KEY_RULE}", field="agent")
         creds = livekit.require()
         dispatch = livekit.agent_name if settings.dispatch and livekit.agent_name else None
         token = user_token(
@@ -234,6 +242,8 @@ def token_router(
             ttl=datetime.timedelta(seconds=settings.ttl),
             name=display,
             dispatch_agent=dispatch,
+            # Several agents per server: the worker's job talks to this one (docs/STUDIO.md).
+            dispatch_metadata=json.dumps({"agent": agent}) if agent else "",
         )
         logger.info("token for %s in room %s (dispatch: %s)", identity, room, dispatch or "none")
         return JSONResponse(
@@ -252,6 +262,7 @@ def token_router(
             "description": IDENTITY_RULE,
         },
         "name": {"type": "string", "description": NAME_RULE},
+        "agent": {"type": "string", "pattern": AGENT_KEY_RE.pattern, "description": AGENT_KEY_RULE},
     }
     body = json_body(
         {"type": "object", "required": ["room", "identity"], "properties": fields},

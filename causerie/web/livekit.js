@@ -49,14 +49,19 @@ export function randomId(prefix) {
 // pageToken); its error messages are meant for people.
 export async function fetchToken({ tokenUrl = "/token", room, identity, name = null, apiKey = null, pageToken = false }) {
   let response;
+  // Several agents per server: the page's ?agent= goes to the worker with the dispatch.
+  const agent = new URLSearchParams(location.search).get("agent");
+  const fields = { room, identity };
+  if (name) fields.name = name;
+  if (agent) fields.agent = agent;
   try {
     if (pageToken) {
       response = await fetch(PAGE_TOKEN_URL, {
         method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(name ? { room, identity, name } : { room, identity }),
+        body: JSON.stringify(fields),
       });
     } else {
-      const query = new URLSearchParams(name ? { room, identity, name } : { room, identity });
+      const query = new URLSearchParams(fields);
       response = await fetch(`${tokenUrl}?${query}`, { headers: apiKey ? { "X-API-Key": apiKey } : {} });
     }
   } catch {

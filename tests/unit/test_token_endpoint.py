@@ -170,3 +170,22 @@ def test_secrets_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:
     assert "the-api-key" not in repr(
         TokenSettings.from_env({"CAUSERIE_TOKEN_API_KEY": "the-api-key"})
     )
+
+
+def test_the_agent_asked_for_travels_with_the_dispatch() -> None:
+    """Several agents per server: the worker's job reads {"agent": KEY} (docs/STUDIO.md)."""
+    import json
+
+    from causerie.transports.livekit.worker import requested_agent
+
+    c = client()
+    r = c.post("/token", json={"room": "r1", "identity": "bob", "agent": "shop"})
+    assert r.status_code == 200, r.text
+    config = api.TokenVerifier(KEY, SECRET).verify(r.json()["token"]).room_config
+    assert config is not None and requested_agent(config.agents[0].metadata) == "shop"
+    plain = c.get("/token", params={"room": "r1", "identity": "bob"})
+    config = api.TokenVerifier(KEY, SECRET).verify(plain.json()["token"]).room_config
+    assert config is not None and config.agents[0].metadata == ""
+    bad = c.post("/token", json={"room": "r1", "identity": "bob", "agent": "Bad Key"})
+    assert bad.status_code == 422 and bad.json()["field"] == "agent"
+    assert json.loads(bad.text)["message"].startswith("agent: an agent's key")

@@ -45,8 +45,10 @@ def user_token(
     ttl: datetime.timedelta,
     name: str | None = None,
     dispatch_agent: str | None = None,
+    dispatch_metadata: str = "",
 ) -> str:
-    """Join ``room`` only, publish a microphone, subscribe, send data; expires after ``ttl``."""
+    """Join ``room`` only, publish a microphone, subscribe, send data; expires after ``ttl``.
+    ``dispatch_metadata`` reaches the worker's job (``{"agent": KEY}`` picks the agent)."""
     grants = api.VideoGrants(
         room_join=True,
         room=room,
@@ -65,7 +67,7 @@ def user_token(
         .with_ttl(ttl)
     )
     if dispatch_agent:
-        token.with_room_config(dispatch_config(dispatch_agent))
+        token.with_room_config(dispatch_config(dispatch_agent, dispatch_metadata))
     return token.to_jwt()
 
 
