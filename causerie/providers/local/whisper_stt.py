@@ -1,9 +1,14 @@
 """faster-whisper STT (optional extra ``causerie[whisper]``), in-process on the CPU.
 
 Whisper is not a streaming model: the session wraps it with livekit's ``StreamAdapter``,
-which cuts utterances with the VAD and decodes each one whole. Models are never downloaded
-at run time (``local_files_only``): ``stt.model`` is a CTranslate2 model folder, or a size
-name already in the local Hugging Face cache.
+which cuts utterances with the VAD and decodes each one whole. Within a buffer, faster-whisper's
+own VAD (Silero, shipped in its wheel) drops the silences before decoding (``vad_filter``:
+by default on for buffers over ``_VAD_AUTO_S``, such as a file given to ``recognize()``; the
+session's utterances are cut by its VAD already): a long buffer is decoded speech segment by
+speech segment, and its silences give no hallucinated text. The language Whisper decoded
+in (detected when none is set) is the FINAL's ``language``. Models are never downloaded at run time
+(``local_files_only``): ``stt.model`` is a CTranslate2 model folder, or a size name already
+in the local Hugging Face cache.
 """
 
 from __future__ import annotations
@@ -23,18 +28,27 @@ from ...config.spec import ProviderSpec
 from ...errors import ProviderError
 from ..registry import BuildContext, ProviderInfo
 
-_OPTIONS = {"compute_type", "beam_size", "cpu_threads", "device"}
+_OPTIONS = {"compute_type", "beam_size", "cpu_threads", "device", "vad_filter"}
+_MODEL_FILES = ("model.bin", "config.json")  # what every CTranslate2 Whisper folder holds
+_VAD_AUTO_S = 10.0
 
 
 class WhisperSTT(stt.STT):
     def __init__(
-        self, model: Any, *, model_name: str, language: str | None, beam_size: int = 1
+        self,
+        model: Any,
+        *,
+        model_name: str,
+        language: str | None,
+        beam_size: int = 1,
+        vad_filter: bool | None = None,
     ) -> None:
         super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
         self._model = model
         self._model_name = model_name
         self._language = language
         self._beam_size = beam_size
+        self._vad_filter = vad_filter
 
     @property
     def model(self) -> str:
@@ -74,7 +88,9 @@ class WhisperSTT(stt.STT):
             audio,
             language=language,
             beam_size=self._beam_size,
-            vad_filter=False,
+            vad_filter=(
+                len(audio) > _VAD_AUTO_S * 16000 if self._vad_filter is None else self._vad_filter
+            ),
             condition_on_previous_text=False,
         )
         text = " ".join(s.text.strip() for s in segments).strip()
@@ -87,6 +103,18 @@ def load_model(name: str, base_dir: Path | None, options: dict[str, Any]) -> Any
     path = Path(name)
     if not path.is_absolute() and base_dir is not None and (base_dir / path).exists():
         path = base_dir / path
+    if path.is_dir() and not all((path / f).is_file() for f in _MODEL_FILES):
+        raise ProviderError(
+            f"stt provider 'whisper': {str(path)!r} is not a CTranslate2 Whisper model folder "
+            f"(it lacks {' and '.join(f for f in _MODEL_FILES if not (path / f).is_file())}). "
+            "Convert a Whisper model with ct2-transformers-converter, or set stt.model to a "
+            "size already in the Hugging Face cache (tiny, base, small...)."
+        )
+    if path.exists() and not path.is_dir():
+        raise ProviderError(
+            f"stt provider 'whisper': {str(path)!r} is a file; stt.model must be a CTranslate2 "
+            "Whisper model folder (with model.bin and config.json) or a size name"
+        )
     target = str(path) if path.exists() else name
     try:
         return WhisperModel(
@@ -119,7 +147,15 @@ def _build(spec: ProviderSpec, ctx: BuildContext) -> WhisperSTT:
         only = " (the model is English-only)" if model.supported_languages == ["en"] else ""
         raise ValueError(f"model {name!r} cannot transcribe language {language!r}{only}")
     beam_size = int(spec.options.get("beam_size", 1))
-    return WhisperSTT(model, model_name=name, language=language, beam_size=beam_size)
+    vad_filter = spec.options.get("vad_filter")
+    if vad_filter is not None and not isinstance(vad_filter, bool):
+        raise ValueError(
+            f"stt.options.vad_filter must be true, false or null (automatic: buffers over "
+            f"{_VAD_AUTO_S:.0f} s), got {vad_filter!r}"
+        )
+    return WhisperSTT(
+        model, model_name=name, language=language, beam_size=beam_size, vad_filter=vad_filter
+    )
 
 
 PROVIDER = ProviderInfo(
