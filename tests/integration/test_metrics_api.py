@@ -335,7 +335,8 @@ async def test_the_server_records_its_sessions(tmp_path: Path) -> None:
         assert spoken["stt_final_delay"] is not None and spoken["tts_ttfb"] is not None
         assert typed["user_text"] == "who are you" and typed["voice_to_voice"] is None
         metrics = (await http.get("/metrics")).text
-        assert 'causerie_sessions_started_total{agent="Causerie",transport="websocket"} 1.0' in metrics
+        started = 'causerie_sessions_started_total{agent="Causerie",transport="websocket"} 1.0'
+        assert started in metrics
         assert "causerie_voice_to_voice_seconds_count" in metrics
         dashboard = await http.get("/dashboard")
         assert dashboard.status_code == 200
