@@ -107,8 +107,9 @@ def load_model(name: str, base_dir: Path | None, options: dict[str, Any]) -> Any
         raise ProviderError(
             f"stt provider 'whisper': {str(path)!r} is not a CTranslate2 Whisper model folder "
             f"(it lacks {' and '.join(f for f in _MODEL_FILES if not (path / f).is_file())}). "
-            "Convert a Whisper model with ct2-transformers-converter, or set stt.model to a "
-            "size already in the Hugging Face cache (tiny, base, small...)."
+            "Models are not downloaded at run time: convert a Whisper model with "
+            "ct2-transformers-converter, or set stt.model to a size already in the Hugging "
+            "Face cache (tiny, base, small...)."
         )
     if path.exists() and not path.is_dir():
         raise ProviderError(
