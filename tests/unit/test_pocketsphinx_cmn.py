@@ -108,3 +108,21 @@ def test_noise_floor_is_deterministic_and_clips() -> None:
     assert out.max() == 32767 and out.min() > 32700
     silent = bytes(3200)
     assert with_floor(silent) == with_floor(silent) != silent
+
+
+def test_cmn_seed_option() -> None:
+    from causerie.config.spec import ProviderSpec
+    from causerie.errors import ProviderError
+    from causerie.providers.local.pocketsphinx_stt import _build
+    from causerie.providers.registry import BuildContext
+
+    def build(value: object) -> object:
+        spec = ProviderSpec(provider="pocketsphinx", options={"cmn_seed": value})
+        return _build(spec, BuildContext(language="en"))._opts.cmn_seed_s  # type: ignore[attr-defined]
+
+    assert build(None) is None  # pocketsphinx's own live CMN
+    assert build(0.8) == 0.8
+    with pytest.raises(
+        ProviderError, match=r"stt.options.cmn_seed must be a number from 0.3 to 2.8"
+    ):
+        build(5)

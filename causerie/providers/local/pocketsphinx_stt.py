@@ -10,6 +10,9 @@ How an utterance flows:
 * pocketsphinx's ``Vad`` gates the decoder (:mod:`.pocketsphinx_worker`): nothing is
   decoded until speech starts (with 0.3 s of pre-roll), so a silent session costs little.
 * INTERIM transcripts come from ``decoder.hyp()`` every ``interim_interval`` s of audio.
+* Each utterance is decoded under its own cepstral mean, as a whole-utterance decode would
+  be (:mod:`.pocketsphinx_cmn`): settled after ``cmn_seed`` s of it, or at the flush of a
+  shorter one; a stream's first utterance, and one whose mean jumped, is decoded again.
 * The utterance is finalized on ``flush()``. We declare ``manual_flush``, so the session
   flushes us, in audio order, when its VAD hears the end of speech (or its turn model
   decides). The decoder is up to date by then, so the FINAL costs only ``end_utt()``:
@@ -58,7 +61,7 @@ from ...config.spec import ProviderSpec
 from ...errors import ProviderError
 from ..registry import BuildContext, ProviderInfo
 from .pocketsphinx_pool import DecoderLoadError, DecoderPool, Worker, WorkerDied, get_pool
-from .pocketsphinx_worker import Event, RecognizerOptions, new_request_id
+from .pocketsphinx_worker import CMN_SEED_S, Event, RecognizerOptions, new_request_id
 
 __all__ = ["PROVIDER", "DecoderLoadError", "DecoderPool", "PocketSphinxSTT", "get_pool"]
 
@@ -79,6 +82,7 @@ class _StreamOptions:
     endpoint_silence: float | None
     vad_mode: int
     max_utterance_s: float
+    cmn_seed_s: float | None = CMN_SEED_S
 
 
 def _event(
@@ -185,6 +189,7 @@ class _Decoding:
                 endpoint_silence=o.endpoint_silence,
                 vad_mode=o.vad_mode,
                 max_utterance_s=o.max_utterance_s,
+                cmn_seed_s=o.cmn_seed_s,
                 start_pos=self._samples,
                 flushed=self._flushed,
             )
@@ -316,6 +321,7 @@ class PocketSphinxSTT(stt.STT):
         interim_interval: float = 0.3,
         endpoint_silence: float | None = 1.5,
         vad_mode: int = 0,
+        cmn_seed: float | None = CMN_SEED_S,
     ) -> None:
         super().__init__(
             capabilities=stt.STTCapabilities(
@@ -333,6 +339,7 @@ class PocketSphinxSTT(stt.STT):
             endpoint_silence=endpoint_silence,
             vad_mode=vad_mode,
             max_utterance_s=_MAX_UTTERANCE_S,
+            cmn_seed_s=cmn_seed,
         )
         self._streams: weakref.WeakSet[PocketSphinxStream] = weakref.WeakSet()
 
@@ -458,6 +465,9 @@ def _build(spec: ProviderSpec, ctx: BuildContext) -> PocketSphinxSTT:
         endpoint = None
     else:
         endpoint = _number(endpoint, "endpoint_silence", 0.2, 30.0)
+    cmn_seed = options.pop("cmn_seed", CMN_SEED_S)
+    if cmn_seed is not None:  # null: pocketsphinx's own live CMN (the model's default first)
+        cmn_seed = _number(cmn_seed, "cmn_seed", 0.3, 2.8)
     vad_mode = options.pop("vad_mode", 0)
     if vad_mode not in (0, 1, 2, 3) or isinstance(vad_mode, bool):
         raise ProviderError(
@@ -479,6 +489,7 @@ def _build(spec: ProviderSpec, ctx: BuildContext) -> PocketSphinxSTT:
         interim_interval=interim,
         endpoint_silence=endpoint,
         vad_mode=int(vad_mode),
+        cmn_seed=cmn_seed,
     )
 
 
@@ -506,7 +517,7 @@ def _check_config(config: Mapping[str, Any]) -> None:
     if unknown:
         raise ProviderError(
             f"stt.options: unknown option(s) {unknown} for pocketsphinx; allowed: "
-            "interim_interval, endpoint_silence, vad_mode, and pocketsphinx settings "
+            "interim_interval, endpoint_silence, vad_mode, cmn_seed, and pocketsphinx settings "
             "(any pocketsphinx.Config key: beam, maxhmmpf, fwdflat, ...)"
         )
     for key, value in config.items():
