@@ -34,7 +34,7 @@ def descendants(pid: int) -> set[int]:
 
 def stt_errors(server: ServerThread) -> float:
     text = httpx.get(server.url + "/metrics").text
-    found = re.findall(r'^causerie_errors_total\{component="stt"[^}]*\} (\S+)$', text, re.M)
+    found = re.findall(r'^causerie_errors_total\{[^}]*component="stt"[^}]*\} (\S+)$', text, re.M)
     return sum(float(x) for x in found)
 
 
