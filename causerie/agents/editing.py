@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from ruamel.yaml.error import YAMLError
 
 from ..config.edit import update_document
-from ..config.loader import _model_at, _named, _plain, _yaml
+from ..config.loader import _plain, _yaml, field_messages
 from ..config.spec import PROVIDER_KINDS, AgentSpec
 from ..errors import ConfigError
 
@@ -109,16 +109,8 @@ def _resolvable(registry: Any, kind: str, name: str) -> bool:
 
 def _field_errors(err: ValidationError, data: Any) -> FieldErrors:
     out: FieldErrors = {}
-    for e in err.errors():
-        loc = ".".join(str(p) for p in _named(e["loc"], data)) or "yaml"
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            parent = _model_at(e["loc"][:-1])
-            allowed = ", ".join(parent.model_fields) if parent else ""
-            msg = f"unknown field; allowed fields here: {allowed}"
-        elif e["type"] == "missing":
-            msg = "required field is missing"
-        out.setdefault(loc, msg)
+    for loc, msg in field_messages(err, data):
+        out.setdefault(loc or "yaml", msg)
     return out
 
 

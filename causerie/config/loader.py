@@ -163,12 +163,12 @@ def apply_overrides(
     return sources
 
 
-def format_validation_error(
-    err: ValidationError, sources: Mapping[str, str], where: str, data: Any = None
-) -> str:
-    lines = []
+def field_messages(err: ValidationError, data: Any = None) -> list[tuple[str, str]]:
+    """``(dotted field, message)`` for each error, named as the user wrote them ("" for the
+    top level), with the allowed fields for an unknown one."""
+    out = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in _named(e["loc"], data)) or "(top level)"
+        loc = ".".join(str(p) for p in _named(e["loc"], data))
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             parent = _model_at(e["loc"][:-1])
@@ -176,9 +176,18 @@ def format_validation_error(
             msg = f"unknown field; allowed fields here: {allowed}"
         elif e["type"] == "missing":
             msg = "required field is missing"
+        out.append((loc, msg))
+    return out
+
+
+def format_validation_error(
+    err: ValidationError, sources: Mapping[str, str], where: str, data: Any = None
+) -> str:
+    lines = []
+    for loc, msg in field_messages(err, data):
         src = sources.get(loc)
         origin = f" [from {src}]" if src else ""
-        lines.append(f"{where}: {loc}: {msg}{origin}")
+        lines.append(f"{where}: {loc or '(top level)'}: {msg}{origin}")
     return "\n".join(lines)
 
 
