@@ -29,6 +29,7 @@ from livekit.agents.voice.events import (
 from livekit.agents.voice.transcription import TranscriptSynchronizer
 
 from ..agent.faults import Faults, session_faults
+from ..agent.lk_events import trim_recorded_events
 from ..agent.pipeline import Pipeline
 from ..agent.session import build_agent, build_session
 from ..agent.userdata import SessionData
@@ -239,6 +240,7 @@ class LiveSession:
         self._segment_started_at = time.monotonic()
 
     def _on_segment_end(self, seg: Segment) -> None:
+        trim_recorded_events(self.session)  # once a reply: livekit's list never shrinks
         if seg.interrupted:
             # Frames already queued to the peer would keep the agent talking over the user.
             self._drop_audio()
