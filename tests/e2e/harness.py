@@ -51,7 +51,7 @@ class ServerThread:
             host="127.0.0.1",
             port=0,
             max_sessions=max_sessions,
-            connect_timeout=10.0,
+            connect_timeout=30.0,
             warm_sessions=2,  # tests open one or two at a time; 90 MB each
             session_rate_limit=100_000,  # every test connects from 127.0.0.1
         )

@@ -159,7 +159,7 @@ async def test_dashboard_shows_real_sessions(tmp_path: Path) -> None:
             # Live: a session starts while the page is open, then ends.
             c = rt.collector(session_id="newcomer", transport="webrtc", agent_name="Causerie")
             live = await text_session(c, ["hello"], close=False)
-            await page.wait_for_selector("#active tbody tr[data-id='newcomer']", timeout=30_000)
+            await page.wait_for_selector("#active tbody tr[data-id='newcomer']", timeout=60_000)
             await live.aclose()
             await until(
                 page, "() => !document.querySelector(\"#active tbody tr[data-id='newcomer']\")"

@@ -133,7 +133,7 @@ async def test_vendored_client_loads_and_a_dead_server_is_reported(
     page, requests = await open_page(browser, server.url)
     assert await page.evaluate("typeof window.LivekitClient") == "undefined"  # loaded on demand
     await page.click("#connect")
-    await page.wait_for_function("() => window.result !== null", timeout=30000)
+    await page.wait_for_function("() => window.result !== null", timeout=60_000)
     # The vendored build loaded from us; the only other address is the LiveKit server's.
     assert await page.evaluate("typeof window.LivekitClient.Room") == "function"
     assert await page.evaluate("window.LivekitClient.version") == "2.23.0"
@@ -153,7 +153,7 @@ async def test_a_server_without_livekit_settings_says_what_to_set(browser: Any) 
     with Server({}) as server:
         page, _ = await open_page(browser, server.url)
         await page.click("#connect")
-        await page.wait_for_function("() => window.result !== null", timeout=30000)
+        await page.wait_for_function("() => window.result !== null", timeout=60_000)
         notice = await page.text_content("#notice")
     assert notice is not None and "LIVEKIT_URL" in notice and "LIVEKIT_API_SECRET" in notice
 
@@ -177,7 +177,7 @@ async def test_the_talk_page_offers_livekit_and_says_what_is_missing(
     await page.wait_for_function(
         "() => document.querySelector('#notice') && "
         "document.querySelector('#notice').textContent.includes('LIVEKIT_URL')",
-        timeout=30000,
+        timeout=60_000,
     )
     notice = await page.text_content("#notice")
     assert notice is not None and "LIVEKIT_API_SECRET" in notice

@@ -51,7 +51,7 @@ async def test_typed_markup_is_text_and_runs_nothing(server: ServerThread, tmp_p
             assert response is not None
             assert "script-src 'self'" in response.headers["content-security-policy"]
             await page.wait_for_function(
-                "() => window.causerie.conn === 'connected'", timeout=15000
+                "() => window.causerie.conn === 'connected'", timeout=60_000
             )
             for payload in PAYLOADS:
                 await page.fill("#text", payload)
@@ -61,7 +61,7 @@ async def test_typed_markup_is_text_and_runs_nothing(server: ServerThread, tmp_p
                     """p => [...document.querySelectorAll('#transcript li')]
                            .filter(li => li.textContent.includes(p)).length >= 2""",
                     arg=payload,
-                    timeout=20000,
+                    timeout=60_000,
                 )
             injected = await page.evaluate(
                 "() => document.querySelectorAll('#transcript img, #transcript script, "
@@ -94,7 +94,7 @@ async def test_the_api_docs_render_offline_under_the_policy(server: ServerThread
             assert response is not None and response.status == 200
             assert "script-src 'self'" in response.headers["content-security-policy"]
             await page.wait_for_function(
-                "() => document.querySelectorAll('.opblock').length >= 5", timeout=30000
+                "() => document.querySelectorAll('.opblock').length >= 5", timeout=60_000
             )
             text = await page.text_content("#swagger-ui")
             assert text is not None and "/api/offer" in text and "/api/sessions" in text

@@ -27,8 +27,11 @@ def _server() -> Iterator[ServerThread]:
 def descendants(pid: int) -> set[int]:
     out: set[int] = set()
     for tid in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{tid}/children") as f:
-            out.update(int(x) for x in f.read().split())
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out.update(int(x) for x in f.read().split())
+        except FileNotFoundError:  # that thread ended meanwhile
+            continue
     return out
 
 
