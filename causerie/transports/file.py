@@ -199,7 +199,9 @@ async def talk(
             clock += FRAME_MS / 1000
             await asyncio.sleep(max(0.0, clock - time.monotonic()))
             # An utterance the STT heard nothing in gets no reply: stop waiting after 5 s.
-            given_up = bool(ends) and time.time() - ends[-1] > 5.0
+            # One it heard (its turn is committed) is waited for, up to tail_timeout.
+            unheard = len(result.turns) < len(ends)
+            given_up = bool(ends) and unheard and time.time() - ends[-1] > 5.0
             if _busy(session, audio_out) or not (
                 _after_reply(ends, replies, 0.0, None) or given_up
             ):

@@ -254,7 +254,7 @@ async def test_session_events_and_client_events_over_a_text_session() -> None:
         done = asyncio.Event()
         channel.subscribe(lambda e: done.set() if e["type"] == "turn_metrics" else None)
         assert json.loads(await clients.handle_rpc(rpc)) == {"ok": True}
-        await asyncio.wait_for(done.wait(), 10)
+        await asyncio.wait_for(done.wait(), 60)
     finally:
         await session.aclose()
         mapper.detach()

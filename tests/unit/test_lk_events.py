@@ -8,7 +8,7 @@ from livekit.agents.voice.events import AgentStateChangedEvent
 from causerie.agent.lk_events import trim_recorded_events
 
 
-def test_recorded_events_are_trimmed() -> None:
+async def test_recorded_events_are_trimmed() -> None:
     session: AgentSession = AgentSession()
     for _ in range(600):
         session.emit(

@@ -177,7 +177,7 @@ async def test_silence_ends_utterances_without_flush(engine: PocketSphinxSTT) ->
                         return texts
             return texts
 
-        assert len(await asyncio.wait_for(two_finals(), 10)) == 2
+        assert len(await asyncio.wait_for(two_finals(), 60)) == 2
 
 
 async def test_over_long_utterance(engine: PocketSphinxSTT, monkeypatch) -> None:
@@ -267,7 +267,7 @@ async def test_close_mid_utterance_leaves_nothing_behind() -> None:
     stream = s.stream()
     for f in frames(np.concatenate([silence(0.3), speak(COFFEE[0])]), 16000):
         stream.push_frame(f)
-    ev = await asyncio.wait_for(stream.__anext__(), 10)
+    ev = await asyncio.wait_for(stream.__anext__(), 60)
     assert ev.type == ET.START_OF_SPEECH
     await stream.aclose()
     assert other_tasks() == set()

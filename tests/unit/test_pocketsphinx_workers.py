@@ -167,7 +167,7 @@ async def test_a_worker_killed_mid_utterance_costs_only_that_utterance() -> None
         await paced(stream, np.concatenate([silence(0.5), morning, silence(0.3)]), clock)
         stream.flush()
         stream.end_input()
-        await asyncio.wait_for(reader, 10)
+        await asyncio.wait_for(reader, 60)
         second = stream.worker_pid
 
     kinds = [ev.type for ev in events]
