@@ -283,7 +283,7 @@ class RtcClient:
         import httpx
         from aiortc import RTCPeerConnection, RTCSessionDescription
 
-        from causerie.transports.webrtc import allow_loopback_candidates
+        from causerie.compat.aiortc import allow_loopback_candidates
 
         allow_loopback_candidates()
         self.pc = RTCPeerConnection()

@@ -27,6 +27,7 @@ from livekit import rtc
 from livekit.agents import StopResponse, llm
 from livekit.agents.voice import Agent, ModelSettings
 
+from ..compat.livekit import speech_input_modality
 from ..plugins.context import PluginSession
 from ..plugins.manager import PluginHost
 from .faults import Faults, apology
@@ -35,17 +36,6 @@ from .userdata import SessionData
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 _INSTRUCTIONS_ID = "lk.agent_task.instructions"  # livekit's id of the instructions message
 logger = logging.getLogger(__name__)
-
-
-def _input_modality() -> str | None:
-    """'audio' or 'text' for the reply being generated; None if livekit hides it."""
-    try:
-        from livekit.agents.voice.agent_activity import _SpeechHandleContextVar
-    except ImportError:  # a livekit refactor: fall back to "not handled yet" tracking only
-        return None
-    handle = _SpeechHandleContextVar.get(None)
-    details = getattr(handle, "input_details", None)
-    return getattr(details, "modality", None)
 
 
 class CauserieAgent(Agent):
@@ -174,7 +164,9 @@ class CauserieAgent(Agent):
 
     def _typed_turn(self, chat_ctx: llm.ChatContext) -> str | None:
         """Run the user-message hooks for a typed turn; returns the reply if one blocked it."""
-        if self.plugins is None or self._plugin_session is None or _input_modality() == "audio":
+        if self.plugins is None or self._plugin_session is None:
+            return None
+        if speech_input_modality() == "audio":
             return None  # a spoken turn: on_user_turn_completed has run (or will)
         items = chat_ctx.items
         idx = next(

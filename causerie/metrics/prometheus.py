@@ -17,10 +17,8 @@ answers what only it knows across hosts: ``causerie_store_active_sessions``.
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
-import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,12 +32,12 @@ from prometheus_client import (
     Histogram,
     ProcessCollector,
     generate_latest,
-    values,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
+from ..compat.prometheus import live_gauge_pids, multiprocess_enabled
 from ..errors import CauserieError
 from .records import ErrorRecord, Record, SessionEnd, SessionRecord, TurnRecord
 
@@ -111,16 +109,10 @@ TURN_HISTOGRAMS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 _MAX_LABEL = 80
-_LIVE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db$")
 
 
 def _label(value: str | None) -> str:
     return (value or "none")[:_MAX_LABEL]
-
-
-def multiprocess_enabled() -> bool:
-    """Whether this process's metric values live in ``PROMETHEUS_MULTIPROC_DIR`` files."""
-    return values.ValueClass is not values.MutexValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,11 +388,7 @@ def remove_dead_processes(path: str) -> list[int]:
     """Forget the live gauges of processes that have exited (what a process manager's
     child-exit hook would do; uvicorn has none). Same host only, as multiprocess mode is."""
     dead = []
-    for name in glob.glob(os.path.join(path, "gauge_live*_*.db")):
-        m = _LIVE_FILE.search(os.path.basename(name))
-        if m is None:
-            continue
-        pid = int(m.group(1))
+    for pid in live_gauge_pids(path):
         try:
             os.kill(pid, 0)
         except ProcessLookupError:

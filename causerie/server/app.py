@@ -72,8 +72,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from ..compat.aiortc import allow_loopback_candidates
         from ..providers.registry import Registry
 
+        # The process's one monkeypatch (aioice: offer 127.0.0.1), before any offer.
+        allow_loopback_candidates()
         own = pipeline is None
         reg = registry if isinstance(registry, Registry) else Registry.from_entry_points()
         if pipeline is None:

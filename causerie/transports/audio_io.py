@@ -135,6 +135,7 @@ class PacedAudioOutput(io.AudioOutput):
         self._next_at = time.monotonic()  # when what was sent so far will have played
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._finished = 0  # segments reported finished (livekit counts the captured ones)
 
     def start(self) -> None:
         if self._task is None:
@@ -174,8 +175,17 @@ class PacedAudioOutput(io.AudioOutput):
             self._current.interrupted = True
             self._end_segment()
         # Segments captured but not started yet must finish too, or wait_for_playout hangs.
-        while self._pending_playback_count > 0:
-            self.on_playback_finished(playback_position=0.0, interrupted=True)
+        while self.unfinished_segments > 0:
+            self._finish(0.0, interrupted=True)
+
+    @property
+    def unfinished_segments(self) -> int:
+        """Segments captured that have not reported ``playback_finished`` yet."""
+        return self.captured_playout_segments - self._finished
+
+    def _finish(self, position: float, *, interrupted: bool) -> None:
+        self._finished += 1
+        self.on_playback_finished(playback_position=position, interrupted=interrupted)
 
     def _begin_segment(self) -> None:
         self._segments += 1
@@ -187,11 +197,8 @@ class PacedAudioOutput(io.AudioOutput):
         if seg is not None and seg.interrupted:
             # What was sent ahead (the lead) was never heard.
             seg.played = max(0.0, seg.played - max(0.0, self._next_at - time.monotonic()))
-        if self._pending_playback_count > 0:
-            self.on_playback_finished(
-                playback_position=seg.played if seg else 0.0,
-                interrupted=seg.interrupted if seg else False,
-            )
+        if self.unfinished_segments > 0:
+            self._finish(seg.played if seg else 0.0, interrupted=seg.interrupted if seg else False)
         if seg is not None and self._on_end is not None:
             self._on_end(seg)
 

@@ -33,6 +33,7 @@ from aiortc.utils import uint16_add, uint16_gt
 from av import AudioFrame
 from livekit import rtc
 
+from ..compat.aiortc import replace_jitter_buffer
 from ..events.schema import encode
 from .audio_io import FRAME_MS
 from .bridge import IN_RATE, LiveSession
@@ -43,25 +44,6 @@ OUT_RATE = 48000
 OUT_SAMPLES = OUT_RATE * FRAME_MS // 1000  # 960
 _TIME_BASE = fractions.Fraction(1, OUT_RATE)
 _MAX_TRACK_FRAMES = 25  # 0.5 s: PacedAudioOutput already paces, so this only absorbs jitter
-
-
-def allow_loopback_candidates() -> None:
-    """aioice never offers 127.0.0.1; on a machine whose only route to the browser is
-    loopback (tests, a laptop offline) ICE would fail without it. Harmless elsewhere."""
-    import aioice.ice as ice
-
-    original = ice.get_host_addresses
-    if getattr(original, "_causerie_loopback", False):
-        return
-
-    def with_loopback(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        addresses = original(use_ipv4, use_ipv6)
-        if use_ipv4 and "127.0.0.1" not in addresses:
-            addresses.append("127.0.0.1")
-        return addresses
-
-    with_loopback._causerie_loopback = True  # type: ignore[attr-defined]
-    ice.get_host_addresses = with_loopback
 
 
 class AgentAudioTrack(MediaStreamTrack):
@@ -305,20 +287,12 @@ async def _server_stopping(slot: Any) -> None:
     await asyncio.sleep(0.3)
 
 
-def _no_jitter_buffer(receiver: Any) -> None:
-    """aiortc holds 4 audio packets (80 ms) before it decodes the first: latency the user
-    hears on every turn. A jitter buffer smooths playout, but our consumer is a recognizer,
-    which needs the frames in order, not on time; so each packet is decoded as it arrives
-    (see :class:`_InOrderAudio`). aiortc has no option for it, hence the private name;
-    skipped (aiortc's default stays) if a future aiortc renames it."""
-    name = "_RTCRtpReceiver__jitter_buffer"
-    if isinstance(getattr(receiver, name, None), JitterBuffer):
-        setattr(receiver, name, _InOrderAudio())
-
-
 class _InOrderAudio(JitterBuffer):
-    """Opus sends one whole frame per packet: pass each one on at once. A packet older than
-    one already passed (reordered, duplicated) is dropped: 20 ms the recognizer can spare."""
+    """In place of aiortc's audio jitter buffer, which holds 4 packets (80 ms) before it
+    decodes the first: latency the user hears on every turn. It smooths playout, but our
+    consumer is a recognizer, which needs the frames in order, not on time. Opus sends one
+    whole frame per packet: pass each one on at once. A packet older than one already
+    passed (reordered, duplicated) is dropped: 20 ms the recognizer can spare."""
 
     def __init__(self) -> None:
         super().__init__(capacity=16)
@@ -329,7 +303,8 @@ class _InOrderAudio(JitterBuffer):
         if self._next is not None and uint16_gt(self._next, seq):
             return False, None
         self._next = uint16_add(seq, 1)
-        return False, JitterFrame(data=packet._data, timestamp=packet.timestamp)  # type: ignore[attr-defined]
+        # An audio payload is the codec frame as is (aiortc depayloads only VP8 and H264).
+        return False, JitterFrame(data=packet.payload, timestamp=packet.timestamp)
 
 
 async def answer_offer(
@@ -341,7 +316,6 @@ async def answer_offer(
 ) -> tuple[RTCSessionDescription, WebRTCPeer]:
     """Apply the browser's offer and make the answer (ICE candidates gathered, inline).
     Raises ``ValueError`` for an offer aiortc cannot use. Then run ``peer.run(slot)``."""
-    allow_loopback_candidates()
     pc = RTCPeerConnection()
     peer = WebRTCPeer(
         pc,
@@ -355,7 +329,8 @@ async def answer_offer(
             raise ValueError("the offer has no audio section")
         pc.addTrack(peer.track)  # after the offer: reuses its audio transceiver (sendrecv)
         for transceiver in pc.getTransceivers():
-            _no_jitter_buffer(transceiver.receiver)
+            if transceiver.kind == "audio":
+                replace_jitter_buffer(transceiver.receiver, _InOrderAudio())
         await pc.setLocalDescription(await pc.createAnswer())
     except Exception as e:
         await pc.close()

@@ -26,7 +26,10 @@ import numpy as np
 from livekit import rtc
 from livekit.agents import APIConnectOptions, APIError, tts, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
+from pydantic import ValidationInfo, field_validator
 
+from ...compat.livekit import mark_tts_started
+from ...config.options import Options, given
 from ...config.spec import ProviderSpec
 from ...errors import ProviderError
 from ..registry import BuildContext, ProviderInfo
@@ -69,12 +72,17 @@ class _Options:
 
 
 def _int_option(name: str, value: Any) -> int:
+    try:
+        return _int_in_range(name, value)
+    except ValueError as e:
+        raise ProviderError(f"tts.options.{name}: {e}") from None
+
+
+def _int_in_range(name: str, value: Any) -> int:
     lo, hi, unit = _INT_OPTIONS[name]
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if not number or not float(value).is_integer() or not lo <= value <= hi:
-        raise ProviderError(
-            f"tts.options.{name} must be an integer from {lo} to {hi} ({unit}), got {value!r}"
-        )
+        raise ValueError(f"must be an integer from {lo} to {hi} ({unit}), got {value!r}")
     return int(value)
 
 
@@ -364,7 +372,7 @@ class EspeakSynthesizeStream(tts.SynthesizeStream):
                 output_emitter.push_timed_transcript(TimedString(text=text, start_time=spoken))
                 if not text.strip():
                     continue
-                self._mark_started()
+                mark_tts_started(self)
                 started = time.monotonic()
                 duration = await self._espeak._speak(text, output_emitter.push)
                 output_emitter.flush()
@@ -378,14 +386,25 @@ class EspeakSynthesizeStream(tts.SynthesizeStream):
             await utils.aio.cancel_and_wait(*tasks)
 
 
+class EspeakOptions(Options):
+    """``tts.options`` (the voice is ``tts.voice``)."""
+
+    rate: int = _DEFAULTS["rate"]
+    pitch: int = _DEFAULTS["pitch"]
+    volume: int = _DEFAULTS["volume"]
+    sample_rate: int | None = None
+
+    @field_validator("rate", "pitch", "volume", "sample_rate", mode="before")
+    @classmethod
+    def _in_range(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name == "sample_rate":
+            return value
+        return _int_in_range(str(info.field_name), value)
+
+
 def _build(spec: ProviderSpec, ctx: BuildContext) -> EspeakTTS:
-    unknown = set(spec.options) - set(_INT_OPTIONS)
-    if unknown:
-        raise ProviderError(
-            f"tts.options: unknown option(s) {sorted(unknown)} for espeak; "
-            f"allowed: {', '.join(_INT_OPTIONS)}"
-        )
-    return EspeakTTS(voice=spec.voice, language=ctx.language_for(spec), **spec.options)
+    opts: EspeakOptions = PROVIDER.parse_options(spec)
+    return EspeakTTS(voice=spec.voice, language=ctx.language_for(spec), **given(opts))
 
 
 PROVIDER = ProviderInfo(
@@ -396,4 +415,5 @@ PROVIDER = ProviderInfo(
     modules=("espeakng_loader",),
     offline=True,
     voices=("en-us", "en-gb", "fr-fr", "de", "es", "en-us+f3"),
+    options=EspeakOptions,
 )

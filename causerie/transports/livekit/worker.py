@@ -15,7 +15,6 @@ import functools
 import json
 import logging
 import os
-import re
 import signal
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ...compat.livekit import connect_attempts
 from .recording import recording
 from .room_session import AgentRuntime, RoomSession
 from .settings import Credentials, LiveKitUnreachable, WorkerSettings
@@ -55,8 +55,8 @@ class JobConfig:
 
 
 def load_runtime(job: JobConfig) -> AgentRuntime:
-    """Load the agent definition and build every provider (blocking: models load)."""
-    from ...agent.pipeline import build_pipeline
+    """Load the agent definition and build every provider and tool (blocking: models load,
+    the catalogue is indexed)."""
     from ...config.loader import load_config
     from ...providers.registry import Registry
 
@@ -67,7 +67,7 @@ def load_runtime(job: JobConfig) -> AgentRuntime:
         overrides=job.overrides or None,
         registry=registry,
     )
-    return AgentRuntime(loaded=loaded, pipeline=build_pipeline(loaded, registry))
+    return AgentRuntime.build_blocking(loaded, registry)
 
 
 def prewarm(job: JobConfig, proc: JobProcess) -> None:
@@ -128,8 +128,6 @@ async def runtime_for(
     """The runtime of this job's agent: the same definitions as ``causerie serve`` (the
     agent file and ``agents/*.yaml``), each as its file is now; the prewarmed pipeline is
     reused by every agent with the same providers. KeyError for an unknown agent."""
-    import dataclasses
-
     from ...agents.folder import AgentFolder
     from ...agents.runtimes import AgentRuntimes
 
@@ -151,9 +149,7 @@ async def runtime_for(
     if chosen is not None and chosen not in runtimes:
         raise KeyError(chosen)
     loaded, pipeline = await runtimes.resolve(chosen)
-    if loaded is prewarmed.loaded and pipeline is prewarmed.pipeline:
-        return prewarmed
-    return dataclasses.replace(prewarmed, loaded=loaded, pipeline=pipeline)
+    return await prewarmed.derive(loaded, pipeline)
 
 
 def _registry() -> Any:
@@ -286,11 +282,10 @@ def _raise_run_error(run_task: asyncio.Task[None], creds: Credentials) -> None:
     error = run_task.exception()
     if error is None:
         return
-    # AgentServer gives up with a bare RuntimeError (its cause dropped); each attempt's error
-    # was logged as a warning on the way.
-    found = re.search(r"failed to connect to livekit after (\d+) attempts", str(error))
-    if isinstance(error, RuntimeError) and found:
-        tries = int(found.group(1)) + 1
+    # Each attempt's error was logged as a warning on the way.
+    retries = connect_attempts(error)
+    if retries is not None:
+        tries = retries + 1
         raise LiveKitUnreachable(creds.url, f"no connection after {tries} attempt(s)") from None
     raise error
 
