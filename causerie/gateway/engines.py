@@ -38,7 +38,7 @@ class Engines:
         self._models: dict[str, dict[str, str]] = {}
         for kind in ("stt", "tts", "llm"):
             canonical = described[kind]
-            provider = loaded.spec.provider(kind).provider  # type: ignore[arg-type]
+            provider = loaded.spec.provider(kind).provider
             self._models[kind] = {canonical: canonical, provider: canonical}
         spec = loaded.spec.tts
         self.default_voice = spec.voice or str(getattr(pipeline.tts, "voice", "") or "default")
