@@ -1,21 +1,30 @@
-"""The shop assistant's function tools: catalogue search and presentation, comparison, a
-knowledge base, selection and cart, session memory, and the conclusion (order or not).
+"""The platform's function tools: the registry that gives an agent the tools of its apps
+(docs/APPS.md) and its declared HTTP tools (``declared/``, docs/TOOLS.md).
 
 ``build_tools(loaded)`` returns the tools ``agent.yaml`` enables; ``handle_client_action``
-applies a click in the client. See docs/TOOLS.md.
+hands a click in the client to the app that takes it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .registry import ALL_TOOLS, TOOL_GROUPS, build_tools, expand
+from .registry import build_tools, expand
 
 __all__ = ["ALL_TOOLS", "TOOL_GROUPS", "build_tools", "expand", "handle_client_action"]
 
 
-async def handle_client_action(session: Any, event: dict[str, Any]) -> dict[str, Any]:
-    """See :func:`causerie.tools.actions.handle_client_action`."""
-    from .actions import handle_client_action as handle
+def __getattr__(name: str) -> Any:
+    if name in ("ALL_TOOLS", "TOOL_GROUPS"):
+        from . import registry
 
-    return await handle(session, event)
+        return getattr(registry, name)
+    raise AttributeError(name)
+
+
+async def handle_client_action(session: Any, event: dict[str, Any]) -> dict[str, Any]:
+    """A click in the client, applied by the installed app that takes it (the dispatcher of
+    :class:`causerie.apps.AppRegistry`)."""
+    from ..apps.registry import AppRegistry
+
+    return await AppRegistry.from_entry_points().client_action(session, event)

@@ -1,27 +1,22 @@
-"""What every shop tool shares: the per-session data, a timeout, errors the LLM can read.
+"""What any app's tools may share: errors the LLM can read, the session's data, a timeout.
 
 A tool never crashes the conversation: a bad argument raises :func:`fail` (a ``ToolError``
-whose JSON message the LLM sees), a timeout or an unexpected exception becomes one too, and
-the exception is logged.
+whose JSON message the LLM sees), a timeout or an unexpected exception becomes one too
+(:func:`guarded`), and the exception is logged.
 """
 
 from __future__ import annotations
 
 import asyncio
-import difflib
 import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from livekit.agents import RunContext, StopResponse, ToolError
 
 from ..agent.userdata import SessionData
-from .catalogue import Product
-
-if TYPE_CHECKING:
-    from .shop import Shop
 
 logger = logging.getLogger("causerie.tools")
 
@@ -49,55 +44,13 @@ def session_data(ctx: RunContext[Any]) -> SessionData:
     return data
 
 
-class ToolBox:
-    """Base of the tool groups: holds the shop (catalogue, knowledge base, orders)."""
-
-    def __init__(self, shop: Shop) -> None:
-        self.shop = shop
-
-    def product(self, ref: str, language: str = "en") -> Product:
-        """A product from its id or (fuzzy) name; refuses unknown and ambiguous names."""
-        cat = self.shop.catalogue
-        ref = (ref or "").strip()
-        if not ref:
-            fail("missing_product", "Say which product (its id or name).")
-        exact = cat.get(ref)
-        if exact is not None:
-            return exact
-        found, candidates = cat.lexicon.best(ref)
-        if found is not None:
-            return found
-        if candidates:
-            fail(
-                "ambiguous_product",
-                f"{ref!r} matches several products; ask the user which one.",
-                query=ref,
-                candidates=[cat.card(p, language) for p in candidates[:5]],
-            )
-        names = {p.name.get(language): p for p in cat.products.values()}
-        close = difflib.get_close_matches(ref, list(names), n=3, cutoff=0.5)
-        fail(
-            "unknown_product",
-            f"No product matches {ref!r}. Do not invent one.",
-            query=ref,
-            suggestions=[{"id": names[n].id, "name": n} for n in close],
-        )
-
-    def products(self, refs: list[str], language: str = "en") -> list[Product]:
-        out: list[Product] = []
-        for ref in refs:
-            p = self.product(ref, language)
-            if p not in out:
-                out.append(p)
-        return out
-
-
 def guarded(fn: F) -> F:
-    """Per-tool timeout and error containment; keeps the signature for ``function_tool``."""
+    """Per-tool timeout (the box's ``tool_timeout``) and error containment; keeps the
+    signature for ``function_tool``."""
 
     @functools.wraps(fn)
-    async def wrapper(self: ToolBox, ctx: RunContext[Any], *args: Any, **kwargs: Any) -> Any:
-        timeout = self.shop.options.tool_timeout
+    async def wrapper(self: Any, ctx: RunContext[Any], *args: Any, **kwargs: Any) -> Any:
+        timeout: float = self.tool_timeout
         try:
             return await asyncio.wait_for(fn(self, ctx, *args, **kwargs), timeout=timeout)
         except (ToolError, StopResponse):

@@ -19,15 +19,15 @@ import soundfile as sf
 from hypothesis import given
 from hypothesis import strategies as st
 
+from causerie.apps.shop.catalogue import Catalogue
+from causerie.apps.shop.catalogue_loader import load_catalogue
 from causerie.audio.wav import PCM, read_wav
 from causerie.config.loader import LoadedConfig, load_config
 from causerie.errors import AudioFileError, CauserieError, ConfigError
-from causerie.tools.catalogue import Catalogue
-from causerie.tools.catalogue_loader import load_catalogue
 from tests.fuzzing import TRIED, budget, report_tried  # noqa: F401 - a fixture
 
 ROOT = Path(__file__).resolve().parents[2]
-CATALOGUE = ROOT / "causerie" / "tools" / "data" / "catalogue.json"
+CATALOGUE = ROOT / "causerie" / "apps" / "shop" / "data" / "catalogue.json"
 
 
 @contextmanager

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
+from causerie.apps.shop.options import ShopOptions
+from causerie.apps.shop.shop import load_shop
+from causerie.apps.shop.skill.skill import ShopSkill
 from causerie.providers.local.scripted.brain import Reply, ToolRequest, ToolResult, Turn
 from causerie.providers.local.scripted.llm import ScriptedLLM, load_skill
-from causerie.providers.local.scripted.shop import ShopSkill
 from causerie.providers.local.scripted.smalltalk import SmallTalk
 from causerie.tools.registry import ALL_TOOLS
-from causerie.tools.shop import ShopOptions, load_shop
 
 CAT = load_shop(ShopOptions()).catalogue
 SKILL = ShopSkill()

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from causerie.apps.shop.catalogue_loader import load_catalogue
+from causerie.apps.shop.options import DEFAULT_CATALOGUE
+from causerie.apps.shop.search import Index, Query, search
 from causerie.errors import ConfigError
-from causerie.tools.catalogue_loader import load_catalogue
-from causerie.tools.search import Index, Query, search
-from causerie.tools.shop import DEFAULT_CATALOGUE
 
 SAMPLE = load_catalogue(DEFAULT_CATALOGUE)
 INDEX = Index(SAMPLE)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from causerie.apps.shop.knowledge import KnowledgeBase, split_markdown, stem
+from causerie.apps.shop.options import DEFAULT_KB
 from causerie.errors import ConfigError
-from causerie.tools.knowledge import KnowledgeBase, split_markdown, stem
-from causerie.tools.shop import DEFAULT_KB
 
 KB = KnowledgeBase(DEFAULT_KB)
 

@@ -14,12 +14,13 @@ from livekit.agents import RunContext, function_tool
 from livekit.agents.voice import Agent, AgentSession
 
 from causerie.agent.userdata import SessionData
+from causerie.apps.shop.base import ToolBox, guarded
+from causerie.apps.shop.options import ShopOptions
+from causerie.apps.shop.shop import load_shop
+from causerie.apps.shop.toolset import tools_for
 from causerie.providers.local.scripted.brain import Reply, ToolRequest, Turn
 from causerie.providers.local.scripted.llm import ScriptedLLM
 from causerie.tools import handle_client_action
-from causerie.tools.base import ToolBox, guarded
-from causerie.tools.registry import tools_for
-from causerie.tools.shop import ShopOptions, load_shop
 from tests.waiting import until
 
 

@@ -11,6 +11,7 @@ import httpx
 from livekit.agents import RunContext, ToolError, llm
 from livekit.agents.llm import function_tool
 
+from ...apps.tool import AppRawTool
 from ..base import session_data
 from .http import ApiAnswer, ApiCaller
 from .spec import ApiToolSpec
@@ -37,10 +38,9 @@ def build_api_tool(
             _emit_card(tool, caller, answer, context)
         return answer.text
 
-    fn = function_tool(call, raw_schema=schema)
-    fn.scripted_resources = resources if resources is not None else {}  # type: ignore[attr-defined]
-    fn.scripted_resources.setdefault("api_tools", {})[tool.name] = tool  # type: ignore[attr-defined]
-    return fn
+    shared = resources if resources is not None else {}
+    shared.setdefault("api_tools", {})[tool.name] = tool
+    return AppRawTool(function_tool(call, raw_schema=schema), shared)
 
 
 def _checked(tool: ApiToolSpec, args: dict[str, Any]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ class Turn:
     past_tools: list[ToolResult] = field(default_factory=list)
     """Tool calls of earlier turns with their outputs, oldest first ("it": the last product)."""
     resources: Mapping[str, Any] = field(default_factory=dict)
-    """What the tools offer the brain (``tool.scripted_resources``), e.g. the catalogue."""
+    """What the tools offer the brain (``AppTool`` resources), e.g. the catalogue."""
 
     @property
     def words(self) -> list[str]:

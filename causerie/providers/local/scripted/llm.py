@@ -6,11 +6,10 @@ so a conversation that works here works unchanged with a real LLM.
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from livekit.agents import llm
 from livekit.agents.types import (
@@ -20,26 +19,30 @@ from livekit.agents.types import (
     NotGivenOr,
 )
 
+from ....apps.tool import resources_of
 from .api_tools import ApiToolSkill
 from .brain import Reply, Skill, ToolResult, Turn
 from .smalltalk import SmallTalk, fallback
 
-# Skills are named in ``llm.options.skills``; values are "module:factory" paths, imported on use.
-SKILLS: dict[str, str] = {
-    "smalltalk": "causerie.providers.local.scripted.smalltalk:SmallTalk",
-    "shop": "causerie.providers.local.scripted.shop:ShopSkill",
-}
+if TYPE_CHECKING:
+    from ....apps.registry import AppRegistry
+
+# Skills are named in ``llm.options.skills``: the brain's own, then those the installed apps
+# offer (``causerie.apps`` entry points, docs/APPS.md).
+BUILTIN_SKILLS: dict[str, type[SmallTalk]] = {"smalltalk": SmallTalk}
 
 
-def load_skill(name: str, agent_name: str) -> Skill:
-    path = SKILLS.get(name)
-    if path is None:
-        raise ValueError(
-            f"unknown scripted skill {name!r}; known skills: {', '.join(sorted(SKILLS))}"
-        )
-    mod, _, attr = path.partition(":")
-    factory = getattr(importlib.import_module(mod), attr)
-    skill: Skill = factory(agent_name=agent_name)
+def load_skill(name: str, agent_name: str, apps: AppRegistry | None = None) -> Skill:
+    builtin = BUILTIN_SKILLS.get(name)
+    if builtin is not None:
+        return builtin(agent_name=agent_name)
+    from ....apps.registry import AppRegistry
+
+    registry = apps if apps is not None else AppRegistry.from_entry_points()
+    skill = registry.skill(name, agent_name=agent_name)
+    if skill is None:
+        known = sorted([*BUILTIN_SKILLS, *registry.skill_names])
+        raise ValueError(f"unknown scripted skill {name!r}; known skills: {', '.join(known)}")
     return skill
 
 
@@ -140,11 +143,7 @@ def build_turn(chat_ctx: llm.ChatContext, tools: list[llm.Tool], language: str) 
                 user_text = text
             history.append((item.role, text))
     names = frozenset(t.id for t in tools)
-    resources: dict[str, Any] = {}
-    for t in tools:
-        res = getattr(t, "scripted_resources", None)
-        if isinstance(res, dict):
-            resources.update(res)
+    resources = resources_of(tools)
     return Turn(
         user_text=user_text,
         language=language,

@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ....tools.catalogue import Catalogue, Product
-from ....tools.state import ALLERGEN_SYNONYMS
+from ....providers.local.scripted.brain import ToolResult
 from ....tools.textnorm import normalize, singular, terms
-from .brain import ToolResult
+from ..catalogue import Catalogue, Product
+from ..state import ALLERGEN_SYNONYMS
 
 _NUMBERS = {
     w: int(n)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .brain import Turn, pick
+from ....providers.local.scripted.brain import Turn, pick
 
 
 def money(amount: float, lang: str) -> str:

@@ -21,8 +21,8 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from ..errors import ConfigError
-from .textnorm import terms
+from ...errors import ConfigError
+from ...tools.textnorm import terms
 
 # bm25s logs each index build at DEBUG on its own logger; keep the CLI quiet.
 logging.getLogger("bm25s").setLevel(logging.WARNING)

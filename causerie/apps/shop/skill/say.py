@@ -11,8 +11,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .brain import ToolResult, Turn, normalize, pick
-from .shop_say_cart import cart, error, finish, listing, memory, money, order, selection
+from ....providers.local.scripted.brain import ToolResult, Turn, normalize, pick
+from .say_cart import cart, error, finish, listing, memory, money, order, selection
 
 
 def _first_sentences(text: str, n: int = 2) -> str:

@@ -7,8 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ...tools.textnorm import normalize, terms
 from .catalogue import Catalogue, Product
-from .textnorm import normalize, terms
 
 Sort = Literal["relevance", "price_asc", "price_desc", "name"]
 

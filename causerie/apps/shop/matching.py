@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .textnorm import normalize, singular, terms
+from ...tools.textnorm import normalize, singular, terms
 
 if TYPE_CHECKING:
     from .catalogue import Catalogue, Product

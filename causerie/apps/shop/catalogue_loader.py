@@ -16,7 +16,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 from .catalogue import Catalogue, Category, Localized, Producer, Product
 
 PRODUCT_FIELDS = (

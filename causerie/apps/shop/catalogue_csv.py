@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 from .catalogue import Catalogue, Category, Producer, Product
 from .catalogue_loader import _add, _Problems, _product
 

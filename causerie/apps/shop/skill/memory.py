@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .brain import ToolRequest, Turn, pick
+from ....providers.local.scripted.brain import ToolRequest, Turn, pick
 
 _END = r"(?:[.,!?;]|\s+and\s|\s+et\s|$)"
 _NAME = re.compile(

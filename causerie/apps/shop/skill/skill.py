@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import re
 
-from ....tools.catalogue import Catalogue, Product
+from ....providers.local.scripted.brain import Reply, Response, ToolRequest, ToolResult, Turn, pick
 from ....tools.textnorm import singular, terms
-from . import shop_words as W
-from .brain import Reply, Response, ToolRequest, ToolResult, Turn, pick
-from .shop_memory import memory_request, recall, welcome_back
-from .shop_nlu import (
+from ..catalogue import Catalogue, Product
+from . import words as W
+from .memory import memory_request, recall, welcome_back
+from .nlu import (
     NUMBER_WORDS,
     REFERENCES,
     SEARCH_WORDS,
@@ -31,7 +31,7 @@ from .shop_nlu import (
     search_slots,
     segments,
 )
-from .shop_say import PHRASES, listing, many_adds, say
+from .say import PHRASES, listing, many_adds, say
 
 CAN_DO_EN = (
     "I can find products, show their details and producers, compare them, answer questions "

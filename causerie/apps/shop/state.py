@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..agent.userdata import SessionData
+from ...agent.userdata import SessionData
+from ...tools.textnorm import normalize
 from .catalogue import Catalogue
-from .textnorm import normalize
 
 
 def cart(data: SessionData) -> dict[str, int]:

@@ -10,69 +10,17 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError
 from .catalogue import Catalogue
 from .catalogue_loader import load_catalogue
 from .knowledge import KnowledgeBase
+from .options import ShopOptions
 from .orders import OrderBook
 from .search import Index
 
-DATA_DIR = Path(__file__).parent / "data"
-DEFAULT_CATALOGUE = DATA_DIR / "catalogue.json"
-DEFAULT_KB = DATA_DIR / "kb"
-
-
-@dataclass(frozen=True)
-class ShopOptions:
-    catalogue: Path = DEFAULT_CATALOGUE
-    knowledge_base: Path | None = DEFAULT_KB
-    data_dir: Path = Path("var")
-    tool_timeout: float = 5.0
-    max_quantity: int = 20
-    search_limit: int = 5
-    kb_min_score: float = 0.3
-    kb_min_coverage: float = 0.51
-
-    @classmethod
-    def from_config(cls, options: dict[str, Any], base_dir: Path) -> ShopOptions:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(
-                f"tool_options: unknown option(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(known))}"
-            )
-
-        def path(key: str, default: Path | None) -> Path | None:
-            raw = options.get(key, default)
-            if raw in (None, "", False):
-                return None
-            p = Path(str(raw)).expanduser()
-            return p if p.is_absolute() else base_dir / p
-
-        def number(key: str, kind: type, lo: float, hi: float) -> Any:
-            raw = options.get(key, getattr(cls, key))
-            if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not lo <= raw <= hi:
-                raise ConfigError(
-                    f"tool_options.{key}: expected a number from {lo:g} to {hi:g}, got {raw!r}"
-                )
-            return kind(raw)
-
-        catalogue = path("catalogue", DEFAULT_CATALOGUE)
-        data_dir = path("data_dir", Path("var"))
-        assert catalogue is not None and data_dir is not None
-        return cls(
-            catalogue=catalogue,
-            knowledge_base=path("knowledge_base", DEFAULT_KB),
-            data_dir=data_dir,
-            tool_timeout=number("tool_timeout", float, 0.05, 120),
-            max_quantity=number("max_quantity", int, 1, 10_000),
-            search_limit=number("search_limit", int, 1, 20),
-            kb_min_score=number("kb_min_score", float, 0, 100),
-            kb_min_coverage=number("kb_min_coverage", float, 0, 1),
-        )
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 @dataclass
@@ -124,3 +72,11 @@ def load_shop(options: ShopOptions) -> Shop:
                 cache.clear()
     catalogue, index = _catalogues[cat_key]
     return Shop(catalogue, index, kb, OrderBook(options.data_dir), options)
+
+
+def shop_of(tools: Iterable[Any]) -> Shop | None:
+    """The shop behind a list of tools (e.g. an agent's), if any."""
+    from ..tool import resources_of
+
+    shop = resources_of(list(tools)).get("shop")
+    return shop if isinstance(shop, Shop) else None

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .textnorm import normalize
+from ...tools.textnorm import normalize
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Clicks in the client (``user_interaction`` / ``custom_action`` events) applied to the
 session's cart and selection, then acknowledged out loud.
 
-The transport calls :func:`handle_client_action` with the event it received, e.g.::
+The platform's app registry passes each click it receives to :func:`handle_client_action`, e.g.::
 
     {"type": "custom_action", "action": "add_to_cart", "product_id": "comte-18-mois", "quantity": 2}
 
@@ -17,8 +17,8 @@ from typing import Any
 
 from livekit.agents import ToolError
 
-from ..agent.userdata import SessionData
-from .registry import shop_of
+from ...agent.userdata import SessionData
+from .shop import shop_of
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,19 @@ def money(amount: float, language: str) -> str:
     return f"{text.replace('.', ',')} euros" if language == "fr" else f"{text} euros"
 
 
+def _action(event: dict[str, Any]) -> str:
+    f = _fields(event)
+    action = str(f.get("action") or f.get("name") or "").strip().lower()
+    return _SYNONYMS.get(action, action)
+
+
+def is_shop_action(session: Any, event: dict[str, Any]) -> bool:
+    """A shop click, or any click on an agent that has the shop (it answers unknown ones)."""
+    if _action(event) in ACTIONS:
+        return True
+    return shop_of(getattr(session.current_agent, "tools", [])) is not None
+
+
 def _fields(event: dict[str, Any]) -> dict[str, Any]:
     inner = event.get("data") or event.get("payload") or {}
     return {**event, **inner} if isinstance(inner, dict) else dict(event)
@@ -88,8 +101,7 @@ async def handle_client_action(session: Any, event: dict[str, Any]) -> dict[str,
     from .buckets import BucketTools
 
     f = _fields(event)
-    action = str(f.get("action") or f.get("name") or "").strip().lower()
-    action = _SYNONYMS.get(action, action)
+    action = _action(event)
     data: SessionData = session.userdata
     lang = data.language
     agent = session.current_agent

@@ -1,0 +1,74 @@
+"""What an app declares: its tool groups and their options, brain skills and client actions.
+
+An app is a package whose entry point (group ``causerie.apps``) is an :class:`App`. Built-in
+apps (the shop, the appointment desk) register exactly like a third party's. Importing the
+entry point must stay cheap: an app imports its tools, data and skills inside its methods.
+See docs/APPS.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from livekit.agents import llm
+
+    from ..providers.local.scripted.brain import Skill
+
+
+class AppOptions(BaseModel):
+    """Base of an app's ``tool_options`` model: unknown keys are refused, values frozen.
+
+    Relative paths are resolved by the app against ``AppContext.base_dir``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class AppContext(BaseModel):
+    """What an app gets to build its tools besides its options."""
+
+    model_config = ConfigDict(frozen=True)
+
+    base_dir: Path
+    """Folder of agent.yaml: relative paths in options are relative to it."""
+    language: str = "en"
+
+
+class App:
+    """Base of an app. Subclass it, fill the class attributes, override what you offer."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    groups: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """Tool group -> its tool names, in the order an LLM should see them."""
+    aliases: ClassVar[Mapping[str, str]] = {}
+    """Other names for groups (``kb`` -> ``knowledge``)."""
+    skills: ClassVar[tuple[str, ...]] = ()
+    """Scripted-brain skills this app offers (``llm.options.skills`` names)."""
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        return tuple(t for group in self.groups.values() for t in group)
+
+    def options_model(self) -> type[AppOptions]:
+        """The typed ``tool_options`` of this app's tool groups."""
+        return AppOptions
+
+    def build_tools(
+        self, options: AppOptions, names: Sequence[str], ctx: AppContext
+    ) -> list[llm.FunctionTool]:  # type: ignore[type-arg]
+        """The tools ``names`` (a subset of :attr:`tools`, in that order)."""
+        return []
+
+    def skill(self, name: str, *, agent_name: str) -> Skill:
+        """The scripted brain's skill ``name`` (one of :attr:`skills`)."""
+        raise KeyError(name)
+
+    async def client_action(self, session: Any, event: dict[str, Any]) -> dict[str, Any] | None:
+        """Apply a click in the page. Return ``{"ok", "action", "message"}``, or ``None`` when
+        the event is not for this app."""
+        return None

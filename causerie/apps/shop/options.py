@@ -1,0 +1,39 @@
+"""The shop's ``tool_options`` (agent.yaml), typed: a misspelt or out-of-range option is
+refused with its name and the allowed ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from ..api import AppOptions
+
+DATA_DIR = Path(__file__).parent / "data"
+DEFAULT_CATALOGUE = DATA_DIR / "catalogue.json"
+DEFAULT_KB = DATA_DIR / "kb"
+
+
+class ShopOptions(AppOptions):
+    catalogue: Path = Field(DEFAULT_CATALOGUE, description="JSON, YAML or CSV catalogue")
+    knowledge_base: Path | None = Field(DEFAULT_KB, description="folder of Markdown documents")
+    data_dir: Path = Field(Path("var"), description="where orders are written")
+    tool_timeout: float = Field(5.0, ge=0.05, le=120, description="seconds per tool call")
+    max_quantity: int = Field(20, ge=1, le=10_000, description="per product and order")
+    search_limit: int = Field(5, ge=1, le=20, description="products per search")
+    kb_min_score: float = Field(0.3, ge=0, le=100)
+    kb_min_coverage: float = Field(0.51, ge=0, le=1)
+
+    @field_validator("knowledge_base", mode="before")
+    @classmethod
+    def _off(cls, v: object) -> object:
+        return None if v in ("", False) else v  # `knowledge_base: ""` turns it off
+
+    @field_validator("catalogue", "knowledge_base", "data_dir", mode="after")
+    @classmethod
+    def _relative_to_agent(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        base = (info.context or {}).get("base_dir")
+        if v is None:
+            return None
+        v = v.expanduser()
+        return base / v if base is not None and not v.is_absolute() else v

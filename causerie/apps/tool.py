@@ -1,0 +1,46 @@
+"""``AppTool``: a function tool that also offers the scripted brain some resources
+(the catalogue, the declared tools' specs), kept in our own subclass."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from livekit.agents import llm
+
+
+class AppTool(llm.FunctionTool):  # type: ignore[type-arg]
+    """A bound function tool plus what it offers the scripted brain (e.g. the catalogue).
+
+    Our own subclass carries the metadata, so nothing is hung on livekit's objects; a real
+    LLM sees an ordinary function tool (same id, schema and call)."""
+
+    def __init__(self, tool: llm.FunctionTool, resources: Mapping[str, Any]) -> None:  # type: ignore[type-arg]
+        super().__init__(tool, tool.info)  # calling the wrapper calls the bound tool
+        self.resources: Mapping[str, Any] = resources
+
+    @property
+    def scripted_resources(self) -> Mapping[str, Any]:
+        """Former name of :attr:`resources` (prefer :func:`resources_of`)."""
+        return self.resources
+
+
+class AppRawTool(llm.RawFunctionTool):  # type: ignore[type-arg]
+    """:class:`AppTool` for a tool declared with a raw JSON Schema (declared HTTP tools)."""
+
+    def __init__(self, tool: llm.RawFunctionTool, resources: Mapping[str, Any]) -> None:  # type: ignore[type-arg]
+        super().__init__(tool, tool.info)
+        self.resources: Mapping[str, Any] = resources
+
+    @property
+    def scripted_resources(self) -> Mapping[str, Any]:
+        return self.resources
+
+
+def resources_of(tools: Sequence[Any]) -> dict[str, Any]:
+    """Everything the app tools in ``tools`` offer the brain, merged."""
+    out: dict[str, Any] = {}
+    for t in tools:
+        if isinstance(t, (AppTool, AppRawTool)):
+            out.update(t.resources)
+    return out
