@@ -7,7 +7,7 @@ stays a pure function: the CLI gathers the installed plugins, built-in and decla
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +112,48 @@ def _language_fix(kind: str, language: str, current: Any, registry: Any) -> str:
     return "in agent.yaml, use one of:\n    " + "\n    ".join(lines[:4]) + more + own
 
 
+def options_problems(model: Any, options: Any, where: str) -> list[Problem]:
+    """``options`` against their declared model (:mod:`.options`): for tool groups and plugins
+    as for providers."""
+    from .options import OptionsError, parse_options
+
+    try:
+        parse_options(model, options, where)
+    except OptionsError as e:
+        return [Problem(field, msg) for field, msg in e.problems]
+    return []
+
+
+def check_provider_options(spec: AgentSpec, registry: Any) -> list[Problem]:
+    """Every provider's ``options`` against its model, fallbacks included (``llm[1].options``)."""
+    problems = []
+    for kind in ("stt", "llm", "tts", "vad"):
+        for i, pspec in enumerate(spec.chain(kind)):  # type: ignore[arg-type]
+            try:
+                info = registry.get(kind, pspec.provider)
+            except Exception:  # an unknown provider is reported by the loader
+                continue
+            stage = f"{kind}[{i}]" if i else kind
+            problems += [Problem(f, m) for f, m in info.option_problems(pspec, stage)]
+    return problems
+
+
+def check_plugin_options(options: Mapping[str, Any], known: Mapping[str, Any]) -> list[Problem]:
+    """``plugin_options.<name>`` against the options model the plugin declares."""
+    from ..plugins.manager import options_model
+
+    problems = []
+    for name, opts in options.items():
+        info = known.get(name)
+        try:
+            model = options_model(info.load()) if info is not None else None
+        except Exception:  # a broken plugin: check_plugins names it
+            continue
+        if model is not None:
+            problems += options_problems(model, opts, f"plugin_options.{name}")
+    return problems
+
+
 def known_tool_names(loaded: LoadedConfig) -> set[str]:
     """Built-in tools, their groups and aliases, and the tools the agent declares."""
     from ..tools import registry as tools
@@ -131,7 +173,9 @@ def start_problems(loaded: LoadedConfig, registry: Any) -> list[Problem]:
 
     spec = loaded.spec
     return [
+        *check_provider_options(spec, registry),
         *check_plugins(spec.plugins, available_plugins()),
+        *check_plugin_options(spec.plugin_options, available_plugins()),
         *check_tools(spec.tools, known_tool_names(loaded)),
         *check_languages(spec, registry, ("stt", "tts")),
         *check_api_tools(loaded),

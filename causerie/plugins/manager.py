@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
+from pydantic import BaseModel
 
+from ..config.options import OptionsError, given, parse_options
 from ..errors import ConfigError
 from . import hookspecs
 from .context import PluginSession, UserMessage
@@ -85,6 +87,25 @@ def available_plugins() -> dict[str, PluginInfo]:
     return out
 
 
+def options_model(plugin: Any) -> type[BaseModel] | None:
+    """The options model a plugin declares as ``Options`` (a pydantic model, see
+    :class:`causerie.config.options.Options`); None: its options stay a plain dict."""
+    model = getattr(plugin, "Options", None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def checked_options(name: str, plugin: Any, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``plugin_options.<name>`` validated by the plugin's model: the options as written, or a
+    :class:`ConfigError` naming each bad field and the allowed ones."""
+    model = options_model(plugin)
+    if model is None:
+        return dict(options)
+    try:
+        return given(parse_options(model, options, f"plugin_options.{name}"))
+    except OptionsError as e:
+        raise ConfigError(str(e)) from None
+
+
 def check_names(names: Sequence[str], known: Mapping[str, PluginInfo] | None = None) -> None:
     known = available_plugins() if known is None else known
     unknown = [n for n in names if n not in known]
@@ -125,7 +146,10 @@ class PluginHost:
         known = available_plugins()
         check_names(self.names, known)
         for name in self.names:
-            self.register(name, known[name].load())
+            plugin = known[name].load()
+            if name in self.options:  # checked once here, not at every hook call
+                self.options[name] = checked_options(name, plugin, self.options[name])
+            self.register(name, plugin)
 
     def register(self, name: str, plugin: Any) -> None:
         """Register a plugin object under ``name`` (tests and embedders may call this)."""

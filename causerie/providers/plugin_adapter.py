@@ -3,7 +3,8 @@
 The registry asks :class:`PluginAdapter` for names it has no curated module for. The adapter
 builds the plugin's public ``STT``/``TTS``/``LLM`` class from the spec: ``model``, ``voice``,
 ``language``, ``base_url`` and ``api_key`` go to the constructor's matching argument, and
-every ``options`` key must be one of its arguments, of the annotated type. Keys come from
+every ``options`` key must be one of its arguments, of the annotated type (the options model
+is derived from the constructor, :func:`causerie.config.options.signature_options`). Keys come from
 Causerie's merged environment (``.env`` included), per :mod:`.catalogue`.
 """
 
@@ -15,10 +16,12 @@ import inspect
 import re
 import typing
 from collections.abc import Mapping
-from functools import partial
-from types import UnionType
+from functools import cache, partial
 from typing import Any
 
+from pydantic import BaseModel
+
+from ..config.options import OptionsError, given, parse_options, signature_options, type_name
 from ..config.spec import ProviderKind, ProviderSpec
 from ..errors import ProviderError
 from .catalogue import VENDORS, Vendor, find_vendor
@@ -80,7 +83,23 @@ def _info(vendor: Vendor | None, module: str, kind: str, name: str | None = None
         key_groups=groups,
         key_options=vendor.key_options if vendor else (),
         package=f"livekit-plugins-{module}",
+        options=partial(options_model, module, k),
     )
+
+
+def options_model(module: str, kind: ProviderKind) -> type[BaseModel]:
+    """The plugin class's constructor arguments as an options model (the class must exist:
+    :func:`build` says which classes the plugin offers)."""
+    mod = importlib.import_module(f"livekit.plugins.{module}")
+    cls = getattr(mod, CLASSES[kind], None)
+    if not isinstance(cls, type):
+        return signature_options(lambda: None, "no options")
+    return _derived(cls)
+
+
+@cache
+def _derived(cls: type) -> type[BaseModel]:
+    return signature_options(cls, f"{cls.__module__}.{cls.__name__}")
 
 
 def build(
@@ -96,7 +115,10 @@ def build(
             f"it offers: {', '.join(offers) or 'none of STT, TTS, LLM'}"
         )
     params = _params(cls)
-    kwargs = _options(kind, label, cls, params, spec.options)
+    try:
+        kwargs = given(parse_options(_derived(cls), spec.options, f"{kind}.options"))
+    except OptionsError as e:
+        raise ProviderError(str(e)) from None
     fixed: dict[str, Any] = {
         "model": spec.model,
         "voice": spec.voice,
@@ -160,24 +182,6 @@ def _fit(value: str, hint: Any) -> Any:
     return value
 
 
-def _options(
-    kind: str, label: str, cls: type, params: Mapping[str, inspect.Parameter], options: Any
-) -> dict[str, Any]:
-    """``options`` checked against the constructor: unknown names and wrong types refused."""
-    takes_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(cls).parameters.values())
-    unknown = [k for k in options if k not in params]
-    if unknown and not takes_any:
-        raise ProviderError(
-            f"{kind}.options: unknown option {unknown[0]!r} for {label}; "
-            f"allowed: {', '.join(sorted(params))}"
-        )
-    hints = _hints(cls) if options else {}
-    out: dict[str, Any] = {}
-    for key, value in options.items():
-        out[key] = _typed(kind, key, value, hints.get(key))
-    return out
-
-
 def _typed(kind: str, key: str, value: Any, hint: Any) -> Any:
     if hint is None:
         return value
@@ -193,20 +197,9 @@ def _typed(kind: str, key: str, value: Any, hint: Any) -> Any:
         return adapter.validate_python(value)
     except ValidationError as e:
         raise ProviderError(
-            f"{kind}.options.{key}: {value!r} is not a valid {_type_name(hint)} "
+            f"{kind}.options.{key}: {value!r} is not a valid {type_name(hint)} "
             f"({e.errors()[0]['msg']})"
         ) from None
-
-
-def _type_name(hint: Any) -> str:
-    """'float' for livekit's ``NotGivenOr[float]``: the user only ever means the value."""
-    if typing.get_origin(hint) is typing.Literal:
-        return " or ".join(repr(a) for a in typing.get_args(hint))
-    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, UnionType) else ()
-    if not args:
-        return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
-    names = [_type_name(a) for a in args if "NotGiven" not in getattr(a, "__name__", str(a))]
-    return " or ".join(names)
 
 
 def installed_plugins() -> list[str]:

@@ -17,6 +17,9 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from pydantic import BaseModel
+
+from ..config.options import OptionsError, parse_options
 from ..config.spec import PROVIDER_KINDS, ProviderKind, ProviderSpec
 from ..errors import MissingExtraError, MissingKeyError, ProviderError, UnknownProviderError
 
@@ -42,6 +45,8 @@ class BuildContext:
 
 
 Builder = Callable[[ProviderSpec, BuildContext], Any]
+OptionsModel = type[BaseModel] | Callable[[], type[BaseModel]]
+"""An options model, or (for a vendor SDK's constructor) a function that derives it on use."""
 
 Status = Literal["ready", "missing_extra", "missing_key"]
 
@@ -75,6 +80,8 @@ class ProviderInfo:
     """``options`` keys that replace the bundled model (then ``languages`` does not apply)."""
     model_hint: str = ""
     """An example ``model`` value for fix-it messages (e.g. a local model folder)."""
+    options: OptionsModel | None = None
+    """What ``options`` may hold (:mod:`causerie.config.options`); None: unchecked."""
 
     @property
     def qualified(self) -> str:
@@ -126,6 +133,40 @@ class ProviderInfo:
         if spec is not None and any(k in spec.options for k in self.own_model_options):
             return True  # the user's own model: its language is theirs to know
         return language.split("-")[0].lower() in self.languages
+
+    def options_model(self) -> type[BaseModel] | None:
+        """The declared model; None when there is none, or its vendor SDK is not installed
+        (then the missing extra is the error to report)."""
+        if self.options is None or isinstance(self.options, type):
+            return self.options
+        if self.missing_module() is not None:
+            return None
+        try:
+            return self.options()
+        except ImportError:  # a half-installed extra: building it says so
+            return None
+
+    def parse_options(self, spec: ProviderSpec, where: str | None = None) -> Any:
+        """``spec.options`` validated by :meth:`options_model` (a dict when none is declared);
+        a bad option raises :class:`ProviderError` naming the field and the allowed ones."""
+        try:
+            return self._options(spec, where)
+        except OptionsError as e:
+            raise ProviderError(str(e)) from None
+
+    def option_problems(self, spec: ProviderSpec, stage: str | None = None) -> list[tuple[str, str]]:
+        """``(field, message)`` per bad option, for ``config check`` (``stage``: 'llm[1]')."""
+        try:
+            self._options(spec, f"{stage or self.kind}.options")
+        except OptionsError as e:
+            return e.problems
+        return []
+
+    def _options(self, spec: ProviderSpec, where: str | None) -> Any:
+        model = self.options_model()
+        if model is None:
+            return dict(spec.options)
+        return parse_options(model, spec.options, where or f"{self.kind}.options")
 
     def check(self, spec: ProviderSpec | None, env: Mapping[str, str]) -> None:
         """Raise the error a user can act on, or return if the provider can be built."""
@@ -231,6 +272,7 @@ class Registry:
     def build(self, kind: ProviderKind, spec: ProviderSpec, ctx: BuildContext) -> Any:
         info = self.get(kind, spec.provider)
         info.check(spec, ctx.env)
+        info.parse_options(spec)  # every provider's options are checked, whatever its builder does
         try:
             return info.build(spec, ctx)
         except ProviderError:

@@ -200,11 +200,11 @@ def test_unknown_voice_lists_voices_for_the_language() -> None:
 @pytest.mark.parametrize(
     ("options", "match"),
     [
-        ({"rate": 1000}, r"tts\.options\.rate .*80 to 450"),
+        ({"rate": 1000}, r"tts\.options\.rate: .*80 to 450"),
         ({"rate": True}, r"tts\.options\.rate"),
-        ({"pitch": "high"}, r"tts\.options\.pitch .*0 to 99"),
-        ({"volume": 2.5}, r"tts\.options\.volume .*0 to 200"),
-        ({"sample_rate": 100}, r"tts\.options\.sample_rate .*8000 to 48000"),
+        ({"pitch": "high"}, r"tts\.options\.pitch: .*0 to 99"),
+        ({"volume": 2.5}, r"tts\.options\.volume: .*0 to 200"),
+        ({"sample_rate": 100}, r"tts\.options\.sample_rate: .*8000 to 48000"),
         ({"speed": 2}, r"unknown option.*speed.*allowed: rate"),
     ],
 )

@@ -90,5 +90,5 @@ def test_relative_folder_named_in_the_error(tmp_path: Path) -> None:
 
 def test_vad_filter_option_checked(model_dir: Path) -> None:
     spec = ProviderSpec(provider="whisper", model=str(model_dir), options={"vad_filter": "yes"})
-    with pytest.raises(ValueError, match="vad_filter must be true, false or null"):
+    with pytest.raises(ProviderError, match="vad_filter: must be true, false or null"):
         _build(spec, BuildContext(language="en", env={}, base_dir=None))

@@ -16,8 +16,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ...config.options import Options as _Options
 from ..context import PluginSession, UserMessage
 from ..hookspecs import hookimpl
+
+
+class Options(_Options):
+    """``plugin_options.example``."""
+
+    command: str = "/ping"
+    reply: str = "pong"
+
 
 logger = logging.getLogger(__name__)
 

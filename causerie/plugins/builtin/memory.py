@@ -26,10 +26,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from pydantic import Field
+
+from ...config.options import Options as _Options
 from ...metrics.records import Role, TranscriptEntry
 from ...store import BufferedStore, MemoryRecord
 from ..context import PluginSession, UserMessage
 from ..hookspecs import hookimpl
+
+
+class Options(_Options):
+    """``plugin_options.conversation_memory``."""
+
+    store_url: str | None = Field(default=None, description="Default: metrics.store_url.")
+    path: str | None = Field(default=None, description="Former option: a SQLite file.")
+    max_exchanges: int = Field(default=6, ge=0, le=1000)
+    default_identity: str | None = None
+    load_timeout: float = Field(default=1.0, gt=0, le=60)
+
 
 MAX_EXCHANGES = 6
 LOAD_TIMEOUT = 1.0

@@ -12,9 +12,25 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import Field
+
+from ...config.options import Options as _Options
 from ...tools.textnorm import strip_accents
 from ..context import PluginSession, UserMessage
 from ..hookspecs import hookimpl
+
+
+class Options(_Options):
+    """``plugin_options.profanity_filter``."""
+
+    words: list[str] | None = Field(default=None, description="Replaces the built-in list.")
+    extra_words: list[str] = Field(default_factory=list)
+    allow: list[str] = Field(default_factory=list)
+    mask: str = "***"
+    block: bool = True
+    reply_en: str | None = None
+    reply_fr: str | None = None
+
 
 DEFAULT_WORDS = (
     "fuck* shit* bitch* asshole* bastard* crap cunt* dick* motherfuck* bullshit wanker* "

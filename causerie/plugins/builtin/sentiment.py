@@ -11,9 +11,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ...config.options import Options as _Options
 from ...tools.textnorm import normalize
 from ..context import PluginSession, UserMessage
 from ..hookspecs import hookimpl
+
+
+class Options(_Options):
+    """``plugin_options.sentiment_analysis``."""
+
+    upset_threshold: float = -0.5
+    context: bool = True
+    prefix_en: str | None = None
+    prefix_fr: str | None = None
+
 
 # word -> (valence from -3 to +3, emotion). Normalized: no accents, lower case.
 LEXICON: dict[str, tuple[float, str]] = {}

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
+from pydantic import BaseModel
+
+from ...config.options import given, parse_options, signature_options
 from ...config.spec import ProviderSpec
+from ...errors import ProviderError
 from ..registry import BuildContext
 
 
@@ -17,8 +24,29 @@ def api_key(spec: ProviderSpec, ctx: BuildContext, *env_vars: str) -> str | None
     return None
 
 
-def kwargs(spec: ProviderSpec, **fixed: Any) -> dict[str, Any]:
-    """Fixed arguments plus the user's ``options``, dropping unset values."""
+def plugin_options(module: str, cls: str) -> Callable[[], type[BaseModel]]:
+    """The options model of ``module.cls``: its constructor's keyword arguments, typed as
+    the plugin annotates them. Derived on use, so listing providers imports no SDK."""
+
+    def model() -> type[BaseModel]:
+        return _derived(module, cls)
+
+    return model
+
+
+@cache
+def _derived(module: str, cls: str) -> type[BaseModel]:
+    target = getattr(importlib.import_module(module), cls)
+    return signature_options(target, f"{module}.{cls}")
+
+
+def kwargs(
+    spec: ProviderSpec, kind: str, options: Callable[[], type[BaseModel]], **fixed: Any
+) -> dict[str, Any]:
+    """Fixed arguments plus the user's validated ``options``, dropping unset values."""
     out = {k: v for k, v in fixed.items() if v is not None}
-    out.update(spec.options)
+    try:
+        out.update(given(parse_options(options(), spec.options, f"{kind}.options")))
+    except ValueError as e:
+        raise ProviderError(str(e)) from None
     return out

@@ -6,7 +6,9 @@ from typing import Any
 
 from ...config.spec import ProviderSpec
 from ..registry import BuildContext, ProviderInfo
-from ._common import api_key, kwargs
+from ._common import api_key, kwargs, plugin_options
+
+_OPTIONS = plugin_options("livekit.plugins.anthropic", "LLM")
 
 
 def _build(spec: ProviderSpec, ctx: BuildContext) -> Any:
@@ -15,6 +17,8 @@ def _build(spec: ProviderSpec, ctx: BuildContext) -> Any:
     return anthropic.LLM(
         **kwargs(
             spec,
+            "llm",
+            _OPTIONS,
             model=spec.model or "claude-3-5-haiku-latest",
             api_key=api_key(spec, ctx, "ANTHROPIC_API_KEY"),
             base_url=spec.base_url,
@@ -31,4 +35,5 @@ PROVIDER = ProviderInfo(
     extra="anthropic",
     key_env=("ANTHROPIC_API_KEY",),
     models=("claude-3-5-haiku-latest", "claude-sonnet-4-0"),
+    options=_OPTIONS,
 )

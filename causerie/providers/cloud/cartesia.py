@@ -6,7 +6,9 @@ from typing import Any
 
 from ...config.spec import ProviderSpec
 from ..registry import BuildContext, ProviderInfo
-from ._common import api_key, kwargs
+from ._common import api_key, kwargs, plugin_options
+
+_OPTIONS = plugin_options("livekit.plugins.cartesia", "TTS")
 
 
 def _build(spec: ProviderSpec, ctx: BuildContext) -> Any:
@@ -15,6 +17,8 @@ def _build(spec: ProviderSpec, ctx: BuildContext) -> Any:
     return cartesia.TTS(
         **kwargs(
             spec,
+            "tts",
+            _OPTIONS,
             model=spec.model or "sonic-2",
             voice=spec.voice,
             language=ctx.language_for(spec).split("-")[0],
@@ -32,4 +36,5 @@ PROVIDER = ProviderInfo(
     extra="cartesia",
     key_env=("CARTESIA_API_KEY",),
     models=("sonic-2",),
+    options=_OPTIONS,
 )

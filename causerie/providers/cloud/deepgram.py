@@ -6,7 +6,9 @@ from typing import Any
 
 from ...config.spec import ProviderSpec
 from ..registry import BuildContext, ProviderInfo
-from ._common import api_key, kwargs
+from ._common import api_key, kwargs, plugin_options
+
+_OPTIONS = plugin_options("livekit.plugins.deepgram", "STT")
 
 
 def _build(spec: ProviderSpec, ctx: BuildContext) -> Any:
@@ -15,6 +17,8 @@ def _build(spec: ProviderSpec, ctx: BuildContext) -> Any:
     return deepgram.STT(
         **kwargs(
             spec,
+            "stt",
+            _OPTIONS,
             model=spec.model or "nova-3",
             language=ctx.language_for(spec),
             api_key=api_key(spec, ctx, "DEEPGRAM_API_KEY"),
@@ -31,4 +35,5 @@ PROVIDER = ProviderInfo(
     extra="deepgram",
     key_env=("DEEPGRAM_API_KEY",),
     models=("nova-3", "nova-2"),
+    options=_OPTIONS,
 )

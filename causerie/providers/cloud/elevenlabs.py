@@ -6,7 +6,9 @@ from typing import Any
 
 from ...config.spec import ProviderSpec
 from ..registry import BuildContext, ProviderInfo
-from ._common import api_key, kwargs
+from ._common import api_key, kwargs, plugin_options
+
+_OPTIONS = plugin_options("livekit.plugins.elevenlabs", "TTS")
 
 _KEY = ("ELEVEN_API_KEY", "ELEVENLABS_API_KEY")
 
@@ -17,6 +19,8 @@ def _build(spec: ProviderSpec, ctx: BuildContext) -> Any:
     return elevenlabs.TTS(
         **kwargs(
             spec,
+            "tts",
+            _OPTIONS,
             model=spec.model or "eleven_flash_v2_5",
             voice_id=spec.voice,
             api_key=api_key(spec, ctx, *_KEY),
@@ -33,4 +37,5 @@ PROVIDER = ProviderInfo(
     extra="elevenlabs",
     key_env=_KEY,
     models=("eleven_flash_v2_5", "eleven_turbo_v2_5"),
+    options=_OPTIONS,
 )

@@ -6,10 +6,13 @@ from typing import Any
 
 from ...config.spec import ProviderSpec
 from ..registry import BuildContext, ProviderInfo
-from ._common import api_key, kwargs
+from ._common import api_key, kwargs, plugin_options
 
 _MODULES = ("livekit.plugins.openai",)
 _KEY = ("OPENAI_API_KEY",)
+_LLM = plugin_options("livekit.plugins.openai", "LLM")
+_STT = plugin_options("livekit.plugins.openai", "STT")
+_TTS = plugin_options("livekit.plugins.openai", "TTS")
 
 
 def _llm(spec: ProviderSpec, ctx: BuildContext) -> Any:
@@ -19,6 +22,8 @@ def _llm(spec: ProviderSpec, ctx: BuildContext) -> Any:
     return openai.LLM(
         **kwargs(
             spec,
+            "llm",
+            _LLM,
             model=spec.model or "gpt-4o-mini",
             api_key=api_key(spec, ctx, *_KEY),
             base_url=base_url,
@@ -33,7 +38,7 @@ def _ollama(spec: ProviderSpec, ctx: BuildContext) -> Any:
     # Local servers ignore the key, but the client insists on one.
     key = api_key(spec, ctx, "OLLAMA_API_KEY") or "ollama"
     return openai.LLM(
-        **kwargs(spec, model=spec.model or "llama3.2", api_key=key, base_url=base_url)
+        **kwargs(spec, "llm", _LLM, model=spec.model or "llama3.2", api_key=key, base_url=base_url)
     )
 
 
@@ -43,6 +48,8 @@ def _stt(spec: ProviderSpec, ctx: BuildContext) -> Any:
     return openai.STT(
         **kwargs(
             spec,
+            "stt",
+            _STT,
             model=spec.model or "gpt-4o-mini-transcribe",
             language=ctx.language_for(spec).split("-")[0],
             api_key=api_key(spec, ctx, *_KEY),
@@ -57,6 +64,8 @@ def _tts(spec: ProviderSpec, ctx: BuildContext) -> Any:
     return openai.TTS(
         **kwargs(
             spec,
+            "tts",
+            _TTS,
             model=spec.model or "gpt-4o-mini-tts",
             voice=spec.voice or "alloy",
             api_key=api_key(spec, ctx, *_KEY),
@@ -74,6 +83,7 @@ LLM_PROVIDER = ProviderInfo(
     extra="openai",
     key_env=_KEY,
     models=("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini"),
+    options=_LLM,
 )
 OLLAMA_PROVIDER = ProviderInfo(
     kind="llm",
@@ -83,6 +93,7 @@ OLLAMA_PROVIDER = ProviderInfo(
     modules=_MODULES,
     extra="openai",
     models=("llama3.2", "qwen2.5"),
+    options=_LLM,
 )
 STT_PROVIDER = ProviderInfo(
     kind="stt",
@@ -93,6 +104,7 @@ STT_PROVIDER = ProviderInfo(
     extra="openai",
     key_env=_KEY,
     models=("gpt-4o-mini-transcribe", "whisper-1"),
+    options=_STT,
 )
 TTS_PROVIDER = ProviderInfo(
     kind="tts",
@@ -104,4 +116,5 @@ TTS_PROVIDER = ProviderInfo(
     key_env=_KEY,
     models=("gpt-4o-mini-tts", "tts-1"),
     voices=("alloy", "ash", "coral", "echo", "nova", "sage", "shimmer"),
+    options=_TTS,
 )

@@ -4,8 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field, field_validator
+
+from ...config.options import Options
 from ...config.spec import ProviderSpec
 from ..registry import BuildContext, ProviderInfo
+
+
+class ScriptedOptions(Options):
+    """``llm.options`` of the scripted brain."""
+
+    skills: list[str] = Field(default_factory=lambda: ["smalltalk"])
+    agent_name: str = "Causerie"
+
+    @field_validator("skills", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return (
+            [n.strip() for n in value.split(",") if n.strip()] if isinstance(value, str) else value
+        )
 
 
 def _build(spec: ProviderSpec, ctx: BuildContext) -> Any:
@@ -28,4 +45,5 @@ PROVIDER = ProviderInfo(
     description="Deterministic offline brain: intent rules, tool calls, EN and FR templates",
     offline=True,
     models=("smalltalk",),
+    options=ScriptedOptions,
 )

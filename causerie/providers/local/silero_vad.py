@@ -4,48 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
+from ...config.options import Options
 from ...config.spec import ProviderSpec
 from ..registry import BuildContext, ProviderInfo
 
-_FLOAT_OPTIONS = {
-    # option: (min, max, default). Short silence: the VAD's end of speech ends the turn.
-    "min_silence_duration": (0.05, 3.0, 0.2),
-    "min_speech_duration": (0.01, 1.0, 0.05),
-    "prefix_padding_duration": (0.0, 2.0, 0.3),
-    "activation_threshold": (0.05, 0.95, 0.5),
-}
 
+class SileroOptions(Options):
+    """``vad.options``. A short silence: the VAD's end of speech ends the turn."""
 
-def vad_options(options: dict[str, Any]) -> dict[str, float]:
-    unknown = set(options) - set(_FLOAT_OPTIONS)
-    if unknown:
-        raise ValueError(
-            f"vad.options: unknown option(s) {sorted(unknown)}; allowed: {sorted(_FLOAT_OPTIONS)}"
-        )
-    out: dict[str, float] = {}
-    for key, (lo, hi, default) in _FLOAT_OPTIONS.items():
-        value = options.get(key, default)
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"vad.options.{key} must be a number between {lo} and {hi}") from None
-        if not lo <= value <= hi:
-            raise ValueError(f"vad.options.{key} must be between {lo} and {hi}, got {value}")
-        out[key] = value
-    return out
+    min_silence_duration: float = Field(default=0.2, ge=0.05, le=3.0)
+    min_speech_duration: float = Field(default=0.05, ge=0.01, le=1.0)
+    prefix_padding_duration: float = Field(default=0.3, ge=0.0, le=2.0)
+    activation_threshold: float = Field(default=0.5, ge=0.05, le=0.95)
 
 
 def _build(spec: ProviderSpec, ctx: BuildContext) -> Any:
     from livekit.agents import inference
 
-    opts = vad_options(spec.options)
-    return inference.VAD(
-        model="silero",
-        min_silence_duration=opts["min_silence_duration"],
-        min_speech_duration=opts["min_speech_duration"],
-        prefix_padding_duration=opts["prefix_padding_duration"],
-        activation_threshold=opts["activation_threshold"],
-    )
+    opts: SileroOptions = PROVIDER.parse_options(spec)
+    return inference.VAD(model="silero", **opts.model_dump())
 
 
 PROVIDER = ProviderInfo(
@@ -55,4 +34,5 @@ PROVIDER = ProviderInfo(
     description="Silero VAD from livekit-agents' local inference (in-process, no download)",
     offline=True,
     models=("silero",),
+    options=SileroOptions,
 )

@@ -22,13 +22,14 @@ from livekit import rtc
 from livekit.agents import stt, utils
 from livekit.agents.language import LanguageCode
 from livekit.agents.types import NOT_GIVEN, APIConnectOptions, NotGivenOr
+from pydantic import Field, field_validator
 
 from ...audio.wav import resample
+from ...config.options import Options
 from ...config.spec import ProviderSpec
 from ...errors import ProviderError
 from ..registry import BuildContext, ProviderInfo
 
-_OPTIONS = {"compute_type", "beam_size", "cpu_threads", "device", "vad_filter"}
 _MODEL_FILES = ("model.bin", "config.json")  # what every CTranslate2 Whisper folder holds
 _VAD_AUTO_S = 10.0
 
@@ -135,27 +136,42 @@ def load_model(name: str, base_dir: Path | None, options: dict[str, Any]) -> Any
         ) from e
 
 
+class WhisperOptions(Options):
+    """``stt.options`` (the model folder or size is ``stt.model``)."""
+
+    device: str = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = Field(default=0, ge=0, description="0: CTranslate2 decides.")
+    beam_size: int = Field(default=1, ge=1, le=20)
+    vad_filter: bool | None = Field(
+        default=None, description=f"null: on for buffers over {_VAD_AUTO_S:.0f} s."
+    )
+
+    @field_validator("vad_filter", mode="before")
+    @classmethod
+    def _strict_bool(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, bool):
+            raise ValueError(
+                f"must be true, false or null (automatic: buffers over {_VAD_AUTO_S:.0f} s), "
+                f"got {value!r}"
+            )
+        return value
+
+
 def _build(spec: ProviderSpec, ctx: BuildContext) -> WhisperSTT:
-    unknown = set(spec.options) - _OPTIONS
-    if unknown:
-        raise ValueError(
-            f"stt.options: unknown option(s) {sorted(unknown)}; allowed: {sorted(_OPTIONS)}"
-        )
+    opts: WhisperOptions = PROVIDER.parse_options(spec)
     name = spec.model or "small"
-    model = load_model(name, ctx.base_dir, spec.options)
+    model = load_model(name, ctx.base_dir, opts.model_dump())
     language = ctx.language_for(spec).split("-")[0]
     if language not in model.supported_languages:  # else English-only models answer in English
         only = " (the model is English-only)" if model.supported_languages == ["en"] else ""
         raise ValueError(f"model {name!r} cannot transcribe language {language!r}{only}")
-    beam_size = int(spec.options.get("beam_size", 1))
-    vad_filter = spec.options.get("vad_filter")
-    if vad_filter is not None and not isinstance(vad_filter, bool):
-        raise ValueError(
-            f"stt.options.vad_filter must be true, false or null (automatic: buffers over "
-            f"{_VAD_AUTO_S:.0f} s), got {vad_filter!r}"
-        )
     return WhisperSTT(
-        model, model_name=name, language=language, beam_size=beam_size, vad_filter=vad_filter
+        model,
+        model_name=name,
+        language=language,
+        beam_size=opts.beam_size,
+        vad_filter=opts.vad_filter,
     )
 
 
@@ -169,4 +185,5 @@ PROVIDER = ProviderInfo(
     offline=True,
     models=("tiny", "base", "small"),
     model_hint="models/faster-whisper-small",
+    options=WhisperOptions,
 )
