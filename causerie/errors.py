@@ -37,8 +37,17 @@ class UnknownProviderError(ProviderError):
 
 
 class MissingExtraError(ProviderError):
-    def __init__(self, kind: str, name: str, extra: str, module: str) -> None:
-        self.install_command = f"pip install 'causerie[{extra}]'"
+    """``extra``: the causerie extra that installs ``module``; None for a main dependency
+    (then ``package``, or the module's name, is what to reinstall)."""
+
+    def __init__(
+        self, kind: str, name: str, extra: str | None, module: str, package: str | None = None
+    ) -> None:
+        self.install_command = (
+            f"pip install 'causerie[{extra}]'"
+            if extra
+            else f"pip install {package or module.split('.')[0].replace('_', '-')}"
+        )
         super().__init__(
             f"{kind} provider {name!r} needs the optional package {module!r}; "
             f"install it with: {self.install_command}"

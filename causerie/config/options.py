@@ -50,7 +50,7 @@ def option_messages(
         union = typing.get_origin(hint) in (typing.Union, UnionType)
         field = f"{where}.{loc}" if loc else where
         if e["type"] == "extra_forbidden":
-            names = ", ".join(allowed(model)) or "(none)"
+            names = _listed(allowed(model))
             msg = f"unknown option {e['loc'][-1]!r}; allowed: {names}"
         elif union and len(e["loc"]) > 1:  # one line per field, not per member of the union
             if top in unions:
@@ -66,6 +66,11 @@ def option_messages(
             msg = e["msg"].removeprefix("Value error, ")
         out.append((field, msg))
     return out
+
+
+def _listed(names: list[str], most: int = 40) -> str:
+    more = f", ... ({len(names) - most} more)" if len(names) > most else ""
+    return ", ".join(names[:most]) + more if names else "(none)"
 
 
 def allowed(model: type[BaseModel]) -> list[str]:
@@ -117,10 +122,8 @@ def signature_options(
         if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
             continue
         fields[pname] = (_checkable(hints.get(pname, Any)), None)
-    takes_any = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
-    config = ConfigDict(
-        extra="allow" if takes_any else "forbid", arbitrary_types_allowed=True, frozen=True
-    )
+    # ``**kwargs`` (deprecated names, in the plugins seen) is not offered: a typo would pass.
+    config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
     return create_model(name, __config__=config, **fields)  # type: ignore[call-overload,no-any-return]
 
 

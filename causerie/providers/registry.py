@@ -154,7 +154,9 @@ class ProviderInfo:
         except OptionsError as e:
             raise ProviderError(str(e)) from None
 
-    def option_problems(self, spec: ProviderSpec, stage: str | None = None) -> list[tuple[str, str]]:
+    def option_problems(
+        self, spec: ProviderSpec, stage: str | None = None
+    ) -> list[tuple[str, str]]:
         """``(field, message)`` per bad option, for ``config check`` (``stage``: 'llm[1]')."""
         try:
             self._options(spec, f"{stage or self.kind}.options")
@@ -172,7 +174,7 @@ class ProviderInfo:
         """Raise the error a user can act on, or return if the provider can be built."""
         missing = self.missing_module()
         if missing is not None:
-            raise MissingExtraError(self.kind, self.name, self.extra or self.name, missing)
+            raise MissingExtraError(self.kind, self.name, self.extra, missing, self.package)
         if self.status(env, spec) == "missing_key":
             raise MissingKeyError(
                 self.kind, self.name, self.key_env, self.key_requirement(), self.key_options
@@ -279,7 +281,7 @@ class Registry:
             raise
         except ImportError as e:  # an extra half-installed
             raise MissingExtraError(
-                kind, spec.provider, info.extra or info.name, e.name or str(e)
+                kind, spec.provider, info.extra, e.name or str(e), info.package
             ) from e
         except (ValueError, TypeError, FileNotFoundError) as e:
             raise ProviderError(f"{kind} provider {spec.provider!r}: {e}") from e

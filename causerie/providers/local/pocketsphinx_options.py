@@ -1,26 +1,30 @@
-"""``stt.options`` of pocketsphinx: ours, plus any ``pocketsphinx.Config`` setting.
+"""``stt.options`` of pocketsphinx: ours, plus every ``pocketsphinx.Config`` setting.
 
-Unknown keys are refused like everywhere else; the difference is that the allowed set
-includes pocketsphinx's own settings (beam, maxhmmpf, fwdflat...), checked by pocketsphinx.
+Unknown keys are refused like everywhere else; pocketsphinx's own settings (beam, maxhmmpf,
+fwdflat...) are fields too, their values checked by pocketsphinx. The model is made on first
+use, so listing providers does not import pocketsphinx.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, create_model, field_validator
 
-from ...config.options import Options, allowed
+from ...config.options import Options
 from .pocketsphinx_worker import CMN_SEED_S
 
 Scalar = str | int | float | bool
 
 
 class PocketsphinxOptions(Options):
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    """Causerie's own options; :func:`options_model` adds pocketsphinx's settings."""
 
-    interim_interval: float = Field(default=0.3, ge=0.05, le=5.0, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    interim_interval: float = Field(default=0.3, ge=0.05, le=5.0)
     endpoint_silence: float | None = Field(
         default=1.5, description="Seconds of silence that end an utterance; 0 or null: never."
     )
@@ -57,25 +61,34 @@ class PocketsphinxOptions(Options):
             raise ValueError(f"must be from 0.2 to 30 seconds, got {value!r}")
         return value
 
-    @model_validator(mode="after")
-    def _pocketsphinx_settings(self) -> PocketsphinxOptions:
-        extra = dict(self.model_extra or {})
-        if not extra:
-            return self
-        from pocketsphinx import Config
 
-        unknown = sorted(set(extra) - {key for key, _ in Config().items()})
-        if unknown:
-            raise ValueError(
-                f"unknown option(s) {unknown} for pocketsphinx; allowed: "
-                f"{', '.join(allowed(type(self)))}, and pocketsphinx settings "
-                "(any pocketsphinx.Config key: beam, maxhmmpf, fwdflat, ...)"
-            )
-        for key, value in extra.items():
-            if not isinstance(value, Scalar):
-                raise ValueError(f"{key} must be a string, number or boolean, got {value!r}")
-            try:
-                Config(**{key: value})
-            except ValueError as e:
-                raise ValueError(f"{key}: invalid value {value!r} ({e})") from e
-        return self
+def _setting(value: Any, info: ValidationInfo) -> Any:
+    """A pocketsphinx setting's value, as pocketsphinx itself judges it."""
+    if value is None:
+        return value
+    if not isinstance(value, Scalar):
+        raise ValueError(
+            f"must be a string, number or boolean (a pocketsphinx setting), got {value!r}"
+        )
+    from pocketsphinx import Config
+
+    try:
+        Config(**{str(info.field_name): value})
+    except ValueError as e:
+        raise ValueError(f"invalid value {value!r} ({e})") from None
+    return value
+
+
+@cache
+def options_model() -> type[PocketsphinxOptions]:
+    from pocketsphinx import Config
+
+    ours = {f.alias or name for name, f in PocketsphinxOptions.model_fields.items()}
+    keys = sorted(k for k, _ in Config().items() if k not in ours)
+    model: type[PocketsphinxOptions] = create_model(  # type: ignore[call-overload]
+        "PocketsphinxSettings",
+        __base__=PocketsphinxOptions,
+        __validators__={"_setting": field_validator(*keys)(_setting)},
+        **{k: (Any, None) for k in keys},
+    )
+    return model

@@ -60,7 +60,7 @@ from livekit.agents.types import (
 from ...config.spec import ProviderSpec
 from ...errors import ProviderError
 from ..registry import BuildContext, ProviderInfo
-from .pocketsphinx_options import PocketsphinxOptions
+from .pocketsphinx_options import options_model
 from .pocketsphinx_pool import DecoderLoadError, DecoderPool, Worker, WorkerDied, get_pool
 from .pocketsphinx_worker import CMN_SEED_S, Event, RecognizerOptions, new_request_id
 
@@ -538,5 +538,5 @@ PROVIDER = ProviderInfo(
     models=("en-us",),
     languages=("en",),
     own_model_options=("hmm",),
-    options=PocketsphinxOptions,
+    options=options_model,
 )
