@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 if TYPE_CHECKING:
     from livekit.agents import llm
@@ -23,9 +23,26 @@ if TYPE_CHECKING:
 class AppOptions(BaseModel):
     """Base of an app's ``tool_options`` model: unknown keys are refused, values frozen.
 
-    Relative paths are resolved by the app against ``AppContext.base_dir``."""
+    ``data_dir`` is where an app writes its files (``causerie test`` points it at a
+    temporary folder). Relative paths are resolved against the folder of agent.yaml (the
+    validation context's ``base_dir``) by :func:`resolve`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dir: Path = Field(Path("var"), description="where the app writes its files")
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _data_dir(cls, v: Path, info: ValidationInfo) -> Path:
+        return resolve(v, info)
+
+
+def resolve(path: Path, info: ValidationInfo) -> Path:
+    """``path`` (``~`` expanded) relative to agent.yaml's folder, for a path field's
+    ``field_validator(mode="after")``."""
+    base = (info.context or {}).get("base_dir")
+    path = path.expanduser()
+    return base / path if base is not None and not path.is_absolute() else path
 
 
 class AppContext(BaseModel):

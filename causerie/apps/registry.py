@@ -44,7 +44,12 @@ class AppRegistry:
 
     @property
     def groups(self) -> dict[str, tuple[str, ...]]:
-        return {g: tools for app in self.apps for g, tools in app.groups.items()}
+        """Each app's name (all its tools), then its groups."""
+        out: dict[str, tuple[str, ...]] = {}
+        for app in self.apps:
+            out[app.name] = app.tools
+            out.update(app.groups)
+        return out
 
     @property
     def aliases(self) -> dict[str, str]:

@@ -18,8 +18,8 @@ def test_groups_names_and_all() -> None:
     assert expand(["all"]) == list(ALL_TOOLS)
     assert expand(["cart", "place_order"]) == [*TOOL_GROUPS["cart"], "place_order"]
     assert expand(["kb"]) == ["ask_knowledge_base"]
-    assert len(ALL_TOOLS) == 19
-    with pytest.raises(ConfigError, match=r"unknown tool or group 'carts'; groups: all, search"):
+    assert len(expand(["shop"])) == 19 and set(expand(["shop"])) < set(ALL_TOOLS)
+    with pytest.raises(ConfigError, match=r"unknown tool or group 'carts'; groups: all, .*search"):
         expand(["carts"])
 
 
@@ -28,7 +28,7 @@ def test_every_tool_is_documented_for_an_llm(tmp_path: Path) -> None:
         ROOT / "shop.yaml", overrides={"tool_options.data_dir": str(tmp_path)}, dotenv=None
     )
     tools = build_tools(loaded)
-    assert [t.id for t in tools] == list(ALL_TOOLS)
+    assert [t.id for t in tools] == expand(["shop"])
     for tool in tools:
         fn = build_legacy_openai_schema(tool)["function"]
         assert len(fn["description"]) > 20, tool.id

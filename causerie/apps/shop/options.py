@@ -1,5 +1,6 @@
 """The shop's ``tool_options`` (agent.yaml), typed: a misspelt or out-of-range option is
-refused with its name and the allowed ones."""
+refused with its name and the allowed ones. ``data_dir`` (where orders are written)
+comes from :class:`~causerie.apps.api.AppOptions`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from ..api import AppOptions
+from ..api import AppOptions, resolve
 
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_CATALOGUE = DATA_DIR / "catalogue.json"
@@ -17,7 +18,6 @@ DEFAULT_KB = DATA_DIR / "kb"
 class ShopOptions(AppOptions):
     catalogue: Path = Field(DEFAULT_CATALOGUE, description="JSON, YAML or CSV catalogue")
     knowledge_base: Path | None = Field(DEFAULT_KB, description="folder of Markdown documents")
-    data_dir: Path = Field(Path("var"), description="where orders are written")
     tool_timeout: float = Field(5.0, ge=0.05, le=120, description="seconds per tool call")
     max_quantity: int = Field(20, ge=1, le=10_000, description="per product and order")
     search_limit: int = Field(5, ge=1, le=20, description="products per search")
@@ -29,11 +29,7 @@ class ShopOptions(AppOptions):
     def _off(cls, v: object) -> object:
         return None if v in ("", False) else v  # `knowledge_base: ""` turns it off
 
-    @field_validator("catalogue", "knowledge_base", "data_dir", mode="after")
+    @field_validator("catalogue", "knowledge_base", mode="after")
     @classmethod
     def _relative_to_agent(cls, v: Path | None, info: ValidationInfo) -> Path | None:
-        base = (info.context or {}).get("base_dir")
-        if v is None:
-            return None
-        v = v.expanduser()
-        return base / v if base is not None and not v.is_absolute() else v
+        return None if v is None else resolve(v, info)
