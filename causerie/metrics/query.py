@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..store.base import MAX_PAGE, Store
+from ..store.base import MAX_PAGE
+from ..store.interfaces import RecordReader
 from .records import TURN_METRICS, Percentiles, SessionRecord, TurnRecord, percentiles
 
 MAX_WINDOW = 90 * 86400.0
@@ -101,7 +102,7 @@ class Window:
         return self.until - self.since
 
 
-async def load_window(store: Store, seconds: float, *, now: float | None = None) -> Window:
+async def load_window(store: RecordReader, seconds: float, *, now: float | None = None) -> Window:
     until = time.time() if now is None else now
     since = until - seconds
     turns = await store.turns_between(since, until, limit=MAX_TURNS + 1)
@@ -128,7 +129,7 @@ def series(
 
 
 async def sessions_by_id(
-    store: Store, ids: Iterable[str], since: float
+    store: RecordReader, ids: Iterable[str], since: float
 ) -> dict[str, SessionRecord]:
     """Summaries of the sessions ``ids`` (those that started in the window come from one
     listing; older ones that had turns in it are read one by one, a bounded number)."""

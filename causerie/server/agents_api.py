@@ -21,7 +21,8 @@ from ..agents.runtimes import AgentRuntimes, Definition, StageFailed
 from ..config.edit import _atomic_write
 from ..config.loader import LoadedConfig
 from ..errors import ConfigError
-from ..store.base import AgentVersion, Store
+from ..store.base import AgentVersion
+from ..store.interfaces import AgentHistory
 from .api_docs import errors
 from .security import AdminAuth
 
@@ -117,7 +118,7 @@ def _instructions(d: Definition) -> str:
         return ""
 
 
-def agents_router(store: Store, admin_token: SecretStr | None) -> APIRouter:
+def agents_router(store: AgentHistory, admin_token: SecretStr | None) -> APIRouter:
     """The routes; the runtimes come from ``app.state.agents`` (set at startup)."""
     public = APIRouter()
     private = APIRouter(dependencies=[Depends(AdminAuth(admin_token))])

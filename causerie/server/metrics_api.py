@@ -58,7 +58,8 @@ from ..metrics.query import (
     summarize,
 )
 from ..metrics.records import OUTCOMES, SessionRecord
-from ..store.base import MAX_PAGE, Store
+from ..store.base import MAX_PAGE
+from ..store.interfaces import RecordReader
 from .api_docs import DURATION, content, query
 from .api_docs import errors as documented
 from .security import AdminAuth, install_error_handlers, origin_allowed
@@ -115,7 +116,7 @@ SessionId = Annotated[
 Handler = Callable[..., Awaitable[Response]]
 
 
-def _guarded(store: Store, allowed: Iterable[str]) -> Callable[[Handler], Handler]:
+def _guarded(store: RecordReader, allowed: Iterable[str]) -> Callable[[Handler], Handler]:
     """Unknown query parameters and QueryError -> 422, store down -> 503 (the admin token is
     the router's dependency)."""
     known = frozenset(allowed)
@@ -151,7 +152,7 @@ def _guarded(store: Store, allowed: Iterable[str]) -> Callable[[Handler], Handle
     return wrap
 
 
-async def store_status(store: Store, timeout: float) -> StoreStatus:  # noqa: ASYNC109
+async def store_status(store: RecordReader, timeout: float) -> StoreStatus:  # noqa: ASYNC109
     try:
         active = await asyncio.wait_for(store.count_active(), timeout)
     except asyncio.CancelledError:
@@ -164,7 +165,7 @@ async def store_status(store: Store, timeout: float) -> StoreStatus:  # noqa: AS
 
 def prometheus_router(
     prometheus: PrometheusMetrics,
-    store: Store | None = None,
+    store: RecordReader | None = None,
     settings: MetricsApiSettings | None = None,
 ) -> APIRouter:
     """Just ``GET /metrics``: include it in another app to bind it to another port."""
@@ -194,7 +195,7 @@ def _sse(event: str, data: Any, event_id: int | None = None) -> str:
 
 
 def metrics_router(
-    store: Store,
+    store: RecordReader,
     *,
     prometheus: PrometheusMetrics | None = None,
     feed: LiveFeed | None = None,
@@ -415,7 +416,7 @@ def metrics_router(
 
 
 async def _event_stream(
-    store: Store, feed: LiveFeed, cfg: MetricsApiSettings
+    store: RecordReader, feed: LiveFeed, cfg: MetricsApiSettings
 ) -> AsyncIterator[str]:
     """A snapshot of the active sessions, then live events; keep-alives and a store-wide
     active count (which sees other worker processes too) in between."""
@@ -483,7 +484,7 @@ def _dashboard_routes(router: APIRouter) -> None:
 
 
 def metrics_app(
-    store: Store,
+    store: RecordReader,
     *,
     prometheus: PrometheusMetrics | None = None,
     feed: LiveFeed | None = None,

@@ -1,6 +1,7 @@
 """Where sessions, turns, transcripts and errors are kept, and what is remembered per user
-(:class:`MemoryRecord`): SQLite (default) or Redis behind one interface (:class:`Store`), and
-:class:`BufferedStore` for the voice path.
+(:class:`MemoryRecord`): SQLite (default) or Redis backends (:class:`Store`), seen through
+narrow interfaces (:class:`RecordWriter`, :class:`RecordReader`, :class:`MemoryStore`,
+:class:`AgentHistory`), and :class:`BufferedStore`, which wraps a backend for the voice path.
 
 ``open_store(url)`` picks the backend from a URL. See docs/STORE.md.
 """
@@ -13,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ..errors import CauserieError
 from .base import DEFAULT_KEEP, MemoryRecord, SessionFilter, SessionPage, Store, retention_loop
 from .buffered import BufferedStore
+from .interfaces import AgentHistory, MemoryStore, RecordReader, RecordWriter, Retention
 from .sqlite import DEFAULT_SQLITE_PATH, SQLiteStore
 
 DEFAULT_STORE_URL = f"sqlite:///{DEFAULT_SQLITE_PATH}"
@@ -20,8 +22,13 @@ DEFAULT_STORE_URL = f"sqlite:///{DEFAULT_SQLITE_PATH}"
 __all__ = [
     "DEFAULT_KEEP",
     "DEFAULT_STORE_URL",
+    "AgentHistory",
     "BufferedStore",
     "MemoryRecord",
+    "MemoryStore",
+    "RecordReader",
+    "RecordWriter",
+    "Retention",
     "SQLiteStore",
     "SessionFilter",
     "SessionPage",

@@ -1,5 +1,6 @@
-"""The store interface that every backend implements (SQLite, Redis) and that
-:class:`~causerie.store.buffered.BufferedStore` wraps.
+"""The base class of the store backends (SQLite, Redis): each offers every interface of
+:mod:`causerie.store.interfaces` (records written and read, memory, agent versions), and
+:class:`~causerie.store.buffered.BufferedStore` wraps one.
 
 Semantics shared by all backends (the contract tests in ``tests/integration/test_store.py``
 check them on each one):
@@ -8,7 +9,8 @@ check them on each one):
   or was deleted, is ignored, so a late record cannot resurrect a deleted session.
 * ``add_turn`` is idempotent per ``(session_id, index)``: writing it again replaces it, so
   a retried write cannot duplicate a turn.
-* Each write is durable when its call returns (committed / executed), one record at a time.
+* A backend's write is durable when its call returns (committed / executed), one record at
+  a time. (Through a ``BufferedStore`` it is not: see there.)
 * Time windows are half-open, ``since <= t < until``; sessions and turns are placed in time
   by ``started_at``, errors by ``at``. Lists come newest first, turns oldest first.
 * With ``transcripts=False`` no user or agent text is stored: turn texts, transcript
@@ -40,12 +42,11 @@ from ..metrics.records import (
     TurnRecord,
     turn_percentiles,
 )
+from .interfaces import DEFAULT_KEEP, Retention
 
 logger = logging.getLogger(__name__)
 
 MAX_PAGE = 500
-DEFAULT_KEEP = 20
-"""How many memory exchanges :meth:`Store.remember` keeps per identity by default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +130,10 @@ def check_memory_args(identity: str, keep: int) -> None:
 
 
 class Store(abc.ABC):
-    """Async persistence for sessions, turns, transcripts, errors and memory per identity.
+    """A backend: async persistence for sessions, turns, transcripts, errors, memory per
+    identity and agent versions. Callers ask for the narrower interface they need
+    (:class:`~causerie.store.interfaces.RecordWriter`, ``RecordReader``, ``MemoryStore``,
+    ``AgentHistory``); this class offers all of them.
 
     Backends do no I/O in ``__init__``: they connect on first use, or at ``await open()``
     when a caller wants configuration errors at startup. ``async with store:`` opens and
@@ -344,7 +348,7 @@ def check_outcome(outcome: str) -> None:
 
 
 async def retention_loop(
-    store: Store,
+    store: Retention,
     *,
     max_age_days: float | None,
     max_sessions: int | None,

@@ -1,12 +1,24 @@
-"""A store wrapper that the voice path can call without ever waiting on a backend.
+"""A wrapper around a store backend that the voice path can call without ever waiting on it.
+
+:class:`BufferedStore` is not a backend: it holds one (``backend``) and offers the same
+interfaces (:mod:`causerie.store.interfaces`), with the writes buffered.
 
 Writes go into a bounded in-memory buffer (a deque append: about a microsecond) and one
 background task replays them on the backend in order. When the backend fails with an error
 it may recover from (Redis down, SQLite locked or unreachable), the write stays at the head
 of the buffer and is retried with exponential backoff while new writes queue behind it. Past
 ``max_pending`` new writes are dropped and counted. A write the backend refuses for good
-(a bad record) is dropped at once, so it cannot block the ones behind it. Reads go straight
-to the backend, and so do deletes (``delete_session``, ``forget``).
+(a bad record) is dropped at once, so it cannot block the ones behind it.
+
+When a write is durable: **not** when ``add_turn`` (or ``add_turn_nowait``...) returns; that
+only means it was buffered (``False`` from a ``*_nowait``: dropped). It is durable once the
+drain task has written it to the backend: after ``await flush()`` returned ``True``, or once
+``written`` counts it. ``aclose()`` flushes for a bounded time, then drops (and counts) what
+is left; a process that dies loses its buffer.
+
+Reads go straight to the backend (a write still buffered is not seen yet), and so do the
+writes a person waits for: ``delete_session``, ``forget`` (after a flush) and the agent
+versions.
 
 Counters for the server's /metrics: ``pending``, ``written``, ``failures`` (failed
 attempts), ``dropped``, ``healthy`` and ``last_error``.
@@ -14,41 +26,37 @@ attempts), ``dropped``, ``healthy`` and ``last_error``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
 from typing import Any
 
 from ..metrics.observers import Observers
 from ..metrics.records import (
     ErrorRecord,
     Outcome,
+    Percentiles,
     SessionEnd,
     SessionRecord,
     TranscriptEntry,
     TurnRecord,
 )
 from .base import (
-    DEFAULT_KEEP,
     AgentVersion,
     MemoryRecord,
-    SessionFilter,
+    SessionPage,
     Store,
     check_memory_args,
     check_outcome,
 )
-
-logger = logging.getLogger(__name__)
-
-_Write = tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]
+from .interfaces import DEFAULT_KEEP
+from .write_queue import WriteQueue
 
 
-class BufferedStore(Store):
-    """Call the ``*_nowait`` methods from sync callbacks on the event loop's thread; the
-    async write methods do the same thing for async callers. Records handed over belong to
+class BufferedStore:
+    """Buffered writes to ``backend``. Call the ``*_nowait`` methods from sync callbacks on
+    the event loop's thread; the async write methods do the same thing for async callers
+    (they return once the record is buffered, not stored). Records handed over belong to
     the store: do not change them afterwards."""
 
     def __init__(
@@ -63,134 +71,67 @@ class BufferedStore(Store):
     ) -> None:
         self.backend = backend
         self.transcripts = backend.transcripts
-        self.max_pending = max_pending
         self.observers = observers
-        self._retry_initial = retry_initial
-        self._retry_max = retry_max
         self._write_timeout = write_timeout
-        self._buf: deque[_Write] = deque()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
-        self._dropping = False
-        self.written = 0
-        self.failures = 0
-        self.dropped = 0
-        self.healthy = True
-        self.last_error: str | None = None
+        self.queue = WriteQueue(
+            name=repr(backend),
+            is_transient=backend.is_transient,
+            max_pending=max_pending,
+            retry_initial=retry_initial,
+            retry_max=retry_max,
+            write_timeout=write_timeout,
+        )
 
     def __repr__(self) -> str:
         return f"BufferedStore({self.backend!r})"
 
-    @property
-    def pending(self) -> int:
-        return len(self._buf)
+    # The queue's counters, for /metrics and tests.
+    max_pending = property(lambda self: self.queue.max_pending)
+    pending = property(lambda self: self.queue.pending)
+    written = property(lambda self: self.queue.written)
+    failures = property(lambda self: self.queue.failures)
+    dropped = property(lambda self: self.queue.dropped)
+    healthy = property(lambda self: self.queue.healthy)
+    last_error = property(lambda self: self.queue.last_error)
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
         """Start the drain task (done by the first write otherwise). Needs a running loop."""
-        if self._task is None and not self._closing:
-            self._task = asyncio.get_running_loop().create_task(
-                self._drain(), name=f"causerie.store.drain[{self.backend!r}]"
-            )
+        self.queue.start()
 
     async def open(self) -> None:
         await self.backend.open()
         self.start()
 
+    async def __aenter__(self) -> BufferedStore:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
     # A bounded wait is the point of these two (shutdown hooks), hence the parameter.
     async def flush(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
-        """Wait until every buffered write reached the backend; ``False`` on timeout."""
-        self.start()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._buf:
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(0.005)
-        return True
+        """Wait until every buffered write reached the backend (durable); ``False`` on
+        timeout."""
+        return await self.queue.flush(timeout)
 
     async def aclose(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Stop taking writes, flush for up to ``timeout`` seconds, drop what is left,
         close the backend."""
-        if self._closing:
+        if self.queue.closing:
             return
-        self._closing = True
-        self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout)
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
-        if self._buf:
-            logger.warning(
-                "store closed with %d write(s) not flushed to %r; dropped",
-                len(self._buf),
-                self.backend,
-            )
-            self.dropped += len(self._buf)
-            self._buf.clear()
+        await self.queue.stop(timeout)
         await self.backend.close()
 
     async def close(self) -> None:
         await self.aclose()
 
-    # -- the buffer ---------------------------------------------------------------------
-
     def _put(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> bool:
-        if self._closing or len(self._buf) >= self.max_pending:
-            self.dropped += 1
-            if not self._dropping:  # once per streak, not once per record
-                self._dropping = True
-                why = "closed" if self._closing else f"full ({self.max_pending} pending)"
-                logger.warning("store buffer %s: dropping writes to %r", why, self.backend)
-            return False
-        self._dropping = False
-        self._buf.append((fn, args))
-        if self._task is None:
-            self.start()
-        self._wake.set()
-        return True
-
-    async def _drain(self) -> None:
-        delay = self._retry_initial
-        while True:
-            if not self._buf:
-                if self._closing:
-                    return
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            fn, args = self._buf[0]
-            try:
-                await asyncio.wait_for(fn(*args), self._write_timeout)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.failures += 1
-                error, self.last_error = self.last_error, f"{type(exc).__name__}: {exc}"
-                if not self.backend.is_transient(exc):
-                    self._buf.popleft()
-                    self.dropped += 1
-                    if error != self.last_error:  # not once per record of a broken backend
-                        logger.error("store refused a write (%s); dropped it", self.last_error)
-                    continue
-                if self.healthy:
-                    logger.warning(
-                        "store %r failing (%s); buffering writes", self.backend, self.last_error
-                    )
-                    self.healthy = False
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._retry_max)
-                continue
-            self._buf.popleft()
-            self.written += 1
-            if not self.healthy:
-                logger.warning("store %r recovered; %d pending", self.backend, len(self._buf))
-                self.healthy = True
-            delay = self._retry_initial
+        return self.queue.put(fn, *args)
 
     def _notify(self, record: Any) -> None:
         if self.observers is not None:
@@ -306,10 +247,28 @@ class BufferedStore(Store):
     async def get_session(self, session_id: str) -> SessionRecord | None:
         return await self.backend.get_session(session_id)
 
-    async def _list_sessions(
-        self, flt: SessionFilter, limit: int, offset: int
-    ) -> tuple[list[SessionRecord], int]:
-        return await self.backend._list_sessions(flt, limit, offset)
+    async def list_sessions(
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        transport: str | None = None,
+        outcome: str | None = None,
+        agent_name: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        text: str | None = None,
+    ) -> SessionPage:
+        return await self.backend.list_sessions(
+            limit=limit,
+            offset=offset,
+            transport=transport,
+            outcome=outcome,
+            agent_name=agent_name,
+            since=since,
+            until=until,
+            text=text,
+        )
 
     async def turns_between(
         self, since: float, until: float | None = None, *, limit: int | None = None
@@ -330,6 +289,11 @@ class BufferedStore(Store):
 
     async def count_active(self) -> int:
         return await self.backend.count_active()
+
+    async def percentiles(
+        self, metric: str, since: float, until: float | None = None
+    ) -> Percentiles:
+        return await self.backend.percentiles(metric, since, until)
 
     async def get_memory(self, identity: str) -> MemoryRecord | None:
         """Straight from the backend: a ``remember`` still buffered is not seen yet."""
@@ -354,8 +318,16 @@ class BufferedStore(Store):
     async def get_agent_version(self, agent: str, number: int) -> AgentVersion | None:
         return await self.backend.get_agent_version(agent, number)
 
-    async def _apply_retention(self, cutoff: float | None, max_sessions: int | None) -> int:
-        return await self.backend._apply_retention(cutoff, max_sessions)
+    async def apply_retention(
+        self,
+        *,
+        max_age_days: float | None = None,
+        max_sessions: int | None = None,
+        now: float | None = None,
+    ) -> int:
+        return await self.backend.apply_retention(
+            max_age_days=max_age_days, max_sessions=max_sessions, now=now
+        )
 
     def is_transient(self, exc: BaseException) -> bool:
         return self.backend.is_transient(exc)

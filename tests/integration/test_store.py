@@ -28,7 +28,18 @@ from causerie.metrics import (
     TranscriptEntry,
     TurnRecord,
 )
-from causerie.store import BufferedStore, MemoryRecord, SQLiteStore, Store, open_store
+from causerie.store import (
+    AgentHistory,
+    BufferedStore,
+    MemoryRecord,
+    MemoryStore,
+    RecordReader,
+    RecordWriter,
+    Retention,
+    SQLiteStore,
+    Store,
+    open_store,
+)
 from causerie.store.sqlite import MIGRATIONS, SCHEMA_VERSION, migrate
 from tests.waiting import until
 
@@ -390,6 +401,36 @@ async def test_buffered_aclose_flushes(make_store: StoreFactory) -> None:
     reader = await make_store(name="shared")
     got = await reader.get_session("s1")
     assert got is not None and got.turn_count == 50
+
+
+async def test_buffered_store_wraps_a_backend_and_is_durable_after_flush(
+    make_store: StoreFactory,
+) -> None:
+    """Not a backend itself: it offers the narrow interfaces over one, and a write it took
+    is in the backend only once the drain task wrote it (flush), not when the call returns."""
+    backend = await make_store()
+    buffered = BufferedStore(backend)
+    assert not isinstance(buffered, Store) and buffered.backend is backend
+    for interface in (RecordWriter, RecordReader, MemoryStore, AgentHistory, Retention):
+        assert isinstance(buffered, interface) and isinstance(backend, interface)
+    writer: RecordWriter = buffered  # and so for mypy
+    reader: RecordReader = buffered
+    gate = asyncio.Event()  # holds the backend's write until the test lets it through
+    write = backend.start_session
+
+    async def held(s: SessionRecord) -> None:
+        await gate.wait()
+        await write(s)
+
+    backend.start_session = held  # type: ignore[method-assign]
+    await writer.start_session(session("s1"))  # returned: taken, not stored
+    assert buffered.pending == 1 and await backend.get_session("s1") is None
+    assert not await buffered.flush(0.05)  # not durable while the backend has not written
+    gate.set()
+    assert await buffered.flush(5)
+    got = await reader.get_session("s1")
+    assert got is not None and buffered.written == 1 and buffered.pending == 0
+    await buffered.aclose()
 
 
 # -- memory per user identity, on both backends ---------------------------------------------

@@ -1,0 +1,158 @@
+"""What each part of Causerie needs from a store, as narrow interfaces (``typing.Protocol``).
+
+A backend (:class:`~causerie.store.base.Store`: SQLite, Redis) offers all of them.
+:class:`~causerie.store.buffered.BufferedStore` wraps a backend and offers them too, with
+buffered writes. Ask for the narrowest one:
+
+==================  =====================================================  ===============
+interface           what                                                   who
+==================  =====================================================  ===============
+``RecordWriter``    sessions, turns, transcript entries, errors (writes)   collectors
+``RecordReader``    the same records, read back (and deleted on request)   dashboard, API
+``MemoryStore``     what is remembered per user identity                   plugins
+``AgentHistory``    the saved versions of agent definitions                studio API
+``Retention``       ageing records out                                     retention task
+==================  =====================================================  ===============
+
+When a write is durable depends on who takes it: a backend's write is durable when its
+call returns; a ``BufferedStore``'s only once its drain task wrote it (see its docs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from ..metrics.records import (
+    ErrorRecord,
+    Outcome,
+    Percentiles,
+    SessionRecord,
+    TranscriptEntry,
+    TurnRecord,
+)
+
+if TYPE_CHECKING:
+    from .base import AgentVersion, MemoryRecord, SessionPage
+
+DEFAULT_KEEP = 20
+"""How many memory exchanges :meth:`MemoryStore.remember` keeps per identity by default."""
+
+
+@runtime_checkable
+class RecordWriter(Protocol):
+    """Writes of what happened in sessions. ``start_session`` is an upsert; a write for a
+    session never started (or deleted) is ignored; ``add_turn`` is idempotent per
+    ``(session_id, index)``."""
+
+    transcripts: bool
+    """False: no user or agent text is kept (turn texts, transcript entries, tool-call
+    arguments are dropped before they reach the backend)."""
+
+    async def start_session(self, session: SessionRecord) -> None: ...
+
+    async def end_session(
+        self,
+        session_id: str,
+        outcome: Outcome = "completed",
+        error: str | None = None,
+        *,
+        ended_at: float | None = None,
+    ) -> None: ...
+
+    async def add_turn(self, turn: TurnRecord) -> None: ...
+
+    async def add_transcript_entry(self, session_id: str, entry: TranscriptEntry) -> None: ...
+
+    async def annotate_session(self, session_id: str, annotations: Mapping[str, Any]) -> None: ...
+
+    async def add_error(self, error: ErrorRecord) -> None: ...
+
+
+@runtime_checkable
+class RecordReader(Protocol):
+    """Reads of the records. Time windows are half-open, ``since <= t < until``; lists come
+    newest first, turns oldest first. ``delete_session`` is here because whoever reads a
+    session (the dashboard, the API) is who may delete it."""
+
+    async def get_session(self, session_id: str) -> SessionRecord | None: ...
+
+    async def list_sessions(
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        transport: str | None = None,
+        outcome: str | None = None,
+        agent_name: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        text: str | None = None,
+    ) -> SessionPage: ...
+
+    async def turns_between(
+        self, since: float, until: float | None = None, *, limit: int | None = None
+    ) -> list[TurnRecord]: ...
+
+    async def list_errors(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        session_id: str | None = None,
+        limit: int = 100,
+    ) -> list[ErrorRecord]: ...
+
+    async def count_active(self) -> int: ...
+
+    async def percentiles(
+        self, metric: str, since: float, until: float | None = None
+    ) -> Percentiles: ...
+
+    async def delete_session(self, session_id: str) -> bool: ...
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """Whether a failed call may succeed later (backend down) rather than never."""
+        ...
+
+
+@runtime_checkable
+class MemoryStore(Protocol):
+    """What is remembered per user identity, apart from sessions (deleting a session or
+    retention leaves it alone)."""
+
+    async def get_memory(self, identity: str) -> MemoryRecord | None: ...
+
+    async def remember(
+        self,
+        identity: str,
+        *,
+        facts: Mapping[str, Any] | None = None,
+        exchanges: Sequence[TranscriptEntry] | None = None,
+        keep: int = DEFAULT_KEEP,
+        at: float | None = None,
+    ) -> None: ...
+
+    async def forget(self, identity: str) -> bool: ...
+
+
+@runtime_checkable
+class AgentHistory(Protocol):
+    """The saved versions of agent definitions (never aged out)."""
+
+    async def add_agent_version(self, version: AgentVersion) -> AgentVersion: ...
+
+    async def agent_versions(self, agent: str, limit: int = 50) -> list[AgentVersion]: ...
+
+    async def get_agent_version(self, agent: str, number: int) -> AgentVersion | None: ...
+
+
+@runtime_checkable
+class Retention(Protocol):
+    async def apply_retention(
+        self,
+        *,
+        max_age_days: float | None = None,
+        max_sessions: int | None = None,
+        now: float | None = None,
+    ) -> int: ...
