@@ -84,17 +84,39 @@ class AppRegistry:
     def options_for(self, app: App, raw: Mapping[str, Any], ctx: AppContext) -> AppOptions:
         """``tool_options`` for ``app``: its own ``tool_options.<app>`` mapping, else the
         flat keys that name no other app. A bad value is a ConfigError naming the field."""
-        nested = raw.get(app.name)
-        if isinstance(nested, Mapping):
-            values, where = dict(nested), f"tool_options.{app.name}"
-        else:
-            others = {a.name for a in self.apps}
-            values, where = {k: v for k, v in raw.items() if k not in others}, "tool_options"
+        values, where = self._values(app, raw)
         model = app.options_model()
         try:
             return model.model_validate(values, context={"base_dir": ctx.base_dir})
         except ValidationError as e:
-            raise ConfigError(option_errors(e, model, where)) from None
+            raise ConfigError("\n".join(m for _, m in option_errors(e, model, where))) from None
+
+    def option_problems(
+        self, names: Iterable[str], raw: Mapping[str, Any], base_dir: Path
+    ) -> list[tuple[str, str]]:
+        """(field, message) for each bad ``tool_options`` entry of the apps ``names`` use,
+        without building anything (``config check``). Unknown names are not reported here."""
+        try:
+            wanted = set(self.expand(names))
+        except ConfigError:
+            return []
+        out: list[tuple[str, str]] = []
+        for app in self.apps:
+            if wanted.intersection(app.tools):
+                values, where = self._values(app, raw)
+                model = app.options_model()
+                try:
+                    model.model_validate(values, context={"base_dir": base_dir})
+                except ValidationError as e:
+                    out += option_errors(e, model, where)
+        return out
+
+    def _values(self, app: App, raw: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+        nested = raw.get(app.name)
+        if isinstance(nested, Mapping):
+            return dict(nested), f"tool_options.{app.name}"
+        others = {a.name for a in self.apps}
+        return {k: v for k, v in raw.items() if k not in others}, "tool_options"
 
     def build_tools(
         self,
@@ -135,17 +157,17 @@ class AppRegistry:
         return {"ok": False, "action": action, "message": f"unknown action {action!r}"}
 
 
-def option_errors(error: ValidationError, model: type[AppOptions], where: str) -> str:
-    """One line per bad option: the field, what is wrong, the allowed options."""
+def option_errors(
+    error: ValidationError, model: type[AppOptions], where: str
+) -> list[tuple[str, str]]:
+    """(field, message) per bad option: what is wrong, and the allowed options."""
     unknown = [str(e["loc"][0]) for e in error.errors() if e["type"] == "extra_forbidden"]
-    lines = []
+    out = []
     if unknown:
-        lines.append(
-            f"{where}: unknown option(s) {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(model.model_fields))}"
-        )
+        known = ", ".join(sorted(model.model_fields))
+        out.append((where, f"{where}: unknown option(s) {', '.join(unknown)}; known: {known}"))
     for e in error.errors():
         if e["type"] != "extra_forbidden":
-            field = ".".join(str(p) for p in e["loc"])
-            lines.append(f"{where}.{field}: {e['msg']}, got {e['input']!r}")
-    return "\n".join(lines)
+            field = f"{where}.{'.'.join(str(p) for p in e['loc'])}"
+            out.append((field, f"{field}: {e['msg']}, got {e['input']!r}"))
+    return out

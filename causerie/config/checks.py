@@ -167,6 +167,19 @@ def known_tool_names(loaded: LoadedConfig) -> set[str]:
     }
 
 
+def check_tool_options(loaded: LoadedConfig) -> list[Problem]:
+    """``tool_options`` against the typed options of the apps ``tools:`` uses."""
+    from ..apps.registry import AppRegistry
+
+    spec = loaded.spec
+    return [
+        Problem(field, message.removeprefix(f"{field}: "), "see the app's options in docs/APPS.md")
+        for field, message in AppRegistry.from_entry_points().option_problems(
+            spec.tools, spec.tool_options, loaded.base_dir
+        )
+    ]
+
+
 def start_problems(loaded: LoadedConfig, registry: Any) -> list[Problem]:
     """Everything above, against what is installed now."""
     from ..plugins import available_plugins
@@ -177,6 +190,7 @@ def start_problems(loaded: LoadedConfig, registry: Any) -> list[Problem]:
         *check_plugins(spec.plugins, available_plugins()),
         *check_plugin_options(spec.plugin_options, available_plugins()),
         *check_tools(spec.tools, known_tool_names(loaded)),
+        *check_tool_options(loaded),
         *check_languages(spec, registry, ("stt", "tts")),
         *check_api_tools(loaded),
         *check_theme(loaded),

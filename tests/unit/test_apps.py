@@ -144,3 +144,17 @@ async def test_clicks_go_to_the_app_that_takes_them(desk: Any) -> None:
     assert not shop["ok"] and "no shop tools" in shop["message"]
     nobody = await AppRegistry(()).client_action(session, {"action": "dance"})
     assert nobody == {"ok": False, "action": "dance", "message": "unknown action 'dance'"}
+
+
+def test_config_check_names_a_bad_tool_option() -> None:
+    from causerie.config.checks import check_tool_options
+    from causerie.config.loader import load_config
+
+    shop = Path(__file__).resolve().parents[2] / "shop.yaml"
+    loaded = load_config(
+        shop, overrides={"tool_options.catalog": "x", "tool_options.max_quantity": 0}, dotenv=None
+    )
+    problems = {p.field: p.message for p in check_tool_options(loaded)}
+    assert problems["tool_options"].startswith("unknown option(s) catalog; known: catalogue")
+    assert "greater than or equal to 1" in problems["tool_options.max_quantity"]
+    assert check_tool_options(load_config(shop, dotenv=None)) == []
