@@ -1,7 +1,7 @@
 """What the shop skill says about tool results, in English or French (templates only).
 
 Products, comparisons and the knowledge base here; cart, orders and errors in
-:mod:`.shop_say_cart`.
+:mod:`.say_cart`.
 """
 
 from __future__ import annotations

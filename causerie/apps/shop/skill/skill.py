@@ -1,9 +1,9 @@
 """The ``shop`` skill: the offline brain of the shop assistant.
 
-It matches intents with keyword rules (:mod:`.shop_words`), fills slots against the catalogue
-(:mod:`.shop_nlu`: fuzzy product names; "it" and "the second one" refer to what was shown
+It matches intents with keyword rules (:mod:`.words`), fills slots against the catalogue
+(:mod:`.nlu`: fuzzy product names; "it" and "the second one" refer to what was shown
 last), asks for tools through the normal function-calling path, and phrases their results
-(:mod:`.shop_say`). It reads the catalogue through the tools' ``scripted_resources`` and
+(:mod:`.say`). It reads the catalogue from the shop tools' resources (``Turn.resources``) and
 earlier tool results from the chat history, so it keeps no per-session state and one
 instance serves every session.
 """
