@@ -22,6 +22,8 @@ def turn_handling(turn: TurnSpec, pipeline: Pipeline) -> dict[str, Any]:
     """livekit's defaults assume LiveKit Cloud (cloud turn and interruption models, 0.5 s
     endpointing); offline they cost seconds. Every field is set explicitly."""
     detection: Any = pipeline.turn_detector if turn.detection == "turn_model" else "vad"
+    if pipeline.vad is None:  # a text conversation (chat, scenarios): no audio to end turns
+        detection = "manual"
     return {
         "turn_detection": detection,
         "endpointing": {
@@ -60,7 +62,8 @@ def build_session(
         ),
         max_unrecoverable_errors=1000,
     )
-    return AgentSession[SessionData](
+    # The one place a session is constructed (causerie.runtime.Conversation calls this).
+    session: AgentSession[SessionData] = AgentSession(
         userdata=data,
         stt=pipeline.stt,
         llm=pipeline.llm,
@@ -75,6 +78,7 @@ def build_session(
         session_close_transcript_timeout=0.3,
         conn_options=conn,
     )
+    return session
 
 
 def build_agent(

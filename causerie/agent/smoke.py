@@ -10,7 +10,7 @@ from typing import Any
 from ..config.loader import LoadedConfig
 from ..errors import CauserieError
 from ..providers.registry import Registry
-from .pipeline import Progress, build_pipeline, import_vendor_modules
+from .pipeline import Progress
 
 GREETINGS = {"en": "Hello", "fr": "Bonjour", "de": "Hallo", "es": "Hola", "it": "Ciao"}
 
@@ -38,21 +38,21 @@ async def smoke_test(
     """Raise :class:`SmokeTestError` (or the build's own error) on the first failure."""
     from livekit.agents.voice.run_result import RunResult
 
+    from ..runtime import Conversation, Runtime
     from .faults import Faults
-    from .session import build_agent, build_session
 
     spec = loaded.spec
     said = text or GREETINGS.get(spec.base_language, GREETINGS["en"])
     limit = spec.turn.max_response_time + 10.0  # the LLM's own deadline, then some
-    import_vendor_modules(loaded, registry)
-    pipeline = await asyncio.to_thread(build_pipeline, loaded, registry, progress)
+    errors: list[str] = []
+    faults = Faults(observers=[lambda c, e: errors.append(f"{c}: {type(e).__name__}: {e}")])
+    runtime = await Runtime.build(loaded, registry, progress=progress, faults=faults)
+    pipeline = runtime.pipeline
     try:
-        errors: list[str] = []
-        faults = Faults(observers=[lambda c, e: errors.append(f"{c}: {type(e).__name__}: {e}")])
-        agent = build_agent(loaded, faults)
-        agent.greeting = None  # the turn below is the test; a greeting is not a reply
-        session = build_session(loaded, pipeline)
-        await session.start(agent)
+        # The turn below is the test; a greeting is not a reply.
+        conversation = Conversation(runtime, transport="cli", greeting=False)
+        session = conversation.session
+        await conversation.start()
         try:
             if progress:
                 progress(f"text turn: {said!r}")
@@ -60,7 +60,7 @@ async def smoke_test(
         except TimeoutError:
             raise SmokeTestError(f"no reply to {said!r} within {limit:.0f} s") from None
         finally:
-            await session.aclose()
+            await conversation.aclose()
         reply = " ".join(
             ev.item.text_content or ""
             for ev in result.events
@@ -76,7 +76,7 @@ async def smoke_test(
             raise SmokeTestError(f"tts {spec.tts.provider!r} produced no audio for {reply!r}")
         return SmokeResult(said, reply, seconds, dict(pipeline.load_seconds))
     finally:
-        await pipeline.aclose()
+        await runtime.aclose()
 
 
 async def _speak(tts: Any, text: str) -> float:

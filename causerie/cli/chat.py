@@ -20,29 +20,15 @@ def chat(state: CliState, sets: tuple[str, ...]) -> None:
 
 
 async def _chat(loaded, registry, interactive: bool) -> None:  # type: ignore[no-untyped-def]
-    from livekit.agents.voice import AgentSession
     from livekit.agents.voice.run_result import RunResult
 
-    from ..agent.faults import Faults
-    from ..agent.session import build_agent
-    from ..config.spec import ProviderSpec
-    from ..providers.registry import BuildContext
+    from ..runtime import Conversation, Runtime
 
     spec = loaded.spec
-    llm_spec: ProviderSpec = spec.llm
-    if llm_spec.provider == "scripted" and "agent_name" not in llm_spec.options:
-        llm_spec = llm_spec.model_copy(
-            update={"options": {**llm_spec.options, "agent_name": spec.name}}
-        )
-    llm = registry.build(
-        "llm",
-        llm_spec,
-        BuildContext(language=spec.language, env=loaded.env, base_dir=loaded.base_dir),
-    )
-    session: AgentSession = AgentSession(llm=llm, max_tool_steps=spec.turn.max_tool_steps)
-    agent = build_agent(loaded, Faults())
-    agent.greeting = None  # said below, in text
-    await session.start(agent)
+    runtime = await Runtime.build(loaded, registry, stages=("llm",))  # text: no speech models
+    conversation = Conversation(runtime, transport="cli", greeting=False)  # said below, in text
+    session = conversation.session
+    await conversation.start()
     try:
         if spec.greeting:
             click.echo(f"agent: {spec.greeting}")
@@ -62,7 +48,8 @@ async def _chat(loaded, registry, interactive: bool) -> None:  # type: ignore[no
                 if ev.type == "message" and ev.item.role == "assistant":
                     click.echo(f"agent: {ev.item.text_content}")
     finally:
-        await session.aclose()
+        await conversation.aclose()
+        await runtime.aclose()
 
 
 def register(cli: click.Group) -> None:

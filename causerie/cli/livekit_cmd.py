@@ -208,21 +208,17 @@ def join(
 async def _join_direct(
     creds: Any, room: str, loaded: Any, registry: Any, participant: str | None
 ) -> str:
-    from ..agent.pipeline import build_pipeline
+    from ..runtime import Runtime
     from ..transports.livekit.bridge import join_direct, require_room
-    from ..transports.livekit.room_session import AgentRuntime
 
     await require_room(creds, room)  # before loading models: a wrong room fails at once
-    pipeline = await asyncio.to_thread(
-        build_pipeline, loaded, registry, lambda m: click.echo(m, err=True)
-    )
+    runtime = await Runtime.build(loaded, registry, progress=lambda m: click.echo(m, err=True))
     try:
-        runtime = AgentRuntime(loaded=loaded, pipeline=pipeline)
         return await join_direct(
             creds, room, runtime, participant_identity=participant, check_room=False
         )
     finally:
-        await pipeline.aclose()
+        await runtime.aclose()
 
 
 @click.command("call")

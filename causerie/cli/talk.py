@@ -48,27 +48,23 @@ def talk(
 
 
 async def _run(loaded, registry, pcm, fast):  # type: ignore[no-untyped-def]
-    from ..agent.faults import Faults
-    from ..agent.pipeline import build_pipeline
-    from ..agent.session import build_agent, build_session
-    from ..transports.file import talk as run_talk
+    from ..runtime import Conversation, Runtime
+    from ..transports.file import talk_conversation
 
     def progress(msg: str) -> None:
         click.echo(msg, err=True)
 
-    pipeline = await asyncio.to_thread(build_pipeline, loaded, registry, progress)
+    runtime = await Runtime.build(loaded, registry, progress=progress)
     store = collector = None
     try:
-        session = build_session(loaded, pipeline)
-        faults = Faults()
-        agent = build_agent(loaded, faults)
+        conversation = Conversation(runtime, transport="cli")
         if loaded.spec.metrics.enabled:
-            store, collector = _recorder(loaded, pipeline, session, faults)
-        return await run_talk(
-            session, agent, pcm, fast=fast, printer=click.echo, collector=collector
+            store, collector = _recorder(loaded, runtime.pipeline, conversation)
+        return await talk_conversation(
+            conversation, pcm, fast=fast, printer=click.echo, collector=collector
         )
     finally:
-        await pipeline.aclose()
+        await runtime.aclose()
         if store is not None and collector is not None:
             await store.aclose(timeout=5.0)
             lost = f", {store.dropped} record(s) lost" if store.dropped else ""
@@ -80,7 +76,7 @@ async def _run(loaded, registry, pcm, fast):  # type: ignore[no-untyped-def]
             )
 
 
-def _recorder(loaded, pipeline, session, faults):  # type: ignore[no-untyped-def]
+def _recorder(loaded, pipeline, conversation):  # type: ignore[no-untyped-def]
     """The store and collector that record this run (metrics.enabled in the agent file)."""
     from ..metrics.collector import SessionCollector
     from ..store import BufferedStore, open_store
@@ -89,12 +85,12 @@ def _recorder(loaded, pipeline, session, faults):  # type: ignore[no-untyped-def
     store = BufferedStore(open_store(m.store_url, transcripts=m.transcripts))
     collector = SessionCollector(
         store,
-        session_id=session.userdata.session_id,
+        session_id=conversation.session_id,
         transport="cli",
         agent_name=loaded.spec.name,
         providers=pipeline.describe(),
     )
-    faults.observers.append(collector.on_fault)
+    conversation.faults.observers.append(collector.on_fault)
     return store, collector
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CauserieError
-from ..providers.http import vendor_http
+from ..runtime import Conversation, Runtime
 from .checks import TurnRecord, check_events, check_reply, check_state, check_tools
 from .model import Scenario, Session, Turn, find_scenarios, load_scenario
 from .services import started
@@ -63,21 +63,21 @@ def _overrides(scn: Scenario, data_dir: str) -> dict[str, Any]:
 
 
 class _Agentry:
-    """Builds the LLM (and the STT for audio turns) once per scenario."""
+    """The scenario's runtime (the LLM and tools, built once per scenario) and the STT for
+    audio turns (built on the first one)."""
 
-    def __init__(self, loaded: Any, registry: Any) -> None:
+    def __init__(self, runtime: Runtime, registry: Any) -> None:
         from ..providers.registry import BuildContext
 
-        self.loaded, self.registry = loaded, registry
-        spec = loaded.spec
+        self.runtime, self.loaded, self.registry = runtime, runtime.loaded, registry
+        spec = self.loaded.spec
+        loaded = self.loaded
         self.ctx = BuildContext(language=spec.language, env=loaded.env, base_dir=loaded.base_dir)
-        llm_spec = spec.llm
-        if llm_spec.provider == "scripted" and "agent_name" not in llm_spec.options:
-            llm_spec = llm_spec.model_copy(
-                update={"options": {**llm_spec.options, "agent_name": spec.name}}
-            )
-        self.llm = registry.build("llm", llm_spec, self.ctx)
         self._stt: Any = None
+
+    @classmethod
+    async def build(cls, loaded: Any, registry: Any) -> _Agentry:
+        return cls(await Runtime.build(loaded, registry, stages=("llm",)), registry)
 
     async def transcribe(self, path: Path) -> str:
         from livekit import rtc
@@ -94,57 +94,47 @@ class _Agentry:
         return event.alternatives[0].text if event.alternatives else ""
 
     async def aclose(self) -> None:
-        for obj in (self.llm, self._stt):
-            close = getattr(obj, "aclose", None)
-            if close is not None:
-                await close()
+        await self.runtime.aclose()
+        close = getattr(self._stt, "aclose", None)
+        if close is not None:
+            await close()
 
 
 async def _run_session(
     scn: Scenario, sess: Session, agentry: _Agentry, out: list[TurnRecord]
 ) -> None:
-    from livekit.agents.voice import AgentSession
-
-    from ..agent.faults import Faults
-    from ..agent.session import build_agent
-    from ..agent.userdata import SessionData
-    from ..tools import handle_client_action
-
     loaded = agentry.loaded
-    data = SessionData(
-        language=(sess.language or scn.language or loaded.spec.base_language).split("-")[0],
-        identity=sess.identity or scn.identity,
+    conversation = Conversation(
+        agentry.runtime,
         transport="test",
+        identity=sess.identity or scn.identity,
+        language=(sess.language or scn.language or loaded.spec.base_language).split("-")[0],
+        greeting=False,
     )
     events: list[dict[str, Any]] = []
-    data.events.subscribe(events.append)
-    agent = build_agent(loaded, Faults())
-    agent.greeting = None
+    conversation.events.subscribe(events.append)
     prices = {}
     shop = next(
         (
             getattr(t, "scripted_resources", {}).get("shop")
-            for t in agent.tools
+            for t in conversation.agent.tools
             if getattr(t, "scripted_resources", None)
         ),
         None,
     )
     if shop is not None:
         prices = {pid: p.price for pid, p in shop.catalogue.products.items()}
-    session: AgentSession[SessionData] = AgentSession(
-        llm=agentry.llm, userdata=data, max_tool_steps=loaded.spec.turn.max_tool_steps
-    )
-    async with vendor_http():
-        await session.start(agent)
-        try:
-            for turn in sess.turns:
-                if turn.audio is not None:  # relative to the scenario file
-                    turn = turn.model_copy(update={"audio": scn.resolve(turn.audio)})
-                out.append(
-                    await _run_turn(session, agentry, turn, events, prices, handle_client_action)
-                )
-        finally:
-            await session.aclose()
+    session = conversation.session
+    await conversation.start()
+    try:
+        for turn in sess.turns:
+            if turn.audio is not None:  # relative to the scenario file
+                turn = turn.model_copy(update={"audio": scn.resolve(turn.audio)})
+            out.append(
+                await _run_turn(session, agentry, turn, events, prices, conversation.client_action)
+            )
+    finally:
+        await conversation.aclose()
 
 
 async def _run_turn(
@@ -218,7 +208,7 @@ async def run_scenario(
                 loaded = load_config(
                     config, environ=environ, overrides=_overrides(scn, tmp), registry=registry
                 )
-                agentry = _Agentry(loaded, registry)
+                agentry = await _Agentry.build(loaded, registry)
                 if scn.expect_error:
                     _build_only(loaded)
                     res.error = (

@@ -16,37 +16,23 @@ first audible frame of the reply left for the peer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from livekit import rtc
-from livekit.agents.voice.events import (
-    CloseEvent,
-)
+from livekit.agents.voice.events import CloseEvent
 from livekit.agents.voice.transcription import TranscriptSynchronizer
 
-from ..agent.faults import Faults, session_faults
-from ..agent.lk_events import trim_recorded_events
+from ..agent.faults import Faults
 from ..agent.pipeline import Pipeline
-from ..agent.session import build_agent, build_session
 from ..agent.userdata import SessionData
+from ..compat.livekit import trim_recorded_events
 from ..config.loader import LoadedConfig
-from ..events.schema import (
-    ClientAction,
-    EventError,
-    Interrupt,
-    Mute,
-    Ping,
-    TextInput,
-    parse_client_event,
-)
 from ..plugins.stores import PluginStores
-from ..providers.http import vendor_http
+from ..runtime import Conversation, Runtime
 from .audio_io import FRAME_MS, PacedAudioOutput, QueueAudioInput, Segment, is_audible
-from .session_events import SessionEvents
 
 logger = logging.getLogger(__name__)
 
@@ -80,18 +66,21 @@ class LiveSession:
         identity: str | None = None,
         max_input_seconds: float = 1.0,
         plugin_stores: PluginStores | None = None,
+        runtime: Runtime | None = None,
     ) -> None:
-        spec = loaded.spec
-        self.userdata = SessionData(
-            language=spec.base_language, transport=transport, identity=identity
-        )
-        self.events = self.userdata.events
-        self.session_id = self.userdata.session_id
+        """``runtime``: the process's (default: one made of ``loaded``, ``pipeline``,
+        ``faults``, ``tools_factory`` and ``plugin_stores``)."""
+        if runtime is None:
+            runtime = Runtime(
+                loaded,
+                pipeline,
+                faults=faults or Faults(),
+                tools_factory=tools_factory,
+                plugin_stores=plugin_stores,
+            )
         self.transport = transport
-        self.agent_name = spec.name
         self._send_audio = send_audio
         self._drop_audio = drop_audio
-        self.faults = session_faults(faults, self.events)
         # Bounded: a peer streaming faster than real time loses its oldest audio, not our memory.
         self.audio_in = QueueAudioInput(max_seconds=max_input_seconds)
         self.audio_out = PacedAudioOutput(
@@ -101,25 +90,33 @@ class LiveSession:
             on_segment_end=self._on_segment_end,
             lead=OUTPUT_LEAD,
         )
-        self.session = build_session(loaded, pipeline, self.userdata)
-        self._mapper = SessionEvents(
-            self.session,
-            self.events,
-            take_voice_to_voice=self._take_voice_to_voice,
-            on_user_stopped=self._user_stopped,
-            interrupted_from_items=False,  # the audio output reports it, with the cut
+        self.conversation = Conversation(
+            runtime,
+            transport=transport,
+            identity=identity,
+            audio_in=self.audio_in,
+            events_options={
+                "take_voice_to_voice": self._take_voice_to_voice,
+                "on_user_stopped": self._user_stopped,
+                "interrupted_from_items": False,  # the audio output reports it, with the cut
+            },
         )
+        c = self.conversation
+        c.on_text_input = self._typed
+        self.userdata: SessionData = c.userdata
+        self.events = c.events
+        self.session_id = c.session_id
+        self.agent_name = c.agent_name
+        self.faults = c.faults
+        self.session = c.session
+        self.agent = c.agent
         self._sync = TranscriptSynchronizer(
-            next_in_chain_audio=self.audio_out, next_in_chain_text=self._mapper.text_output
+            next_in_chain_audio=self.audio_out, next_in_chain_text=c.mapper.text_output
         )
-        tools = tools_factory(self.userdata) if tools_factory is not None else None
-        self.agent = build_agent(loaded, self.faults, tools, plugin_stores=plugin_stores)
-        self.muted = False
         self.closed = asyncio.Event()
         """Set when the session ended on its own (error) or was closed."""
         self.started_at = time.time()
         self._close_task: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()  # client actions in flight
         self._silence = rtc.AudioFrame(
             bytes(IN_RATE * FRAME_MS // 1000 * 2), IN_RATE, 1, IN_RATE * FRAME_MS // 1000
         )
@@ -127,16 +124,22 @@ class LiveSession:
         self._speech_end: float | None = None
         self._segment_started_at = 0.0
         self._v2v: float | None = None
-        self._http = contextlib.AsyncExitStack()  # the vendor plugins' HTTP session
+
+    @property
+    def muted(self) -> bool:
+        return self.conversation.muted
+
+    @muted.setter
+    def muted(self, value: bool) -> None:
+        self.conversation.muted = value
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
         s = self.session
-        s.input.audio = self.audio_in
         s.output.audio = self._sync.audio_output
         s.output.transcription = self._sync.text_output
-        self._mapper.attach()
+        self.conversation.mapper.attach()
         s.on("close", self._on_close)
         self.events.emit(
             "ready",
@@ -146,8 +149,7 @@ class LiveSession:
             sample_rate=IN_RATE,
             frame_bytes=IN_RATE * FRAME_MS // 1000 * 2,
         )
-        await self._http.enter_async_context(vendor_http())
-        await s.start(self.agent, record=False)
+        await self.conversation.start(attach_events=False)
 
     async def aclose(self) -> None:
         """Close once; safe to call from several places. Cancelling the caller does not
@@ -160,16 +162,11 @@ class LiveSession:
 
     async def _aclose(self) -> None:
         self.audio_in.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
         try:
-            await self.session.aclose()
+            await self.conversation.aclose()
         finally:
-            await self._http.aclose()
             await self._sync.aclose()
             await self.audio_out.aclose()
-            self._mapper.detach()
             self.session.off("close", self._on_close)
             self.closed.set()
 
@@ -192,44 +189,10 @@ class LiveSession:
 
     def handle_message(self, raw: str | bytes) -> None:
         """A client event; a bad one is answered with an error event, never an exception."""
-        try:
-            ev = parse_client_event(raw)
-        except EventError as e:
-            self.events.emit("error", code=e.code, message=e.message, fatal=False)
-            return
-        if isinstance(ev, TextInput):
-            self._interrupt()
-            self._speech_end = None  # typed: no voice-to-voice for this turn
-            self.session.generate_reply(user_input=ev.text)
-        elif isinstance(ev, Mute):
-            self.muted = ev.muted
-        elif isinstance(ev, Interrupt):
-            self._interrupt()
-        elif isinstance(ev, Ping):
-            self.events.emit("pong", id=ev.id)
-        elif isinstance(ev, ClientAction):
-            task = asyncio.create_task(
-                self._client_action(ev.model_dump()), name=f"LiveSession.action[{self.session_id}]"
-            )
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        self.conversation.handle_client_event(raw)
 
-    async def _client_action(self, event: dict[str, Any]) -> None:
-        from ..tools import handle_client_action  # the shop tools: loaded on first click
-
-        try:
-            await handle_client_action(self.session, event)
-        except Exception as e:  # documented never to raise; a bug must not kill the session
-            logger.exception("client action %s failed", event.get("action"))
-            self.events.emit("error", code="action_failed", message=str(e), fatal=False)
-
-    def _interrupt(self) -> None:
-        try:
-            fut = self.session.interrupt()
-        except RuntimeError as e:  # not running, or the speech is uninterruptible
-            self.events.emit("error", code="interrupt_failed", message=str(e), fatal=False)
-            return
-        fut.add_done_callback(_log_future_error)
+    def _typed(self, text: str) -> None:
+        self._speech_end = None  # typed: no voice-to-voice for this turn
 
     # -- audio output ----------------------------------------------------------------------
 
@@ -257,8 +220,3 @@ class LiveSession:
 
     def _on_close(self, ev: CloseEvent) -> None:
         self.closed.set()
-
-
-def _log_future_error(fut: asyncio.Future[None]) -> None:
-    if not fut.cancelled() and fut.exception() is not None:
-        logger.warning("interrupt failed: %s", fut.exception())

@@ -25,6 +25,7 @@ from .audio_io import FRAME_MS, PacedAudioOutput, QueueAudioInput, Segment
 
 if TYPE_CHECKING:
     from ..metrics.collector import SessionCollector
+    from ..runtime import Conversation
 
 IN_RATE = 16000
 
@@ -104,9 +105,12 @@ async def talk(
     printer: Printer = print,
     tail_timeout: float = 20.0,
     collector: SessionCollector | None = None,
+    conversation: Conversation | None = None,
 ) -> TalkResult:
     """Run ``pcm`` (16 kHz mono) through a started-here session; returns turns and audio.
-    A ``collector`` records the session, with the voice-to-voice measured here."""
+    A ``collector`` records the session, with the voice-to-voice measured here.
+    ``conversation``: the one ``session`` and ``agent`` belong to (``causerie talk``): it
+    gets the audio I/O, starts and closes the session (see :func:`talk_conversation`)."""
     assert pcm.sample_rate == IN_RATE
     spf = IN_RATE * FRAME_MS // 1000
     utterances = speech_segments(pcm.samples, IN_RATE)
@@ -121,8 +125,11 @@ async def talk(
 
     audio_in = QueueAudioInput(max_seconds=60.0)
     audio_out = PacedAudioOutput(recorder, sample_rate=out_rate, on_segment_start=on_segment_start)
-    session.input.audio = audio_in
-    session.output.audio = audio_out
+    if conversation is not None:
+        conversation.use_audio(audio_in, audio_out)
+    else:
+        session.input.audio = audio_in
+        session.output.audio = audio_out
 
     current = Turn()
     last_final: list[float] = []
@@ -163,7 +170,10 @@ async def talk(
 
     http = contextlib.AsyncExitStack()
     await http.enter_async_context(vendor_http())
-    await session.start(agent)  # type: ignore[call-overload]
+    if conversation is not None:
+        await conversation.start()
+    else:
+        await session.start(agent)  # type: ignore[call-overload]
     try:
         frames = [pcm.samples[i : i + spf] for i in range(0, len(pcm.samples), spf)]
         seg_iter = iter(utterances)
@@ -212,7 +222,7 @@ async def talk(
                 break
     finally:
         audio_in.close()
-        await session.aclose()
+        await (conversation.aclose() if conversation is not None else session.aclose())
         await audio_out.aclose()
         await http.aclose()
         if collector is not None:
@@ -221,6 +231,14 @@ async def talk(
     result.output = recorder.render(int(len(pcm.samples) / IN_RATE * out_rate))
     result.dropped_frames = audio_in.dropped_frames
     return result
+
+
+async def talk_conversation(conversation: Conversation, pcm: PCM, **kw: Any) -> TalkResult:
+    """:func:`talk` through a :class:`~causerie.runtime.Conversation` (its mute, faults and
+    events included)."""
+    return await talk(
+        conversation.session, conversation.agent, pcm, conversation=conversation, **kw
+    )
 
 
 def _busy(session: AgentSession, out: PacedAudioOutput) -> bool:

@@ -14,29 +14,25 @@ import numpy as np
 import pytest
 from livekit import api, rtc
 from livekit.agents import utils
-from livekit.agents.voice import AgentSession
 from pydantic import SecretStr
 
-import causerie.agent.session as shared_session
-from causerie.agent.faults import Faults
 from causerie.audio.wav import PCM
 from causerie.config import load_config
 from causerie.events.channel import EventChannel
 from causerie.events.schema import validate_server_event
-from causerie.providers.registry import BuildContext, Registry
+from causerie.providers.registry import Registry
+from causerie.runtime import Conversation, Runtime
 from causerie.transports.livekit import room_session
 from causerie.transports.livekit.bridge import dispatch, dispatch_request, join_direct
 from causerie.transports.livekit.caller import CallPlan, Timeline, _Listener, call, play
 from causerie.transports.livekit.data import (
     EVENTS_TOPIC,
     MAX_PACKET_BYTES,
-    ClientEvents,
     EventPublisher,
 )
 from causerie.transports.livekit.room_session import AgentRuntime, ParticipantTracker
 from causerie.transports.livekit.settings import Credentials, LiveKitUnreachable
 from causerie.transports.livekit.worker import participant_from_metadata
-from causerie.transports.session_events import SessionEvents
 
 KEY, SECRET = "devkey", "bridge-secret-bridge-secret-bridge-secret"
 
@@ -235,29 +231,26 @@ async def test_session_events_and_client_events_over_a_text_session() -> None:
     the schema, with per-turn metrics."""
     registry = Registry.from_entry_points()
     loaded = load_config(None, environ={}, dotenv=None, registry=registry)
-    llm = registry.build("llm", loaded.spec.llm, BuildContext(language="en", env={}))
-    session: AgentSession[Any] = AgentSession(llm=llm)
-    channel = EventChannel()
+    runtime = await Runtime.build(loaded, registry, stages=("llm",))
+    conversation = Conversation(runtime, transport="livekit")
     events: list[dict[str, Any]] = []
+    channel = conversation.events
     channel.subscribe(events.append)
-    mapper = SessionEvents(session, channel)
-    mapper.attach()
-    clients = ClientEvents(session, channel)
-    await session.start(shared_session.build_agent(loaded, Faults()))
+    await conversation.start()
     try:
-        assert clients.handle('{"type": "ping", "id": 7}') == {"ok": True}
-        bad = clients.handle('{"type": "dance"}')
+        assert conversation.handle_client_event('{"type": "ping", "id": 7}') == {"ok": True}
+        bad = conversation.handle_client_event('{"type": "dance"}')
         assert bad["ok"] is False and bad["error"] == "unknown_event"
         rpc = rtc.RpcInvocationData(
             "req-1", "alice", '{"type": "text", "text": "who are you"}', 5.0
         )
         done = asyncio.Event()
         channel.subscribe(lambda e: done.set() if e["type"] == "turn_metrics" else None)
-        assert json.loads(await clients.handle_rpc(rpc)) == {"ok": True}
+        assert json.loads(await conversation.handle_rpc(rpc)) == {"ok": True}
         await asyncio.wait_for(done.wait(), 60)
     finally:
-        await session.aclose()
-        mapper.detach()
+        await conversation.aclose()
+        await runtime.aclose()
     kinds = [e["type"] for e in events]
     assert "pong" in kinds and "error" in kinds and "agent_state" in kinds
     reply = next(e for e in events if e["type"] == "agent_transcript" and e["final"])
@@ -267,9 +260,9 @@ async def test_session_events_and_client_events_over_a_text_session() -> None:
 
 
 def test_the_room_session_is_the_shared_one() -> None:
-    # Share, don't copy: the LiveKit path builds sessions with the same functions as the rest.
-    assert room_session.build_session is shared_session.build_session
-    assert room_session.build_agent is shared_session.build_agent
+    # Share, don't copy: the LiveKit path runs the conversation every transport runs.
+    assert room_session.Conversation is Conversation
+    assert room_session.AgentRuntime is Runtime
 
 
 # -- participants -------------------------------------------------------------------------

@@ -5,32 +5,24 @@ data message on topic :data:`EVENTS_TOPIC` (reliable, in order). An event too la
 data packet goes as a text stream on the same topic, so a big tool UI event is never cut.
 
 Client -> server: RPC method :data:`CLIENT_RPC_METHOD` on the agent's participant, payload one
-client event (``text``, ``mute``, ``interrupt``, ``ping``); the reply is ``{"ok": true}`` or
-``{"ok": false, "error": code, "message": ...}``. RPC, not data messages, so a client learns
-whether the agent got it.
+client event (``text``, ``mute``, ``interrupt``, ``ping``, ``client_action``), handled by the
+conversation (:meth:`causerie.runtime.Conversation.handle_rpc`) as on every transport; the
+reply is ``{"ok": true}`` or ``{"ok": false, "error": code, "message": ...}``. RPC, not data
+messages, so a client learns whether the agent got it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import deque
 from typing import Any
 
 from livekit import rtc
-from livekit.agents.voice import AgentSession
 
-from ...events.channel import EventChannel
 from ...events.schema import (
-    EventError,
-    Interrupt,
-    Mute,
-    Ping,
-    TextInput,
     encode,
-    parse_client_event,
 )
 
 logger = logging.getLogger(__name__)
@@ -115,48 +107,3 @@ class EventPublisher:
         task.cancel()
         # gather() absorbs the task's CancelledError but re-raises one aimed at us.
         await asyncio.gather(task, return_exceptions=True)
-
-
-class ClientEvents:
-    """Applies client events (received by RPC) to the session; answers every call, never raises."""
-
-    def __init__(self, session: AgentSession[Any], events: EventChannel) -> None:
-        self._session = session
-        self._events = events
-
-    async def handle_rpc(self, data: rtc.RpcInvocationData) -> str:
-        return json.dumps(self.handle(data.payload))
-
-    def handle(self, raw: str | bytes | dict[str, Any]) -> dict[str, Any]:
-        try:
-            ev = parse_client_event(raw)
-        except EventError as e:
-            self._events.emit("error", code=e.code, message=e.message, fatal=False)
-            return {"ok": False, "error": e.code, "message": e.message}
-        try:
-            if isinstance(ev, TextInput):
-                self._interrupt(quiet=True)
-                self._session.generate_reply(user_input=ev.text)
-            elif isinstance(ev, Mute):
-                self._session.input.set_audio_enabled(not ev.muted)
-            elif isinstance(ev, Interrupt):
-                self._interrupt(quiet=False)
-            elif isinstance(ev, Ping):
-                self._events.emit("pong", id=ev.id)
-        except RuntimeError as e:  # the session is closing or not started
-            return {"ok": False, "error": "not_running", "message": str(e)}
-        return {"ok": True}
-
-    def _interrupt(self, *, quiet: bool) -> None:
-        try:
-            fut = self._session.interrupt()
-        except RuntimeError as e:  # not running, or the speech is uninterruptible
-            if not quiet:
-                self._events.emit("error", code="interrupt_failed", message=str(e), fatal=False)
-            return
-        fut.add_done_callback(_log_future_error)
-
-
-def _log_future_error(fut: asyncio.Future[None]) -> None:
-    if not fut.cancelled() and fut.exception() is not None:
-        logger.warning("interrupt failed: %s", fut.exception())

@@ -1,8 +1,9 @@
 """One conversation in a LiveKit room, shared by the worker's jobs and ``causerie join --direct``.
 
-The session is the one every transport builds (:func:`causerie.agent.session.build_session`
-and ``build_agent``); only its I/O differs: RoomIO (the room's tracks) here, or custom audio
-I/O given by :attr:`AgentRuntime.io_factory` (job simulation in tests).
+The conversation is the one every transport runs (:class:`causerie.runtime.Conversation`,
+client events included: the RPC method goes to its handler); only its I/O differs: RoomIO
+(the room's tracks) here, or custom audio I/O given by :attr:`Runtime.io_factory` (job
+simulation in tests).
 
 It ends when the last human participant leaves (tracked from room events), when the session
 closes, when the room disconnects, or when nobody joins within ``join_timeout``.
@@ -19,15 +20,13 @@ from typing import Any
 
 from livekit import rtc
 from livekit.agents.types import NOT_GIVEN
-from livekit.agents.voice import AgentSession, io, room_io
+from livekit.agents.voice import AgentSession, room_io
 
-from ...agent.faults import Faults, session_faults
-from ...agent.pipeline import Pipeline
-from ...agent.session import build_agent, build_session
+from ...agent.faults import Faults
 from ...agent.userdata import SessionData
-from ...config.loader import LoadedConfig
-from ..session_events import SessionEvents
-from .data import CLIENT_RPC_METHOD, ClientEvents, EventPublisher
+from ...runtime import Conversation, Runtime
+from ...runtime.runtime import IOFactory, ToolsFactory
+from .data import CLIENT_RPC_METHOD, EventPublisher
 
 logger = logging.getLogger(__name__)
 
@@ -37,26 +36,15 @@ IN_RATE = 16000
 SessionHook = Callable[["RoomSession"], None]
 """Called with each conversation before its session starts, in the task that starts it (a
 metrics collector attaches here; it may add to ``on_end``)."""
-ToolsFactory = Callable[[SessionData], list[Any]]
-IOFactory = Callable[[SessionData], tuple[io.AudioInput | None, io.AudioOutput | None]]
-
 HUMAN_KINDS = (
     rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD,
     rtc.ParticipantKind.PARTICIPANT_KIND_SIP,
 )
 
 
-@dataclass
-class AgentRuntime:
-    """What a process shares between its conversations: built once (the worker's prewarm)."""
-
-    loaded: LoadedConfig
-    pipeline: Pipeline
-    faults: Faults = field(default_factory=Faults)
-    tools_factory: ToolsFactory | None = None
-    session_hooks: list[SessionHook] = field(default_factory=list)
-    io_factory: IOFactory | None = None
-    """Custom audio I/O instead of the room's tracks (tests); None in production."""
+AgentRuntime = Runtime
+"""The process's runtime (the worker's prewarm builds it); the name LiveKit code knew."""
+__all__ = ["AgentRuntime", "IOFactory", "RoomSession", "SessionHook", "ToolsFactory"]
 
 
 class ParticipantTracker:
@@ -109,38 +97,47 @@ class RoomSession:
     """Build with :meth:`create`, then :meth:`run` once; ``run`` always cleans up."""
 
     room: rtc.Room
-    runtime: AgentRuntime
-    userdata: SessionData
-    session: AgentSession[SessionData]
-    agent: Any
-    faults: Faults
+    runtime: Runtime
+    conversation: Conversation
     participant_identity: str | None = None
     hooks: list[SessionHook] = field(default_factory=list)
     """This conversation's own hooks, run after the runtime's."""
     ended_reason: str = ""
-    on_end: list[Callable[[str], None]] = field(default_factory=list)
-    """Called with the reason the conversation ended, before the session closes."""
 
     @classmethod
     def create(
         cls,
         room: rtc.Room,
-        runtime: AgentRuntime,
+        runtime: Runtime,
         *,
         participant_identity: str | None = None,
         hooks: list[SessionHook] | None = None,
     ) -> RoomSession:
-        spec = runtime.loaded.spec
-        userdata = SessionData(
-            language=spec.base_language, transport="livekit", identity=participant_identity
-        )
-        session = build_session(runtime.loaded, runtime.pipeline, userdata)
-        tools = runtime.tools_factory(userdata) if runtime.tools_factory is not None else None
-        faults = session_faults(runtime.faults, userdata.events)
-        agent = build_agent(runtime.loaded, faults, tools)
-        return cls(
-            room, runtime, userdata, session, agent, faults, participant_identity, hooks or []
-        )
+        conversation = Conversation(runtime, transport="livekit", identity=participant_identity)
+        if runtime.io_factory is not None:
+            conversation.use_audio(*runtime.io_factory(conversation.userdata))
+        return cls(room, runtime, conversation, participant_identity, hooks or [])
+
+    @property
+    def userdata(self) -> SessionData:
+        return self.conversation.userdata
+
+    @property
+    def session(self) -> AgentSession[SessionData]:
+        return self.conversation.session
+
+    @property
+    def agent(self) -> Any:
+        return self.conversation.agent
+
+    @property
+    def faults(self) -> Faults:
+        return self.conversation.faults
+
+    @property
+    def on_end(self) -> list[Callable[[str], None]]:
+        """Called with the reason the conversation ended, before the session closes."""
+        return self.conversation.on_end
 
     @property
     def session_id(self) -> str:
@@ -169,9 +166,8 @@ class RoomSession:
         ``session_closed``, ``room_disconnected`` or ``no_participant`` (``on_end`` hooks
         also see ``cancelled`` and ``error``)."""
         events = self.userdata.events
-        mapper = SessionEvents(self.session, events)
+        conversation = self.conversation
         publisher = EventPublisher(self.room.local_participant)
-        clients = ClientEvents(self.session, events)
         tracker = ParticipantTracker(self.room)
         wake = tracker.changed
         closed = {"session": False, "room": False}
@@ -190,25 +186,17 @@ class RoomSession:
             publisher.publish({**self.ready_event(), "ts": time.time()}, to=[identity])
 
         unsubscribe = events.subscribe(publisher.publish)
-        self.room.local_participant.register_rpc_method(CLIENT_RPC_METHOD, clients.handle_rpc)
+        self.room.local_participant.register_rpc_method(CLIENT_RPC_METHOD, conversation.handle_rpc)
         self.room.on("disconnected", on_room_disconnected)
         self.session.on("close", on_close)
         try:
             publisher.start()
-            mapper.attach()
             tracker.attach()
             if self.userdata.identity is None and tracker.humans:
                 self.userdata.identity = next(iter(tracker.humans))
             tracker.on_join = on_join
-            for hook in [*self.runtime.session_hooks, *self.hooks]:
-                hook(self)
-            if self.runtime.io_factory is not None:
-                audio_in, audio_out = self.runtime.io_factory(self.userdata)
-                self.session.input.audio = audio_in
-                self.session.output.audio = audio_out
-            await self.session.start(
-                self.agent, room=self.room, room_options=self._room_options(mapper), record=False
-            )
+            conversation.run_hooks(self, self.hooks)
+            await conversation.start(room=self.room, room_options=self._room_options())
             events.emit(**self.ready_event())
             self.ended_reason = await self._wait_end(tracker, closed, join_timeout)
             logger.info("session %s ended: %s", self.userdata.session_id, self.ended_reason)
@@ -229,19 +217,20 @@ class RoomSession:
             self.room.off("disconnected", on_room_disconnected)
             self.session.off("close", on_close)
             try:
-                await self.session.aclose()
+                await conversation.aclose()
             finally:
-                mapper.detach()
                 await publisher.aclose()
                 unsubscribe()
                 _unregister_rpc(self.room)
 
-    def _room_options(self, mapper: SessionEvents) -> room_io.RoomOptions:
+    def _room_options(self) -> room_io.RoomOptions:
         custom = self.runtime.io_factory is not None
         return room_io.RoomOptions(
             audio_input=False if custom else room_io.AudioInputOptions(sample_rate=IN_RATE),
             audio_output=not custom,
-            text_output=room_io.TextOutputOptions(next_in_chain=mapper.text_output),
+            text_output=room_io.TextOutputOptions(
+                next_in_chain=self.conversation.mapper.text_output
+            ),
             participant_identity=self.participant_identity or NOT_GIVEN,
             # Ending on departure is ours (ParticipantTracker): one owner for that decision.
             close_on_disconnect=False,
