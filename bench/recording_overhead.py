@@ -43,30 +43,34 @@ def pct(values: list[float], q: float) -> float:
 
 
 def timed_collector_class() -> Any:
+    """A SessionCollector whose ``spent`` adds up the time spent in every callback the
+    session and the transport make into the recorder: its own, its turn assembler's and its
+    error sorter's (patched on those classes for the run; the bench is one process)."""
     from causerie.metrics.collector import SessionCollector
+    from causerie.metrics.errors import SessionErrors
+    from causerie.metrics.turns import TurnAssembler
 
     class Timed(SessionCollector):
-        """Adds up the time spent in every callback the session and transport make."""
-
         spent = 0.0
 
-        def _wrap(self, fn: Callable[..., Any], *args: Any) -> Any:
-            t = time.perf_counter()
-            try:
-                return fn(*args)
-            finally:
-                type(self).spent += time.perf_counter() - t
+    callbacks = {
+        SessionCollector: ("_on_agent_state", "_on_close", "report_voice_to_voice"),
+        TurnAssembler: ("_on_speech_created", "_on_item", "_on_tools", "_on_usage",
+                        "_on_speech_done", "_finish_id"),
+        SessionErrors: ("_on_error", "_on_tools", "_on_availability"),
+    }  # fmt: skip
+    for cls, names in callbacks.items():
+        for name in names:
+            original = getattr(cls, name)
 
-    callbacks = ("_on_speech_created", "_on_metrics", "_on_item", "_on_tools", "_on_agent_state",
-                 "_on_error", "_on_close", "_on_speech_done", "_finish_done",
-                 "report_voice_to_voice")  # fmt: skip
-    for name in callbacks:
-        original = getattr(SessionCollector, name)
+            def method(self: Any, *args: Any, _original: Any = original) -> Any:
+                t = time.perf_counter()
+                try:
+                    return _original(self, *args)
+                finally:
+                    Timed.spent += time.perf_counter() - t
 
-        def method(self: Any, *args: Any, _original: Any = original) -> Any:
-            return self._wrap(_original, self, *args)
-
-        setattr(Timed, name, method)
+            setattr(Timed if cls is SessionCollector else cls, name, method)
     return Timed
 
 

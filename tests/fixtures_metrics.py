@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from livekit.agents.voice import AgentSession
 
 from causerie.agent.faults import Faults
 from causerie.agent.voice_agent import CauserieAgent
+from causerie.metrics import ErrorRecord, SessionEnd, SessionRecord, TranscriptEntry, TurnRecord
 from causerie.metrics.collector import SessionCollector, attach_metrics
 from causerie.providers.local.scripted import ScriptedLLM
 from causerie.providers.local.scripted.brain import Reply, ToolRequest, Turn
@@ -54,6 +56,47 @@ async def get_weather(city: str) -> str:
 async def broken_tool() -> str:
     """Always fails."""
     raise ToolError("the catalogue is down")
+
+
+class Sink:
+    """Records what a collector writes, in order (the RecordSink protocol)."""
+
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+
+    def start_session_nowait(self, session: SessionRecord) -> bool:
+        self.records.append(session)
+        return True
+
+    def end_session_nowait(
+        self,
+        session_id: str,
+        outcome: Any = "completed",
+        error: str | None = None,
+        *,
+        ended_at: float | None = None,
+    ) -> bool:
+        self.records.append(SessionEnd(session_id, ended_at or time.time(), outcome, error))
+        return True
+
+    def add_turn_nowait(self, turn: TurnRecord) -> bool:
+        self.records.append(turn)
+        return True
+
+    def add_transcript_entry_nowait(self, session_id: str, entry: TranscriptEntry) -> bool:
+        self.records.append(entry)
+        return True
+
+    def annotate_session_nowait(self, session_id: str, annotations: Any) -> bool:
+        self.records.append(dict(annotations))
+        return True
+
+    def add_error_nowait(self, error: ErrorRecord) -> bool:
+        self.records.append(error)
+        return True
+
+    def of(self, kind: type) -> list[Any]:
+        return [r for r in self.records if isinstance(r, kind)]
 
 
 def shop_llm() -> ScriptedLLM:

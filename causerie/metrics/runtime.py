@@ -17,12 +17,14 @@ from typing import Any
 
 from ..config.spec import MetricsSpec
 from ..store import BufferedStore, Store, open_store, retention_loop
-from .collector import SessionCollector, attach_metrics, describe_providers
+from .collector import SessionCollector, attach_metrics
 from .feed import LiveFeed
 from .observers import Observers
 from .orphans import PROCESS_KEY, end_orphans, process_tag
 from .prometheus import PrometheusMetrics
+from .providers import describe_providers
 from .records import Outcome
+from .turns import TurnAssembler
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +115,8 @@ class MetricsRuntime:
         (session_hooks=[...])`` with a :class:`~causerie.transports.bridge.LiveSession`, or
         LiveKit's ``AgentRuntime.session_hooks`` with a ``RoomSession``. Called before the
         session starts, in the task that starts it. Needs ``session_id``, ``transport``,
-        ``agent_name``, ``session``, ``userdata``; uses ``faults`` and ``on_end`` if present."""
+        ``agent_name``, ``session``, ``userdata``; uses ``faults``, ``on_end`` and the
+        session's turn assembler (:func:`session_turns`) if present."""
         if not self.enabled:
             return
         collector = self.collector(
@@ -122,7 +125,13 @@ class MetricsRuntime:
             agent_name=live.agent_name,
             providers=describe_providers(live.session),
         )
-        attach_metrics(live.session, live.userdata, collector, faults=getattr(live, "faults", None))
+        attach_metrics(
+            live.session,
+            live.userdata,
+            collector,
+            faults=getattr(live, "faults", None),
+            turns=session_turns(live),
+        )
         collector.annotate({PROCESS_KEY: process_tag()})  # for end_orphans after a crash
         on_end = getattr(live, "on_end", None)
         if isinstance(on_end, list):  # the transport knows why it ended before the close event
@@ -131,6 +140,16 @@ class MetricsRuntime:
                 collector.close(*END_REASONS.get(reason, ("completed", None)))
 
             on_end.append(ended)
+
+
+def session_turns(live: Any) -> TurnAssembler | None:
+    """The session's one :class:`~causerie.metrics.turns.TurnAssembler`, where the
+    transport's conversation has one (``turns``, or its event mapping's)."""
+    conversation = getattr(live, "conversation", live)
+    turns = getattr(conversation, "turns", None)
+    if turns is None:
+        turns = getattr(getattr(conversation, "mapper", None), "turns", None)
+    return turns if isinstance(turns, TurnAssembler) else None
 
 
 END_REASONS: dict[str, tuple[Outcome, str | None]] = {

@@ -1,9 +1,8 @@
 """An ``AgentSession``'s events as schema events (:mod:`causerie.events.schema`), for every
 transport: the browser bridge (WebSocket, WebRTC) and LiveKit data messages.
 
-Per-turn metrics come from the chat items and speech handles, not livekit's
-``metrics_collected``: providers are shared by every session of a process and livekit relays
-their events to all of them, which would mix conversations up.
+The client's ``turn_metrics`` event is the session's :class:`~causerie.metrics.turns.
+TurnAssembler` output, the same figures the store, Prometheus and the live feed get.
 """
 
 from __future__ import annotations
@@ -18,14 +17,13 @@ from livekit.agents.voice.events import (
     CloseEvent,
     ConversationItemAddedEvent,
     ErrorEvent,
-    SpeechCreatedEvent,
     UserInputTranscribedEvent,
     UserStateChangedEvent,
 )
-from livekit.agents.voice.speech_handle import SpeechHandle
 
 from ..events.channel import EventChannel
-from ..metrics.records import plausible_latency
+from ..metrics.records import TranscriptEntry, TurnRecord
+from ..metrics.turns import TurnAssembler
 
 logger = logging.getLogger(__name__)
 
@@ -54,40 +52,46 @@ class SessionEvents:
     the reply that just ended; None where the transport cannot hear the peer (LiveKit).
     ``on_user_stopped`` is called when the user stops speaking (voice-to-voice starts there).
     ``interrupted_from_items``: emit ``interrupted`` from the chat item, for transports whose
-    audio output does not report it itself."""
+    audio output does not report it itself. ``turns``: the session's assembler (default: a
+    new one, exposed as :attr:`turns` for the recorder to share)."""
 
     def __init__(
         self,
         session: AgentSession[Any],
         events: EventChannel,
         *,
-        take_voice_to_voice: Callable[[], float | None] = lambda: None,
+        take_voice_to_voice: Callable[[], float | None] | None = None,
         on_user_stopped: Callable[[], None] | None = None,
         interrupted_from_items: bool = True,
+        turns: TurnAssembler | None = None,
     ) -> None:
         self._session = session
         self._events = events
-        self._take_v2v = take_voice_to_voice
         self._on_user_stopped = on_user_stopped
         self._interrupted_from_items = interrupted_from_items
-        self._user_metrics: dict[str, Any] = {}
-        self.turns = 0
+        self.turns = turns or TurnAssembler(take_voice_to_voice=take_voice_to_voice)
+        if turns is not None and take_voice_to_voice is not None:
+            turns.take_voice_to_voice = take_voice_to_voice
         self.text_output: io.TextOutput = TranscriptOut(self._on_agent_text)
         self._handlers: dict[str, Callable[[Any], None]] = {
             "agent_state_changed": self._on_agent_state,
             "user_state_changed": self._on_user_state,
             "user_input_transcribed": self._on_transcribed,
             "conversation_item_added": self._on_item,
-            "speech_created": self._on_speech_created,
             "error": self._on_error,
             "close": self._on_close,
         }
 
     def attach(self) -> None:
+        self.turns.attach(self._session)
+        self.turns.listeners.append(self._on_turn)
         for name, cb in self._handlers.items():
             self._session.on(name, cb)  # type: ignore[arg-type]
 
     def detach(self) -> None:
+        if self._on_turn in self.turns.listeners:
+            self.turns.listeners.remove(self._on_turn)
+        self.turns.detach()
         for name, cb in self._handlers.items():
             self._session.off(name, cb)  # type: ignore[arg-type]
 
@@ -108,40 +112,24 @@ class SessionEvents:
 
     def _on_item(self, ev: ConversationItemAddedEvent) -> None:
         item = ev.item
-        role = getattr(item, "role", None)
-        if role == "user":
-            self._user_metrics = dict(getattr(item, "metrics", {}) or {})
-        elif role == "assistant":
+        if getattr(item, "role", None) == "assistant":
             text = getattr(item, "text_content", None) or ""
             interrupted = bool(getattr(item, "interrupted", False))
             if interrupted and self._interrupted_from_items:
                 self._events.emit("interrupted")
             self._events.emit("agent_transcript", text=text, final=True, interrupted=interrupted)
 
-    def _on_speech_created(self, ev: SpeechCreatedEvent) -> None:
-        ev.speech_handle.add_done_callback(self._on_speech_done)
-
-    def _on_speech_done(self, handle: SpeechHandle) -> None:
-        """One reply is over (played, interrupted or dropped). A reply cut before its first
-        word has no chat item, so metrics hang off the speech, not the item."""
-        items = [i for i in handle.chat_items if getattr(i, "role", None) == "assistant"]
-        v2v = self._take_v2v()
-        if not items and v2v is None:
-            return  # never heard (e.g. a preemptive generation the user talked over)
-        m = dict(getattr(items[-1], "metrics", {}) or {}) if items else {}
-        self.turns += 1
-        u, self._user_metrics = self._user_metrics, {}
-        ok = plausible_latency  # livekit's figures use wall time: a clock step skews them
+    def _on_turn(self, turn: TurnRecord, _: list[TranscriptEntry]) -> None:
         self._events.emit(
             "turn_metrics",
-            turn=self.turns,
-            voice_to_voice=ok(v2v),
-            stt=ok(u.get("transcription_delay")),
-            end_of_turn=ok(u.get("end_of_turn_delay")),
-            llm_ttft=ok(m.get("llm_node_ttft")),
-            tts_ttfb=ok(m.get("tts_node_ttfb")),
-            lk_e2e_latency=ok(m.get("e2e_latency")),
-            interrupted=handle.interrupted,
+            turn=turn.index,
+            voice_to_voice=turn.voice_to_voice,
+            stt=turn.stt_final_delay,
+            end_of_turn=turn.end_of_utterance_delay,
+            llm_ttft=turn.llm_ttft,
+            tts_ttfb=turn.tts_ttfb,
+            lk_e2e_latency=turn.lk_e2e_latency,
+            interrupted=turn.interrupted,
         )
 
     def _on_error(self, ev: ErrorEvent) -> None:

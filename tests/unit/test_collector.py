@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,49 +33,8 @@ from causerie.store import BufferedStore, SQLiteStore, Store, open_store
 from tests.fakes import FlakyLLM
 from tests.waiting import until
 
-from ..fixtures_metrics import Shop, broken_tool, get_weather
+from ..fixtures_metrics import Shop, Sink, broken_tool, get_weather
 from ..fixtures_store import RedisServer, needs_redis_server, own_redis_server_fixture  # noqa: F401
-
-
-class Sink:
-    """Records what a collector writes, in order (the RecordSink protocol)."""
-
-    def __init__(self) -> None:
-        self.records: list[Any] = []
-
-    def start_session_nowait(self, session: SessionRecord) -> bool:
-        self.records.append(session)
-        return True
-
-    def end_session_nowait(
-        self,
-        session_id: str,
-        outcome: Any = "completed",
-        error: str | None = None,
-        *,
-        ended_at: float | None = None,
-    ) -> bool:
-        self.records.append(SessionEnd(session_id, ended_at or time.time(), outcome, error))
-        return True
-
-    def add_turn_nowait(self, turn: TurnRecord) -> bool:
-        self.records.append(turn)
-        return True
-
-    def add_transcript_entry_nowait(self, session_id: str, entry: TranscriptEntry) -> bool:
-        self.records.append(entry)
-        return True
-
-    def annotate_session_nowait(self, session_id: str, annotations: Any) -> bool:
-        self.records.append(dict(annotations))
-        return True
-
-    def add_error_nowait(self, error: ErrorRecord) -> bool:
-        self.records.append(error)
-        return True
-
-    def of(self, kind: type) -> list[Any]:
-        return [r for r in self.records if isinstance(r, kind)]
 
 
 class SlowLLM(ScriptedLLM):
