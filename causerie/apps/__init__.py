@@ -1,18 +1,5 @@
-"""Apps: business packages (the shop, the appointment desk) that plug tools, brain skills and
-client actions into the platform through the ``causerie.apps`` entry points.
+"""The built-in apps: the shop and the appointment desk.
 
-The platform imports only this contract (:mod:`.api`, :mod:`.registry`), never an app.
-``AppTool`` (:mod:`.tool`) needs livekit, so it is imported from there.
-See docs/APPS.md.
+Each registers through the ``causerie.apps`` entry points, exactly as a third party's app
+would (:mod:`causerie.appkit`, docs/APPS.md); nothing in the platform imports them.
 """
-
-from .api import App, AppContext, AppOptions
-from .registry import ENTRY_POINT_GROUP, AppRegistry
-
-__all__ = [
-    "ENTRY_POINT_GROUP",
-    "App",
-    "AppContext",
-    "AppOptions",
-    "AppRegistry",
-]

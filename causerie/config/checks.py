@@ -169,7 +169,7 @@ def known_tool_names(loaded: LoadedConfig) -> set[str]:
 
 def check_tool_options(loaded: LoadedConfig) -> list[Problem]:
     """``tool_options`` against the typed options of the apps ``tools:`` uses."""
-    from ..apps.registry import AppRegistry
+    from ..appkit.registry import AppRegistry
 
     spec = loaded.spec
     return [

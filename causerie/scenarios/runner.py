@@ -14,11 +14,12 @@ import os
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..appkit.tool import resources_of
 from ..errors import CauserieError
 from ..runtime import Conversation, Runtime
 from .checks import TurnRecord, check_events, check_reply, check_state, check_tools
@@ -114,14 +115,7 @@ async def _run_session(
     events: list[dict[str, Any]] = []
     conversation.events.subscribe(events.append)
     prices = {}
-    shop = next(
-        (
-            getattr(t, "scripted_resources", {}).get("shop")
-            for t in conversation.agent.tools
-            if getattr(t, "scripted_resources", None)
-        ),
-        None,
-    )
+    shop = resources_of(conversation.agent.tools).get("shop")  # the shop app's catalogue
     if shop is not None:
         prices = {pid: p.price for pid, p in shop.catalogue.products.items()}
     session = conversation.session
@@ -143,14 +137,14 @@ async def _run_turn(
     turn: Turn,
     events: list[dict[str, Any]],
     prices: dict[str, float],
-    handle_client_action: Callable[..., Any],
+    handle_client_action: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
 ) -> TurnRecord:
     rec = TurnRecord(label=turn.label())
     first = len(events)
     t0 = time.perf_counter()
     result = None
     if turn.client_action is not None:
-        done = await handle_client_action(session, dict(turn.client_action))
+        done = await handle_client_action(dict(turn.client_action))
         if session.current_speech is not None:
             await session.current_speech
         rec.reply = done["message"]

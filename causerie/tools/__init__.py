@@ -25,6 +25,6 @@ def __getattr__(name: str) -> Any:
 async def handle_client_action(session: Any, event: dict[str, Any]) -> dict[str, Any]:
     """A click in the client, applied by the installed app that takes it (the dispatcher of
     :class:`causerie.apps.AppRegistry`)."""
-    from ..apps.registry import AppRegistry
+    from ..appkit.registry import AppRegistry
 
     return await AppRegistry.from_entry_points().client_action(session, event)

@@ -12,14 +12,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..apps.registry import AppRegistry
+    from ..appkit.registry import AppRegistry
     from ..config.loader import LoadedConfig
 
 
 def _apps(apps: AppRegistry | None) -> AppRegistry:
     if apps is not None:
         return apps
-    from ..apps.registry import AppRegistry
+    from ..appkit.registry import AppRegistry
 
     return AppRegistry.from_entry_points()
 

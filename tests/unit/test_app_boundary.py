@@ -15,9 +15,8 @@ APPS = sorted(p.name for p in (ROOT / "apps").iterdir() if (p / "__init__.py").e
 
 
 def is_app(name: str) -> bool:
-    """``causerie.apps.shop...``: an app; ``causerie.apps.registry``: the platform's contract."""
-    parts = name.split(".")
-    return parts[:2] == ["causerie", "apps"] and len(parts) > 2 and parts[2] in APPS
+    """``causerie.apps...``: an app; ``causerie.appkit...``: the platform's side of the contract."""
+    return name == "causerie.apps" or name.startswith("causerie.apps.")
 
 
 def module_name(path: Path) -> str:
@@ -80,8 +79,8 @@ def test_no_platform_module_imports_an_app() -> None:
 def test_the_check_sees_relative_and_nested_imports() -> None:
     """The parser itself: relative imports, also inside a function, are resolved."""
     names = imported(ROOT / "providers" / "local" / "scripted" / "llm.py")
-    assert "causerie.apps.registry.AppRegistry" in names  # `from ....apps.registry import ...`
-    assert "causerie.apps.tool" in names
+    assert "causerie.appkit.registry.AppRegistry" in names  # `from ....appkit.registry import ...`
+    assert "causerie.appkit.tool" in names
     shop = imported(ROOT / "apps" / "shop" / "__init__.py")
     assert "causerie.apps.shop.skill.skill.ShopSkill" in shop  # in a method: `from .skill...`
-    assert is_app("causerie.apps.shop.skill.skill") and not is_app("causerie.apps.registry")
+    assert is_app("causerie.apps.shop.skill.skill") and not is_app("causerie.appkit.registry")

@@ -14,8 +14,8 @@ from livekit.agents.voice import Agent, AgentSession
 from pydantic import Field
 
 from causerie.agent.userdata import SessionData
-from causerie.apps import App, AppContext, AppOptions, AppRegistry
-from causerie.apps.tool import AppTool, resources_of
+from causerie.appkit import App, AppContext, AppOptions, AppRegistry
+from causerie.appkit.tool import AppTool, resources_of
 from causerie.errors import ConfigError
 from causerie.providers.local.scripted.llm import ScriptedLLM, load_skill
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..api import App, AppContext, AppOptions
+from ...appkit.api import App, AppContext, AppOptions
 
 if TYPE_CHECKING:
     from livekit.agents import llm

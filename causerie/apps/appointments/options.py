@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ..api import AppOptions
+from ...appkit.api import AppOptions
 
 DEFAULT_SLOTS = ("monday 9:00", "monday 14:00", "tuesday 10:00", "wednesday 16:00")
 

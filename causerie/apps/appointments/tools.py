@@ -8,8 +8,8 @@ from typing import Any
 
 from livekit.agents import RunContext, ToolError, function_tool
 
+from ...appkit.tool import AppTool, resources_of
 from ...tools.base import dump, fail, guarded, session_data
-from ..tool import AppTool, resources_of
 from .options import DeskOptions
 
 CLICKS = ("book_slot", "cancel_booking")

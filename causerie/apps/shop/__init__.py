@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..api import App, AppContext, AppOptions
+from ...appkit.api import App, AppContext, AppOptions
+from .groups import ALIASES, GROUPS
 
 if TYPE_CHECKING:
     from livekit.agents import llm
@@ -22,22 +23,8 @@ if TYPE_CHECKING:
 class ShopApp(App):
     name = "shop"
     description = "Voice shop assistant: catalogue, knowledge base, cart, order"
-    groups: ClassVar[Mapping[str, tuple[str, ...]]] = {
-        "search": ("search_products", "highlight_products"),
-        "presentation": ("display_product", "producer_info"),
-        "comparison": ("compare_products", "generate_benchmark"),
-        "knowledge": ("ask_knowledge_base",),
-        "selection": ("selection_add", "selection_remove", "selection_list", "selection_clear"),
-        "cart": ("cart_add", "cart_remove", "cart_update_quantity", "cart_list", "cart_clear"),
-        "memory": ("session_memory_update",),
-        "conclusion": ("finish_conversation", "place_order"),
-    }
-    aliases: ClassVar[Mapping[str, str]] = {
-        "knowledge_base": "knowledge",
-        "kb": "knowledge",
-        "catalogue": "search",
-        "order": "conclusion",
-    }
+    groups: ClassVar[Mapping[str, tuple[str, ...]]] = GROUPS
+    aliases: ClassVar[Mapping[str, str]] = ALIASES
     skills = ("shop",)
 
     def options_model(self) -> type[AppOptions]:

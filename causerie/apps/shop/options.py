@@ -1,6 +1,6 @@
 """The shop's ``tool_options`` (agent.yaml), typed: a misspelt or out-of-range option is
 refused with its name and the allowed ones. ``data_dir`` (where orders are written)
-comes from :class:`~causerie.apps.api.AppOptions`."""
+comes from :class:`~causerie.appkit.api.AppOptions`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from ..api import AppOptions, resolve
+from ...appkit.api import AppOptions, resolve
 
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_CATALOGUE = DATA_DIR / "catalogue.json"

@@ -76,7 +76,7 @@ def load_shop(options: ShopOptions) -> Shop:
 
 def shop_of(tools: Iterable[Any]) -> Shop | None:
     """The shop behind a list of tools (e.g. an agent's), if any."""
-    from ..tool import resources_of
+    from ...appkit.tool import resources_of
 
     shop = resources_of(list(tools)).get("shop")
     return shop if isinstance(shop, Shop) else None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..tool import AppTool
+from ...appkit.tool import AppTool
+from .groups import TOOLS
 
 if TYPE_CHECKING:
     from .shop import Shop
@@ -13,14 +14,12 @@ if TYPE_CHECKING:
 
 def tools_for(shop: Shop, names: Iterable[str]) -> list[Any]:
     """``names`` (tool names, or ``["all"]``) as tools on ``shop``, in the canonical order."""
-    from . import ShopApp
     from .browse import BrowseTools
     from .buckets import BucketTools
     from .conclusion import ConclusionTools
 
-    app = ShopApp()
     wanted = set(names)
-    ordered = [t for t in app.tools if "all" in wanted or t in wanted]
+    ordered = [t for t in TOOLS if "all" in wanted or t in wanted]
     boxes = [BrowseTools(shop), BucketTools(shop), ConclusionTools(shop)]
     # The scripted brain reads the catalogue through the tools, as an LLM reads their schemas.
     resources: dict[str, Any] = {"catalogue": shop.catalogue, "shop": shop}

@@ -11,7 +11,7 @@ import httpx
 from livekit.agents import RunContext, ToolError, llm
 from livekit.agents.llm import function_tool
 
-from ...apps.tool import AppRawTool
+from ...appkit.tool import AppRawTool
 from ..base import session_data
 from .http import ApiAnswer, ApiCaller
 from .spec import ApiToolSpec

@@ -19,13 +19,13 @@ from livekit.agents.types import (
     NotGivenOr,
 )
 
-from ....apps.tool import resources_of
+from ....appkit.tool import resources_of
 from .api_tools import ApiToolSkill
 from .brain import Reply, Skill, ToolResult, Turn
 from .smalltalk import SmallTalk, fallback
 
 if TYPE_CHECKING:
-    from ....apps.registry import AppRegistry
+    from ....appkit.registry import AppRegistry
 
 # Skills are named in ``llm.options.skills``: the brain's own, then those the installed apps
 # offer (``causerie.apps`` entry points, docs/APPS.md).
@@ -36,7 +36,7 @@ def load_skill(name: str, agent_name: str, apps: AppRegistry | None = None) -> S
     builtin = BUILTIN_SKILLS.get(name)
     if builtin is not None:
         return builtin(agent_name=agent_name)
-    from ....apps.registry import AppRegistry
+    from ....appkit.registry import AppRegistry
 
     registry = apps if apps is not None else AppRegistry.from_entry_points()
     skill = registry.skill(name, agent_name=agent_name)

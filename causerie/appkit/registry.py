@@ -33,7 +33,7 @@ class AppRegistry:
             obj = ep.load()
             app = obj() if isinstance(obj, type) else obj
             if not isinstance(app, App):
-                raise ConfigError(f"entry point {group}:{ep.name} is not a causerie.apps.App")
+                raise ConfigError(f"entry point {group}:{ep.name} is not a causerie.appkit.App")
             apps.append(app)
         return cls(tuple(apps))
 
