@@ -45,23 +45,19 @@ def serve(
     Every definition in agents/*.yaml is served too (/?agent=KEY); the agent file, or the
     first of the folder, is the default. --set applies to the default agent."""
     import uvicorn
-    from pydantic import ValidationError
 
+    from ..config.sources import Layers
+    from ..errors import ConfigError
     from ..server import ServerSettings, create_app
     from ..server.security import exposure_warning, uvicorn_limits
     from ..server.shutdown import GracefulServer
 
-    given: dict[str, Any] = {
-        k: v
-        for k, v in {"host": host, "port": port, "max_sessions": max_sessions}.items()
-        if v is not None
-    }
+    # Options > environment > .env > defaults, like every setting (docs/CONFIG.md).
+    given: dict[str, Any] = {"host": host, "port": port, "max_sessions": max_sessions}
     try:
-        settings = ServerSettings(**given)
-    except ValidationError as e:
-        raise click.UsageError(
-            f"server settings: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}"
-        ) from None
+        settings = Layers.read(dotenv=state.env_file).build(ServerSettings, given)
+    except ConfigError as e:
+        raise click.UsageError(f"server settings: {e}") from None
     folder = agent_folder(state, agents_dir)
     if folder.main is None and (first := folder.default()) is not None:
         state = dataclasses.replace(state, config=folder.path(first))

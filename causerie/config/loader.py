@@ -1,4 +1,4 @@
-"""Load an agent definition with a documented precedence:
+"""Load an agent definition with the documented precedence (:mod:`.sources`, docs/CONFIG.md):
 
     command-line options  >  process environment  >  .env  >  agent.yaml  >  defaults
 
@@ -8,52 +8,23 @@ the allowed values, so the CLI can print one line and exit 2.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
-from dotenv import dotenv_values
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from ..errors import ConfigError
-from .spec import PROVIDER_KINDS, AgentSpec, as_chain
+from .sources import ENV_OVERRIDES, Layers, agent_settings
+from .spec import PROVIDER_KINDS, AgentSpec
 
 DEFAULT_CONFIG = "agent.yaml"
 CONFIG_ENV = "CAUSERIE_CONFIG"
 
-# The original design's variables -> dotted path in the spec.
-ENV_OVERRIDES: dict[str, str] = {
-    "AGENT_NAME": "name",
-    "AGENT_INSTRUCTIONS": "instructions",
-    "AGENT_LANGUAGE": "language",
-    "LLM_PROVIDER": "llm.provider",
-    "LLM_MODEL": "llm.model",
-    "LLM_BASE_URL": "llm.base_url",
-    "STT_PROVIDER": "stt.provider",
-    "STT_MODEL": "stt.model",
-    "TTS_PROVIDER": "tts.provider",
-    "TTS_MODEL": "tts.model",
-    "TTS_VOICE_ID": "tts.voice",
-    "ENABLED_PLUGINS": "plugins",
-    "MIN_ENDPOINTING_DELAY": "turn.min_endpointing_delay",
-    "MAX_ENDPOINTING_DELAY": "turn.max_endpointing_delay",
-    "TURN_DETECTION": "turn.detection",
-    "ENABLE_BARGE_IN": "turn.interruptions",
-    "MAX_TOOL_STEPS": "turn.max_tool_steps",
-    "MAX_RESPONSE_TIME": "turn.max_response_time",
-    "ENABLE_METRICS": "metrics.enabled",
-    # REDIS_URL first: an explicit CAUSERIE_STORE_URL, applied after it, wins.
-    "REDIS_URL": "metrics.store_url",
-    "CAUSERIE_STORE_URL": "metrics.store_url",
-    "CAUSERIE_STORE_TRANSCRIPTS": "metrics.transcripts",
-    "CAUSERIE_STORE_RETENTION_DAYS": "metrics.retention_days",
-    "CAUSERIE_STORE_MAX_SESSIONS": "metrics.max_sessions",
-}
-_LIST_FIELDS = {"plugins", "tools"}
+__all__ = ["ENV_OVERRIDES", "LoadedConfig", "load_config"]
 
 
 @dataclass
@@ -65,6 +36,8 @@ class LoadedConfig:
     """Dotted field -> where its value came from, for fields not from agent.yaml."""
     env: dict[str, str] = field(default_factory=dict)
     """The merged environment (.env under the process environment), for provider keys."""
+    layers: Layers = field(default_factory=Layers)
+    """The environment and .env apart, for the other settings (server, LiveKit, worker)."""
 
     @property
     def base_dir(self) -> Path:
@@ -115,52 +88,6 @@ def find_config(explicit: str | Path | None, env: Mapping[str, str]) -> Path | N
         return p
     p = Path(DEFAULT_CONFIG)
     return p if p.exists() else None
-
-
-def _parse_env_value(path: str, raw: str) -> Any:
-    if path in _LIST_FIELDS:
-        return [s.strip() for s in raw.split(",") if s.strip()]
-    return raw  # pydantic coerces "0.3", "true", "false", "1" from strings
-
-
-def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
-    parts = dotted.split(".")
-    cur = data
-    for p in parts[:-1]:
-        nxt = cur.get(p)
-        if not isinstance(nxt, dict):
-            nxt = {}
-            cur[p] = nxt
-        cur = nxt
-    cur[parts[-1]] = value
-
-
-def apply_overrides(
-    data: dict[str, Any], env: Mapping[str, str], origin: Mapping[str, str]
-) -> dict[str, str]:
-    """Apply ENV_OVERRIDES to ``data``; returns dotted field -> source description."""
-    sources: dict[str, str] = {}
-    for stage in PROVIDER_KINDS:
-        if isinstance(data.get(stage), list) and data[stage]:
-            data[stage] = as_chain(data[stage])  # a variable then sets the chain's first
-    for var, dotted in ENV_OVERRIDES.items():
-        raw = env.get(var)
-        if raw is None or raw == "":
-            continue
-        kind, _, leaf = dotted.partition(".")
-        if leaf == "provider" and kind in PROVIDER_KINDS:
-            old = data.get(kind)
-            if isinstance(old, dict) and str(old.get("provider", "")).lower() != raw.lower():
-                # Another vendor's model/voice/options would be wrong for the new one;
-                # the rest of a chain still applies.
-                data[kind] = {"provider": raw}
-                if old.get("fallbacks"):
-                    data[kind]["fallbacks"] = old["fallbacks"]
-        if dotted == "instructions":
-            data.pop("instructions_file", None)
-        _set_path(data, dotted, _parse_env_value(dotted, raw))
-        sources[dotted] = f"{origin.get(var, 'environment')} ({var})"
-    return sources
 
 
 def field_messages(err: ValidationError, data: Any = None) -> list[tuple[str, str]]:
@@ -232,18 +159,8 @@ def load_config(
     ``overrides`` are dotted fields from the command line. ``registry`` (a
     :class:`causerie.providers.registry.Registry`) checks provider names when given.
     """
-    process_env = dict(os.environ if environ is None else environ)
-    origin: dict[str, str] = {}
-    env: dict[str, str] = {}
-    if dotenv and Path(dotenv).exists():
-        for k, v in dotenv_values(dotenv).items():
-            if v is not None:
-                env[k] = v
-                origin[k] = str(dotenv)
-    env.update(process_env)
-    for k in process_env:
-        origin[k] = "environment"
-
+    layers = Layers.read(environ, dotenv)
+    env = layers.env
     cfg_path = find_config(path, env)
     data: dict[str, Any] = read_yaml(cfg_path) if cfg_path else {}
     data = _plain(data)
@@ -255,16 +172,15 @@ def load_config(
         if declared:
             inline = data.get("api_tools")
             data["api_tools"] = [*(inline if isinstance(inline, list) else []), *declared]
-    sources = apply_overrides(data, env, origin)
-    for dotted, value in (overrides or {}).items():
-        _set_path(data, dotted, value)
-        sources[dotted] = "command line"
+    sources: dict[str, str] = {}
     try:
-        spec = AgentSpec.model_validate(data)
+        settings = agent_settings(layers, data, overrides or {}, sources)
+        # A plain AgentSpec for the rest of the program (the studio compares and copies it).
+        spec = AgentSpec.model_validate(settings.model_dump(exclude_unset=True))
     except ValidationError as e:
         raise ConfigError(format_validation_error(e, sources, where, data)) from None
 
-    loaded = LoadedConfig(spec=spec, path=cfg_path, sources=sources, env=env)
+    loaded = LoadedConfig(spec=spec, path=cfg_path, sources=sources, env=env, layers=layers)
     if spec.instructions_file is not None:
         p = (
             spec.instructions_file

@@ -143,7 +143,9 @@ class ProviderInfo:
             return None
         try:
             return self.options()
-        except ImportError:  # a half-installed extra: building it says so
+        except (ImportError, RuntimeError):
+            # A half-installed extra, or a livekit plugin first imported off the main thread
+            # (livekit refuses): building it says so.
             return None
 
     def parse_options(self, spec: ProviderSpec, where: str | None = None) -> Any:
@@ -158,6 +160,8 @@ class ProviderInfo:
         self, spec: ProviderSpec, stage: str | None = None
     ) -> list[tuple[str, str]]:
         """``(field, message)`` per bad option, for ``config check`` (``stage``: 'llm[1]')."""
+        if not spec.options:
+            return []  # nothing to check: no vendor SDK imported for it
         try:
             self._options(spec, f"{stage or self.kind}.options")
         except OptionsError as e:

@@ -1,4 +1,9 @@
-"""Server settings: one typed object, ``CAUSERIE_*`` environment variables under CLI options."""
+"""Server settings: one typed object, ``CAUSERIE_*`` variables under CLI options.
+
+``causerie serve`` builds it with :meth:`causerie.config.sources.Layers.build`: options >
+environment > ``.env`` > defaults, the precedence of every setting (docs/CONFIG.md). Built
+directly (``ServerSettings()``, as embedders and tests do), it reads the process environment.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ServerSettings(BaseSettings):
-    """Precedence: ``causerie serve`` options > environment (``CAUSERIE_<FIELD>``) > defaults."""
+    """``CAUSERIE_<FIELD>``; precedence: ``serve`` options > environment > .env > defaults."""
 
     model_config = SettingsConfigDict(env_prefix="CAUSERIE_", extra="ignore")
 

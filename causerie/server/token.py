@@ -38,12 +38,13 @@ import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError
 from ..transports.livekit.settings import EnvSettings, LiveKitSettings
@@ -72,7 +73,7 @@ MAX_CLIENTS = 10_000
 class TokenSettings(EnvSettings):
     """``CAUSERIE_TOKEN_*`` settings."""
 
-    env_prefix: ClassVar[str] = "CAUSERIE_TOKEN_"
+    model_config = SettingsConfigDict(env_prefix="CAUSERIE_TOKEN_")
 
     api_key: SecretStr | None = Field(default=None, description="When set, callers must send it.")
     ttl: int = Field(default=600, ge=30, le=86400, description="Token lifetime, seconds.")

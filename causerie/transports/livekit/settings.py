@@ -1,23 +1,24 @@
-"""LiveKit settings, read from an explicit environment mapping.
+"""LiveKit and worker settings: pydantic-settings models (``LIVEKIT_*``,
+``CAUSERIE_WORKER_*``) built from :class:`causerie.config.sources.Layers`, with the one
+precedence of every setting: command-line options > environment > ``.env`` > defaults (they
+have no agent.yaml section: they belong to the process, not to an agent).
 
-The CLI passes ``LoadedConfig.env`` (``.env`` under the process environment), so a value in
-``.env`` works like an exported one; the server passes ``os.environ``. Nothing here reads
-``os.environ`` behind the caller's back, so a test's mapping is the whole truth.
-
-Precedence: command-line options > environment > ``.env`` > defaults. Every error names the
-environment variable to fix.
+The CLI passes its layers (or ``LoadedConfig.env``, ``.env`` under the process environment);
+the server passes ``os.environ``. Nothing reads ``os.environ`` behind the caller's back, so
+a test's mapping is the whole truth. Every error names the option or variable to fix.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, Literal, Self
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from ...config.sources import Layers
 from ...errors import CauserieError, ConfigError
 
 REQUIRED_VARS = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
@@ -47,33 +48,39 @@ class LiveKitUnreachable(CauserieError):
         )
 
 
-class EnvSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    env_prefix: ClassVar[str] = ""
+class EnvSettings(BaseSettings):
+    """Base of the process settings read from ``<env_prefix><FIELD>`` variables."""
+
+    # Values stay strings (no JSON decoding): a list is comma-separated, split by its field.
+    model_config = SettingsConfigDict(extra="forbid", frozen=True, enable_decoding=False)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Built directly, the values given and the defaults only: the environment comes in
+        through :meth:`from_env` / :meth:`from_layers`, never behind the caller's back."""
+        return (init_settings,)
 
     @classmethod
     def env_var(cls, name: str) -> str:
-        return cls.env_prefix + name.upper()
+        return str(cls.model_config.get("env_prefix") or "") + name.upper()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Self:
         """``env`` (default: the process environment) under ``overrides`` (CLI options; None
         means not given). Empty variables count as unset."""
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for name in cls.model_fields:
-            raw = env.get(cls.env_var(name))
-            if raw is not None and raw.strip():
-                values[name] = raw.strip()
-        given = {k: v for k, v in overrides.items() if v is not None}
-        values.update(given)
-        try:
-            return cls(**values)
-        except ValidationError as e:
-            first = e.errors()[0]
-            name = str(first["loc"][0]) if first["loc"] else "?"
-            where = f"--{name.replace('_', '-')}" if name in given else cls.env_var(name)
-            raise ConfigError(f"{where}: {first['msg']}") from None
+        return cls.from_layers(Layers.read(env, dotenv=None), **overrides)
+
+    @classmethod
+    def from_layers(cls, layers: Layers, **overrides: Any) -> Self:
+        """The environment, then ``.env``, under ``overrides``."""
+        return layers.build(cls, overrides)
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,7 @@ class Credentials:
 
 
 class LiveKitSettings(EnvSettings):
-    env_prefix: ClassVar[str] = "LIVEKIT_"
+    model_config = SettingsConfigDict(env_prefix="LIVEKIT_")
 
     url: str | None = Field(
         default=None, description="ws(s):// or http(s):// URL of the LiveKit server."
@@ -130,7 +137,7 @@ class LiveKitSettings(EnvSettings):
 class WorkerSettings(EnvSettings):
     """``causerie worker`` settings (``CAUSERIE_WORKER_*``)."""
 
-    env_prefix: ClassVar[str] = "CAUSERIE_WORKER_"
+    model_config = SettingsConfigDict(env_prefix="CAUSERIE_WORKER_")
 
     dispatch: Literal["explicit", "automatic"] = Field(
         default="explicit",
