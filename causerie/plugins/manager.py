@@ -141,18 +141,19 @@ class PluginHost:
     pm: pluggy.PluginManager = field(init=False)
 
     def __post_init__(self) -> None:
+        self.options = dict(self.options)  # validated below: the caller's mapping stays as is
         self.pm = pluggy.PluginManager("causerie")
         self.pm.add_hookspecs(hookspecs)
         known = available_plugins()
         check_names(self.names, known)
         for name in self.names:
-            plugin = known[name].load()
-            if name in self.options:  # checked once here, not at every hook call
-                self.options[name] = checked_options(name, plugin, self.options[name])
-            self.register(name, plugin)
+            self.register(name, known[name].load())
 
     def register(self, name: str, plugin: Any) -> None:
-        """Register a plugin object under ``name`` (tests and embedders may call this)."""
+        """Register a plugin object under ``name`` (tests and embedders may call this); its
+        options are checked here, once, against its ``Options`` model."""
+        if name in self.options:
+            self.options[name] = checked_options(name, plugin, self.options[name])
         try:
             self.pm.register(plugin, name=name)
         except (pluggy.PluginValidationError, ValueError) as e:
