@@ -34,7 +34,7 @@ from .sessions import SessionHook, SessionManager, keep_stt_ready
 from .settings import ServerSettings
 from .studio_api import studio_router
 from .themes import Themes
-from .token import RateLimiter, TokenSettings, token_router
+from .token import RateLimiter, TokenSettings, install_token_cors, token_router
 from .ui import i18n_router, ui_router
 
 logger = logging.getLogger(__name__)
@@ -150,6 +150,7 @@ def create_app(
     app.include_router(agents_router(r.store, api_settings.admin_token))
     app.include_router(studio_router(api_settings.admin_token))
     app.include_router(token_router(token_settings, env=loaded.env))  # docs/DEPLOY.md
+    install_token_cors(app, token_settings)
     # Strings, theme and agent language of the pages: docs/THEMES.md
     app.include_router(i18n_router(loaded.spec.ui.language or loaded.spec.language))
     app.include_router(ui_router(loaded.spec, themes, theme, page_token=token_settings.page))

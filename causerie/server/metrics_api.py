@@ -25,50 +25,49 @@ malformed query parameter is a 422 that names it and says what is expected.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
-import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ..metrics.export import FORMATS, MEDIA_TYPES, export_session
+from ..metrics.export import MEDIA_TYPES, export_session
 from ..metrics.feed import LiveFeed, TooManySubscribers
 from ..metrics.prometheus import CONTENT_TYPE, PrometheusMetrics, StoreStatus
 from ..metrics.query import (
-    LATENCY_METRICS,
-    MAX_POINTS,
     QueryError,
     by_provider,
     failovers,
     load_window,
-    parse_choice,
-    parse_duration,
-    parse_int,
-    parse_time,
     series,
     sessions_by_id,
     summarize,
 )
-from ..metrics.records import OUTCOMES, SessionRecord
-from ..store.base import MAX_PAGE
+from ..metrics.records import SessionRecord
 from ..store.interfaces import RecordReader
-from .api_docs import DURATION, content, query
+from .api_docs import content
 from .api_docs import errors as documented
-from .security import AdminAuth, install_error_handlers, origin_allowed
+from .queries import (
+    ErrorsQuery,
+    ExportQuery,
+    NoQuery,
+    SeriesQuery,
+    SessionId,
+    SessionsQuery,
+    SummaryQuery,
+)
+from .security import AdminAuth, APIError, install_error_handlers, origin_allowed
 from .ui import i18n_router
 
 logger = logging.getLogger(__name__)
 
 DASHBOARD_DIR = FilePath(__file__).resolve().parent.parent / "web" / "dashboard"
-_SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _MEDIA = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -104,52 +103,21 @@ def _error(
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
 
-SessionId = Annotated[
-    str,
-    Path(
-        description="1 to 128 letters, digits or . _ : -",
-        json_schema_extra={"pattern": _SESSION_ID.pattern},
-    ),
-]
-"""Documented, not validated by FastAPI: ``_guarded`` answers a bad one with a clear 422."""
+def _store_errors(store: RecordReader) -> Callable[[], AsyncIterator[None]]:
+    """A dependency: a store that is down answers 503 (any other error stays a 500)."""
 
-Handler = Callable[..., Awaitable[Response]]
+    async def guard() -> AsyncIterator[None]:
+        try:
+            yield
+        except QueryError as e:
+            raise APIError(422, "invalid_query", str(e)) from None
+        except Exception as e:
+            if not store.is_transient(e):
+                raise
+            logger.warning("store unavailable: %s", e)
+            raise APIError(503, "store_unavailable", f"the store is not answering: {e}") from None
 
-
-def _guarded(store: RecordReader, allowed: Iterable[str]) -> Callable[[Handler], Handler]:
-    """Unknown query parameters and QueryError -> 422, store down -> 503 (the admin token is
-    the router's dependency)."""
-    known = frozenset(allowed)
-
-    def wrap(fn: Handler) -> Handler:
-        @functools.wraps(fn)
-        async def handler(request: Request, **kw: Any) -> Response:
-            unknown = sorted(set(request.query_params) - known)
-            if unknown:
-                allowed_text = ", ".join(sorted(known)) or "none"
-                return _error(
-                    422,
-                    "invalid_query",
-                    f"unknown query parameter(s) {', '.join(unknown)}; allowed: {allowed_text}",
-                )
-            sid = kw.get("session_id")
-            if sid is not None and not _SESSION_ID.match(sid):
-                return _error(
-                    422, "invalid_path", "session id: 1 to 128 letters, digits or . _ : -"
-                )
-            try:
-                return await fn(request, **kw)
-            except QueryError as e:
-                return _error(422, "invalid_query", str(e))
-            except Exception as e:
-                if not store.is_transient(e):
-                    raise
-                logger.warning("store unavailable for %s: %s", request.url.path, e)
-                return _error(503, "store_unavailable", f"the store is not answering: {e}")
-
-        return handler
-
-    return wrap
+    return guard
 
 
 async def store_status(store: RecordReader, timeout: float) -> StoreStatus:  # noqa: ASYNC109
@@ -210,32 +178,19 @@ def metrics_router(
     outer = APIRouter()
     if prometheus is not None:
         outer.include_router(prometheus_router(prometheus, store, cfg))
-    # Every route of this router needs the admin token (when set).
+    # Every route of this router needs the admin token (when set); a store down is a 503.
     router = APIRouter(
-        dependencies=[Depends(AdminAuth(cfg.admin_token))],
+        dependencies=[Depends(AdminAuth(cfg.admin_token)), Depends(_store_errors(store))],
         responses=documented(401, 422, 503),
     )
-    window = ("window", DURATION, "how far back: 90s, 15m, 1h, 7d or seconds")
-    sid_query = ("session", {"type": "string"}, "one session id")
-    limit = ("limit", {"type": "integer"}, "page size")
 
-    def api(*allowed: str) -> Callable[[Handler], Handler]:
-        return _guarded(store, allowed)
-
-    @router.get(
-        "/api/metrics/summary",
-        openapi_extra=query(window, ("by", {"type": "string", "enum": ["provider"]}, "")),
-    )
-    @api("window", "by")
-    async def summary(request: Request) -> Response:
-        q = request.query_params
-        seconds = parse_duration("window", q.get("window", "1h"))
-        by = parse_choice("by", q["by"], ("provider",)) if "by" in q else None
-        w = await load_window(store, seconds)
+    @router.get("/api/metrics/summary")
+    async def summary(q: Annotated[SummaryQuery, Query()]) -> Response:
+        w = await load_window(store, q.window)
         started = await store.list_sessions(since=w.since, limit=1)
         errors = await store.list_errors(since=w.since, limit=1000)
         body: dict[str, Any] = {
-            "window": seconds,
+            "window": q.window,
             "since": w.since,
             "until": w.until,
             "turns": len(w.turns),
@@ -244,80 +199,44 @@ def metrics_router(
             "sessions": {"started": started.total, "active": await store.count_active()},
             "errors": len(errors),
         }
-        if by == "provider":
+        if q.by == "provider":
             known = await sessions_by_id(store, {t.session_id for t in w.turns}, w.since)
             body["by_provider"] = by_provider(w.turns, known)
             body["failovers"] = failovers(w.turns)
         return JSONResponse(body)
 
-    @router.get(
-        "/api/metrics/series",
-        openapi_extra=query(
-            window,
-            ("step", DURATION, "bucket size"),
-            ("metric", {"type": "string"}, "comma-separated: " + ", ".join(LATENCY_METRICS)),
-        ),
-    )
-    @api("window", "step", "metric")
-    async def metric_series(request: Request) -> Response:
-        q = request.query_params
-        seconds = parse_duration("window", q.get("window", "1h"))
-        step = parse_duration("step", q["step"]) if "step" in q else max(10.0, seconds / 60)
-        if seconds / step > MAX_POINTS:
-            raise QueryError(
-                f"step: window/step gives more than {MAX_POINTS} points; use a larger step"
-            )
-        names = [m.strip() for m in q.get("metric", "voice_to_voice").split(",") if m.strip()]
-        for m in names or ["(empty)"]:
-            parse_choice("metric", m, LATENCY_METRICS)
-        w = await load_window(store, seconds)
+    @router.get("/api/metrics/series")
+    async def metric_series(q: Annotated[SeriesQuery, Query()]) -> Response:
+        w = await load_window(store, q.window)
+        step = q.step or q.window  # set by SeriesQuery
         return JSONResponse(
             {
                 "since": w.since,
                 "until": w.until,
                 "step": step,
                 "truncated": w.truncated,
-                "series": {m: series(w.turns, m, w.since, w.until, step) for m in names},
+                "series": {m: series(w.turns, m, w.since, w.until, step) for m in q.metric},
             }
         )
 
-    @router.get("/api/errors", openapi_extra=query(window, limit, sid_query))
-    @api("window", "limit", "session")
-    async def errors(request: Request) -> Response:
-        q = request.query_params
-        seconds = parse_duration("window", q.get("window", "24h"))
-        limit = parse_int("limit", q.get("limit", "100"), 1, 1000)
-        sid = q.get("session")
-        if sid is not None and not _SESSION_ID.match(sid):
-            raise QueryError("session: 1 to 128 letters, digits or . _ : -")
-        rows = await store.list_errors(since=time.time() - seconds, session_id=sid, limit=limit)
+    @router.get("/api/errors")
+    async def errors(q: Annotated[ErrorsQuery, Query()]) -> Response:
+        rows = await store.list_errors(
+            since=time.time() - q.window, session_id=q.session, limit=q.limit
+        )
         return JSONResponse({"items": [e.to_dict() for e in rows]})
 
-    @router.get(
-        "/api/sessions",
-        openapi_extra=query(
-            limit,
-            ("offset", {"type": "integer"}, ""),
-            ("transport", {"type": "string"}, ""),
-            ("outcome", {"type": "string", "enum": list(OUTCOMES)}, ""),
-            ("agent", {"type": "string"}, "agent name"),
-            ("since", {"type": "string"}, "epoch seconds or ISO 8601"),
-            ("until", {"type": "string"}, "epoch seconds or ISO 8601"),
-            ("q", {"type": "string"}, "text in the transcript"),
-        ),
-    )
-    @api("limit", "offset", "transport", "outcome", "agent", "since", "until", "q")
-    async def sessions(request: Request) -> Response:
-        q = request.query_params
+    @router.get("/api/sessions")
+    async def sessions(q: Annotated[SessionsQuery, Query()]) -> Response:
         page = await store.list_sessions(
-            limit=parse_int("limit", q.get("limit", "50"), 1, MAX_PAGE),
-            offset=parse_int("offset", q.get("offset", "0"), 0, 10**9),
-            transport=q.get("transport") or None,
-            outcome=parse_choice("outcome", q["outcome"], OUTCOMES) if "outcome" in q else None,
-            agent_name=q.get("agent") or None,
-            since=parse_time("since", q["since"]) if q.get("since") else None,
-            until=parse_time("until", q["until"]) if q.get("until") else None,
-            text=q.get("q") or None,
+            limit=q.limit,
+            offset=q.offset,
+            transport=q.transport or None,
+            outcome=q.outcome,
+            agent_name=q.agent or None,
+            since=q.since,
+            until=q.until,
+            text=q.q or None,
         )
         return JSONResponse(
             {
@@ -330,8 +249,7 @@ def metrics_router(
         )
 
     @router.get("/api/sessions/{session_id}", responses=documented(404))
-    @api()
-    async def session_detail(request: Request, session_id: SessionId) -> Response:
+    async def session_detail(session_id: SessionId, _: Annotated[NoQuery, Query()]) -> Response:
         s = await store.get_session(session_id)
         if s is None:
             return _error(404, "not_found", f"no session {session_id!r}")
@@ -346,8 +264,7 @@ def metrics_router(
         status_code=204,
         responses={204: {"description": "Deleted"}, **documented(404)},
     )
-    @api()
-    async def session_delete(request: Request, session_id: SessionId) -> Response:
+    async def session_delete(session_id: SessionId, _: Annotated[NoQuery, Query()]) -> Response:
         if not await store.delete_session(session_id):
             return _error(404, "not_found", f"no session {session_id!r}")
         return Response(status_code=204)
@@ -355,16 +272,14 @@ def metrics_router(
     @router.get(
         "/api/sessions/{session_id}/export",
         responses={200: content(*MEDIA_TYPES.values()), **documented(404)},
-        openapi_extra=query(("format", {"type": "string", "enum": list(FORMATS)}, "")),
     )
-    @api("format")
-    async def session_export(request: Request, session_id: SessionId) -> Response:
-        fmt = parse_choice("format", request.query_params.get("format", "json"), FORMATS)
+    async def session_export(session_id: SessionId, q: Annotated[ExportQuery, Query()]) -> Response:
+        fmt = q.export_format
         s = await store.get_session(session_id)
         if s is None:
             return _error(404, "not_found", f"no session {session_id!r}")
         errs = await store.list_errors(session_id=session_id, limit=1000)
-        pieces = export_session(s, errs, fmt)  # type: ignore[arg-type]
+        pieces = export_session(s, errs, fmt)
 
         async def body() -> AsyncIterator[str]:
             chunk: list[str] = []
@@ -391,8 +306,7 @@ def metrics_router(
         "/api/events",
         responses={200: content("text/event-stream"), **documented(403, 404)},
     )
-    @api()
-    async def events(request: Request) -> Response:
+    async def events(request: Request, _: Annotated[NoQuery, Query()]) -> Response:
         if not origin_allowed(request.headers, allowed_origins):
             return _error(
                 403,

@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, WebSocket
+from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from .api_docs import errors, json_body, query
+from .api_docs import errors, json_body
 from .security import origin_allowed
 from .sessions import Busy, SessionManager
 from .settings import ServerSettings
 from .token import RateLimiter
 
 router = APIRouter()
+
+AgentKey = Annotated[str | None, Query(description="the agent's key (default: the default agent)")]
 
 _INDEX = Path(__file__).resolve().parent.parent / "web" / "index.html"
 _DOCS = _INDEX.with_name("docs.html")
@@ -122,12 +124,9 @@ ANSWER = {
 @router.post(
     "/api/offer",
     responses={200: ANSWER, **errors(400, 404, 413, 429, 503)},
-    openapi_extra={
-        **json_body(OFFER_SCHEMA),
-        **query(("agent", {"type": "string"}, "the agent's key (default: the default agent)")),
-    },
+    openapi_extra=json_body(OFFER_SCHEMA),
 )
-async def offer(request: Request) -> Response:
+async def offer(request: Request, agent: AgentKey = None) -> Response:
     """The browser's SDP offer -> our answer. 400 bad offer, 413 too large, 503 busy."""
     from aiortc import RTCSessionDescription
 
@@ -143,7 +142,7 @@ async def offer(request: Request) -> Response:
     checked = _check_offer(body)
     if isinstance(checked, str):
         return _error(400, "bad_offer", checked)
-    agent = request.query_params.get("agent") or None
+    agent = agent or None
     if not manager.knows(agent):
         known = ", ".join(manager.agents.keys()) if manager.agents else "none"
         return _error(404, "unknown_agent", f"no agent named {agent!r}; agents: {known}")
@@ -171,7 +170,7 @@ async def offer(request: Request) -> Response:
 
 
 @router.websocket("/api/ws")
-async def websocket(ws: WebSocket) -> None:
+async def websocket(ws: WebSocket, agent: AgentKey = None) -> None:
     from ..transports.websocket import serve_websocket
 
     settings: ServerSettings = ws.app.state.settings
@@ -185,5 +184,5 @@ async def websocket(ws: WebSocket) -> None:
         max_backlog_s=settings.max_output_backlog,
         idle_timeout=settings.idle_timeout,
         admit=lambda: _too_many(ws),
-        agent=ws.query_params.get("agent") or None,
+        agent=agent or None,
     )

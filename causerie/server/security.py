@@ -9,8 +9,8 @@ walks ``app.routes`` so that a new route cannot be forgotten.
 
 from __future__ import annotations
 
-import hmac
 import json
+import secrets
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ADMIN_VARIABLE = "CAUSERIE_ADMIN_TOKEN"
@@ -83,7 +84,7 @@ class AdminAuth:
         if not self.token:
             return
         given = creds.credentials.strip().encode() if creds is not None else b""
-        if not hmac.compare_digest(given, self.token):
+        if not secrets.compare_digest(given, self.token):
             raise Unauthorized(self.variable)
 
     async def __call__(
@@ -92,7 +93,28 @@ class AdminAuth:
         self.check(creds)
 
 
+class APIError(HTTPException):
+    """An error answered as ``{"error": code, "message": message}`` with ``status``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(status, message)
+        self.code = code
+
+
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+_PLACE_CODES = {"query": "invalid_query", "path": "invalid_path"}
+
+
+def _problem(error: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(where: query/path/body..., field, message) of one pydantic error. A validator's own
+    message (ours name the field) is kept as it is."""
+    loc = [str(p) for p in error.get("loc", ())]
+    where, field = (loc[0] if loc else "?"), ".".join(loc[1:])
+    cause = (error.get("ctx") or {}).get("error")
+    text = str(cause) if error.get("type") == "value_error" and cause else None
+    if text is None:
+        text = f"{field or where}: {error.get('msg', 'invalid')}"
+    return where, field or where, text
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -113,7 +135,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         # Starlette's and FastAPI's own errors (unknown path, unparsable body) in our shape.
         assert isinstance(exc, StarletteHTTPException)
-        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        code = getattr(exc, "code", None) or _HTTP_CODES.get(exc.status_code, "http_error")
         return JSONResponse(
             {"error": code, "message": str(exc.detail)},
             status_code=exc.status_code,
@@ -123,15 +145,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         # FastAPI's own 422 ({"detail": [...]}) in the server's shape, naming each field.
         assert isinstance(exc, RequestValidationError)
-        fields = {
-            ".".join(str(p) for p in e.get("loc", ())[1:]) or str(e.get("loc", ("?",))[0]): str(
-                e.get("msg", "invalid")
-            )
-            for e in exc.errors()
-        }
-        message = "; ".join(f"{k}: {v}" for k, v in fields.items()) or "invalid request"
+        errors = exc.errors()
+        problems = [_problem(e) for e in errors]
+        fields = {p[1]: str(e.get("msg", "invalid")) for p, e in zip(problems, errors, strict=True)}
+        places = {where for where, _, _ in problems}
+        code = _PLACE_CODES.get(places.pop(), "invalid_request") if len(places) == 1 else None
+        message = "; ".join(dict.fromkeys(text for _, _, text in problems)) or "invalid request"
         return JSONResponse(
-            {"error": "invalid_request", "message": message, "fields": fields}, status_code=422
+            {"error": code or "invalid_request", "message": message, "fields": fields},
+            status_code=422,
         )
 
     app.add_exception_handler(Unauthorized, unauthorized)
@@ -285,6 +307,21 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class PathCORSMiddleware:
+    """Starlette's ``CORSMiddleware`` for ``paths`` only: ``/token`` may be called from the
+    sites in ``CAUSERIE_TOKEN_CORS_ORIGINS``, but no other route is opened to them."""
+
+    def __init__(self, app: ASGIApp, /, *, paths: Iterable[str], **cors: Any) -> None:
+        self.app, self.paths = app, frozenset(paths)
+        self.cors = CORSMiddleware(app, **cors)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in self.paths:
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 class BodyTooLarge(HTTPException):

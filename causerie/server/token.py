@@ -21,19 +21,20 @@ but only answers a request whose ``Origin`` is this server's own (403 ``forbidde
 otherwise), so the key never reaches a browser. ``CAUSERIE_TOKEN_PAGE=false`` turns it off.
 
 CORS: origins in ``CAUSERIE_TOKEN_CORS_ORIGINS`` (comma-separated, ``*`` for any) may call it
-from another site; same-origin pages need nothing.
+from another site; same-origin pages need nothing. CORS is a middleware, not a route:
 
-Mount with ``app.include_router(token_router())``.
+    app.include_router(token_router(settings))
+    install_token_cors(app, settings)
 """
 
 from __future__ import annotations
 
 import datetime
-import hmac
 import json
 import logging
 import math
 import re
+import secrets
 import time
 import unicodedata
 from collections import OrderedDict
@@ -41,7 +42,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -58,6 +59,7 @@ from ..transports.livekit.tokens import (
     user_token,
 )
 from .api_docs import errors, json_body, query
+from .security import PathCORSMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +154,19 @@ def same_origin(request: Request, *, trust_proxy: bool = False) -> bool:
     return parts.scheme in ("http", "https") and bool(host) and parts.netloc.lower() == host.lower()
 
 
+def install_token_cors(app: FastAPI, settings: TokenSettings) -> None:
+    """Starlette's CORS for ``/token`` alone, for ``settings.cors_origins``."""
+    if settings.cors_origins:
+        app.add_middleware(
+            PathCORSMiddleware,
+            paths=("/token",),
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key", "Authorization"],
+            max_age=600,
+        )
+
+
 def token_router(
     settings: TokenSettings | None = None,
     livekit: LiveKitSettings | None = None,
@@ -169,14 +184,7 @@ def token_router(
         except ConfigError as e:
             problem = str(e)
     limiter = RateLimiter(settings.rate_limit, clock)
-    origins = set(settings.cors_origins)
     router = APIRouter()
-
-    def cors_headers(request: Request) -> dict[str, str]:
-        origin = request.headers.get("origin", "").rstrip("/")
-        if origin and ("*" in origins or origin in origins):
-            return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-        return {}
 
     def client_key(request: Request) -> str:
         if settings.trust_proxy and (fwd := request.headers.get("x-forwarded-for")):
@@ -190,7 +198,7 @@ def token_router(
         if given is None:
             scheme, _, value = request.headers.get("authorization", "").partition(" ")
             given = value.strip() if scheme.lower() == "bearer" else ""
-        return hmac.compare_digest(given.encode(), settings.api_key.get_secret_value().encode())
+        return secrets.compare_digest(given.encode(), settings.api_key.get_secret_value().encode())
 
     def answer(request: Request, fields: Mapping[str, Any], *, key: bool = True) -> JSONResponse:
         wait = limiter.take(client_key(request))
@@ -251,10 +259,6 @@ def token_router(
             {"url": creds.url, "token": token}, headers={"Cache-Control": "no-store"}
         )
 
-    def with_cors(request: Request, response: Response) -> Response:
-        response.headers.update(cors_headers(request))
-        return response
-
     fields = {
         "room": {"type": "string", "pattern": ROOM_RE.pattern, "description": ROOM_RULE},
         "identity": {
@@ -287,7 +291,7 @@ def token_router(
 
     @router.get("/token", responses={200: ok, **errors(401, 422, 429, 503)}, openapi_extra=params)
     async def get_token(request: Request) -> Response:
-        return with_cors(request, answer(request, request.query_params))
+        return answer(request, request.query_params)
 
     async def read_body(request: Request) -> dict[str, Any] | JSONResponse:
         body = await request.body()
@@ -309,8 +313,8 @@ def token_router(
     async def post_token(request: Request) -> Response:
         data = await read_body(request)
         if isinstance(data, JSONResponse):
-            return with_cors(request, data)
-        return with_cors(request, answer(request, data))
+            return data
+        return answer(request, data)
 
     @router.post(
         "/api/page-token",
@@ -334,23 +338,5 @@ def token_router(
         if isinstance(data, JSONResponse):
             return data
         return answer(request, data, key=False)
-
-    @router.options("/token", include_in_schema=False)
-    async def preflight(request: Request) -> Response:
-        headers = cors_headers(request)
-        if not headers:
-            return _error(
-                403,
-                "cors_forbidden",
-                "this origin may not call /token (CAUSERIE_TOKEN_CORS_ORIGINS)",
-            )
-        headers.update(
-            {
-                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-                "Access-Control-Allow-Headers": "Content-Type, X-API-Key, Authorization",
-                "Access-Control-Max-Age": "600",
-            }
-        )
-        return Response(status_code=204, headers=headers)
 
     return router

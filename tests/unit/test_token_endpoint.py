@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from livekit import api
 
-from causerie.server.token import TokenSettings, token_router
+from causerie.server.token import TokenSettings, install_token_cors, token_router
 
 KEY, SECRET = "APIkey123", "a-secret-long-enough-for-hs256-signing!"
 LK_ENV = {
@@ -32,9 +32,9 @@ def client(
 ) -> TestClient:
     env = {**LK_ENV, **(env or {})}
     app = FastAPI()
-    app.include_router(
-        token_router(TokenSettings.from_env(env, **settings), env=env, clock=clock or Clock())  # type: ignore[arg-type]
-    )
+    token_settings = TokenSettings.from_env(env, **settings)  # type: ignore[arg-type]
+    app.include_router(token_router(token_settings, env=env, clock=clock or Clock()))
+    install_token_cors(app, token_settings)
     return TestClient(app)
 
 
@@ -153,12 +153,32 @@ def test_cors_only_for_configured_origins() -> None:
     assert ok.headers["access-control-allow-origin"] == "https://app.example"
     other = c.get("/token", params=q, headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in other.headers
-    pre = c.options(
-        "/token",
-        headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"},
-    )
-    assert pre.status_code == 204 and "X-API-Key" in pre.headers["access-control-allow-headers"]
-    assert c.options("/token", headers={"Origin": "https://evil.example"}).status_code == 403
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "X-API-Key",
+    }
+    pre = c.options("/token", headers={"Origin": "https://shop.example", **preflight})
+    assert pre.status_code == 200 and "X-API-Key" in pre.headers["access-control-allow-headers"]
+    assert pre.headers["access-control-allow-origin"] == "https://shop.example"
+    refused = c.options("/token", headers={"Origin": "https://evil.example", **preflight})
+    assert refused.status_code == 400 and "access-control-allow-origin" not in refused.headers
+
+
+def test_cors_is_for_token_alone() -> None:
+    """The CORS origins may call /token; no other route of the app is opened to them."""
+    env = {**LK_ENV, "CAUSERIE_TOKEN_CORS_ORIGINS": "https://shop.example"}
+    app = FastAPI()
+    token_settings = TokenSettings.from_env(env)
+    app.include_router(token_router(token_settings, env=env))
+
+    @app.get("/other")
+    async def other() -> dict[str, bool]:
+        return {"ok": True}
+
+    install_token_cors(app, token_settings)
+    c = TestClient(app)
+    r = c.get("/other", headers={"Origin": "https://shop.example"})
+    assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
 
 
 def test_secrets_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:
