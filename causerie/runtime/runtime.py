@@ -29,6 +29,7 @@ from ..agent.pipeline import (
     import_vendor_modules,
 )
 from ..agent.userdata import SessionData
+from ..appkit.registry import AppRegistry
 from ..config.loader import LoadedConfig
 from ..config.spec import ProviderKind
 from ..plugins.stores import PluginStores
@@ -49,11 +50,10 @@ starts, in the task that starts it: a metrics recorder attaches here."""
 IOFactory = Callable[[SessionData], "tuple[io.AudioInput | None, io.AudioOutput | None]"]
 
 
-async def default_client_action(session: Any, event: dict[str, Any]) -> dict[str, Any]:
-    """The shop's UI actions (loaded on the first click)."""
-    from ..tools import handle_client_action
-
-    return await handle_client_action(session, event)
+def installed_apps_client_action() -> ClientAction:
+    """Clicks go to the installed app that takes them (``causerie.apps`` entry points,
+    read once per runtime: docs/APPS.md)."""
+    return AppRegistry.from_entry_points().client_action
 
 
 @dataclass
@@ -74,7 +74,7 @@ class Runtime:
     plugin_stores: PluginStores | None = None
     """The plugins' stores, shared by every conversation (None: each its own)."""
     session_hooks: list[SessionHook] = field(default_factory=list)
-    client_action: ClientAction = default_client_action
+    client_action: ClientAction = field(default_factory=installed_apps_client_action)
     io_factory: IOFactory | None = None
     """Custom audio I/O instead of a LiveKit room's tracks (tests); None in production."""
     owns_pipeline: bool = False
