@@ -29,7 +29,7 @@ Client -> server (:data:`ClientEvent`)::
     ping       id (optional)   answered with pong
     custom_action, user_interaction
                action, ...     a click in the page (e.g. add to cart), handed to
-                               causerie.tools.handle_client_action (docs/TOOLS.md)
+                               the app that takes it (docs/APPS.md)
 
 A malformed or unknown client event is answered with an ``error`` event (code
 ``bad_json``, ``unknown_event`` or ``invalid_event``); the connection stays open.

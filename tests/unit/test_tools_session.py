@@ -14,13 +14,13 @@ from livekit.agents import RunContext, function_tool
 from livekit.agents.voice import Agent, AgentSession
 
 from causerie.agent.userdata import SessionData
+from causerie.appkit import AppRegistry
 from causerie.apps.shop.base import ToolBox, guarded
 from causerie.apps.shop.options import ShopOptions
 from causerie.apps.shop.shop import load_shop
 from causerie.apps.shop.toolset import tools_for
 from causerie.providers.local.scripted.brain import Reply, ToolRequest, Turn
 from causerie.providers.local.scripted.llm import ScriptedLLM
-from causerie.tools import handle_client_action
 from tests.waiting import until
 
 
@@ -217,6 +217,7 @@ async def test_timeout_and_crash_become_tool_errors(tmp_path: Path) -> None:
 
 async def test_client_action_applies_and_acknowledges(shop: Any) -> None:
     session, data, events = shop
+    handle_client_action = AppRegistry.from_entry_points().client_action  # as Runtime does
     out = await handle_client_action(
         session,
         {
