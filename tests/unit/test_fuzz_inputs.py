@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from causerie.apps.shop.catalogue import Catalogue
-from causerie.apps.shop.catalogue_loader import load_catalogue
+from causerie.apps.shop.catalogue_files import load_catalogue
 from causerie.audio.wav import PCM, read_wav
 from causerie.config.loader import LoadedConfig, load_config
 from causerie.errors import AudioFileError, CauserieError, ConfigError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from causerie.apps.shop.catalogue_loader import load_catalogue
+from causerie.apps.shop.catalogue_files import load_catalogue
 from causerie.apps.shop.options import DEFAULT_CATALOGUE
 from causerie.apps.shop.search import Index, Query, search
 from causerie.errors import ConfigError

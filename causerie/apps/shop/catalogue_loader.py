@@ -1,4 +1,5 @@
-"""Load a catalogue from JSON (or YAML) or CSV, with errors that say where and what.
+"""Read a catalogue from JSON (or YAML), with errors that say where and what; the parts
+:mod:`.catalogue_csv` shares. :func:`.catalogue_files.load_catalogue` picks the format.
 
 Every problem is reported as ``file:line: where: field 'x': reason`` and all of them are
 collected before raising one :class:`~causerie.errors.ConfigError`, so a user fixes a file
@@ -56,23 +57,10 @@ class _Problems:
             )
 
 
-def load_catalogue(path: Path) -> Catalogue:
-    if not path.is_file():
-        raise ConfigError(f"catalogue not found: {path} (tool_options.catalogue)")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        from .catalogue_csv import from_csv
-
-        return from_csv(path)
-    if suffix in (".json", ".yaml", ".yml"):
-        return _from_document(path)
-    raise ConfigError(f"catalogue {path}: unsupported format {suffix!r}; use .json, .yaml or .csv")
-
-
 # -- JSON / YAML ---------------------------------------------------------------------------
 
 
-def _from_document(path: Path) -> Catalogue:
+def from_document(path: Path) -> Catalogue:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .catalogue import Catalogue
-from .catalogue_loader import load_catalogue
+from .catalogue_files import load_catalogue
 from .knowledge import KnowledgeBase
 from .options import ShopOptions
 from .orders import OrderBook
