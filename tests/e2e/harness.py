@@ -32,7 +32,13 @@ RATE = 16000
 
 
 class ServerThread:
-    def __init__(self, max_sessions: int = 8) -> None:
+    def __init__(
+        self,
+        max_sessions: int = 8,
+        config: Path | None = None,
+        overrides: dict[str, Any] | None = None,
+    ) -> None:
+        """``config``: the agent file (default: the built-in agent); ``overrides`` on it."""
         import uvicorn
 
         from causerie.config.loader import load_config
@@ -44,8 +50,13 @@ class ServerThread:
         # Record into a throwaway store, not the developer's var/causerie.sqlite3.
         self.tmpdir = tempfile.TemporaryDirectory(prefix="causerie-test-")
         store = f"sqlite:///{self.tmpdir.name}/causerie.sqlite3"
+        self.store_url = (overrides or {}).get("metrics.store_url", store)
         loaded = load_config(
-            None, dotenv=None, environ={}, registry=registry, overrides={"metrics.store_url": store}
+            config,
+            dotenv=None,
+            environ={},
+            registry=registry,
+            overrides={"metrics.store_url": store, **(overrides or {})},
         )
         self.settings = ServerSettings(
             host="127.0.0.1",
