@@ -24,14 +24,28 @@ def _server() -> Iterator[ServerThread]:
     yield from serve_shared()
 
 
-def descendants(pid: int) -> set[int]:
+def children(pid: int) -> set[int]:
     out: set[int] = set()
-    for tid in os.listdir(f"/proc/{pid}/task"):
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:  # that process ended meanwhile
+        return out
+    for tid in tids:
         try:
             with open(f"/proc/{pid}/task/{tid}/children") as f:
                 out.update(int(x) for x in f.read().split())
         except FileNotFoundError:  # that thread ended meanwhile
             continue
+    return out
+
+
+def descendants(pid: int) -> set[int]:
+    """Children and theirs: workers are forked by the pocketsphinx fork server, a child."""
+    out, todo = set(), [pid]
+    while todo:
+        found = children(todo.pop()) - out
+        out |= found
+        todo.extend(found)
     return out
 
 

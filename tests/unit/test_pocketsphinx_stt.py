@@ -279,14 +279,13 @@ async def test_pool_reuses_decoders_across_sessions() -> None:
     config = {"beam": 1e-48}  # a pool of its own, so other tests do not count
     first = PocketSphinxSTT(decoder_config=config)
     first.prewarm()  # the session calls this on the event loop: it must not block
-    # It returned with the worker still loading its decoder (~0.3 s, in its own process).
-    assert [w.ready for w in first.pool._idle] == [False]
+    # (the model loads in the fork server, started from a thread; a worker is a fork away)
     await transcribe(first, [silence(0.3), speak(MORNING[0]), FLUSH])
     second = PocketSphinxSTT(decoder_config=config)  # a new session, same configuration
     assert second.pool is first.pool
     events = await transcribe(second, [silence(0.3), speak(MORNING[0]), FLUSH])
     assert len(finals(events)) == 1
-    assert first.pool.loads == 1 and first.pool.idle == 1
+    assert first.pool.loads == 1 and first.pool.idle >= 1  # one model load, shared
     assert get_pool({"loglevel": "ERROR", "fwdflat": False, **config}) is first.pool
 
 

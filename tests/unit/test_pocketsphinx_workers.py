@@ -87,6 +87,7 @@ async def test_decoding_runs_in_the_workers_not_in_the_event_loop_process() -> N
     on a busy machine; the loop lag itself is printed, and measured in bench/."""
     n = 8
     engine = own_engine(1e-47)
+    engine.pool.max_idle = n  # one warm worker per stream, kept: their CPU is counted below
     await asyncio.to_thread(engine.preload, n)
     texts = ["i would like a cup of coffee", "turn on the lights", "good morning"]
     speech = [speak(t, RATE, voice=VOICE) for t in texts]
@@ -214,6 +215,7 @@ async def test_an_idle_worker_that_died_is_replaced() -> None:
 async def test_aclose_leaves_no_process_zombie_or_fd() -> None:
     fds = open_fds()
     engine = own_engine(1e-44)
+    engine.pool.max_idle = 3
     await asyncio.to_thread(engine.preload, 3)
     pids = engine.pool.pids
     assert len(pids) == 3 and all(exists(p) for p in pids)

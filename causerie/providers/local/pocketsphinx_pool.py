@@ -3,15 +3,19 @@
 Why processes: the binding holds the GIL inside its C calls, so decoding (or loading, ~0.3 s)
 in a thread of the server stalls the asyncio loop that paces every conversation's audio.
 
-* :class:`Worker` is the parent's end of one process (:mod:`.pocketsphinx_worker`),
-  started with the ``spawn`` method (the parent has threads and an event loop: no fork).
+* :class:`Worker` is the parent's end of one process (:mod:`.pocketsphinx_worker`). On
+  Linux it is forked by the pool's fork server (:mod:`.pocketsphinx_forkserver`), which
+  loaded the decoder once: the children share the model copy-on-write (a few MB each, a
+  fork to start). Elsewhere each worker is started with ``spawn`` and loads its own model
+  (the parent has threads and an event loop: it never forks itself).
   Requests and replies go over a ``multiprocessing`` pipe, one request in flight at a time.
   A reply is read by ``loop.add_reader`` on the pipe: the loop never blocks on a worker.
 * :class:`DecoderPool` keeps warm (idle, loaded) workers for one decoder configuration, up
-  to ``max_idle``, and starts more on demand. A worker goes back to the pool only after a
-  clean ``reset`` round trip; a worker that failed, timed out or was cancelled mid-request
-  is killed. Every process that ends is reaped (``join`` + ``close``) by a helper thread,
-  so no zombie and no file descriptor is left, and its ~90 MB go back to the system.
+  to ``max_idle``, and starts more on demand: a session's worker exists while it is used.
+  A worker goes back to the pool only after a clean ``reset`` round trip; a worker that
+  failed, timed out or was cancelled mid-request is killed. Every process that ends is
+  reaped (``join`` + ``close``) by a helper thread, so no zombie and no file descriptor is
+  left, and its memory goes back to the system.
 * A worker exits on its own when the parent's end of the pipe closes (the parent closed it
   or died): it blocks in ``recv()`` between requests, so an idle worker costs no CPU.
 """
@@ -33,7 +37,8 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from ...errors import ProviderError
-from . import pocketsphinx_worker
+from . import pocketsphinx_forkserver, pocketsphinx_worker
+from .pocketsphinx_forkserver import ForkedChild, ForkServer, ForkServerDied, ForkServerLoadError
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +50,8 @@ _EXIT_TIMEOUT = 2.0  # after its pipe closes, a worker that has not exited is ki
 
 # Ended workers are joined here: a blocking join (in a thread) that never touches the loop.
 _REAPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pocketsphinx-reap")
+# A session's prewarm, from the event loop: the fork server's first load runs here.
+_STARTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pocketsphinx-start")
 
 
 class WorkerDied(Exception):
@@ -55,13 +62,13 @@ class DecoderLoadError(ProviderError):
     """The worker could not load a decoder with this configuration."""
 
 
-def _reap(process: BaseProcess, kill: bool) -> None:
+def _reap(process: BaseProcess | ForkedChild, kill: bool) -> None:
     """Make sure ``process`` has ended and is reaped; release its handles. Blocking."""
     try:
         if kill:
             process.kill()
         process.join(_EXIT_TIMEOUT)
-        if process.exitcode is None:
+        if process.is_alive():
             process.kill()
             process.join()
         process.close()
@@ -73,29 +80,35 @@ class Worker:
     """The parent's end of one worker process. Owned by one party at a time: the pool (idle),
     or the stream (or ``recognize`` call) that acquired it."""
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        parent, child = _CTX.Pipe(duplex=True)
-        self.process = _CTX.Process(
-            target=pocketsphinx_worker.main,
-            args=(child, dict(config)),
-            name="pocketsphinx-worker",
-            daemon=True,  # terminated by multiprocessing at exit, if still there
-        )
-        try:
-            self.process.start()
-        except BaseException:
-            parent.close()
-            raise
-        finally:
-            child.close()  # the child has its copy: ours must go, or EOF never reaches it
-        self.pid: int = self.process.pid or 0
-        self.conn: Connection = parent
+    def __init__(self, process: BaseProcess | ForkedChild, conn: Connection) -> None:
+        self.process = process
+        self.pid: int = process.pid or 0
+        self.conn: Connection = conn
         self.ready = False  # the decoder has loaded ("ready" received)
         self.broken = False  # never to be used again
         # The message being waited for, read by a reader on this loop: at most one at a time.
         self._pending: asyncio.Future[tuple[Any, ...]] | None = None
         self._reader: tuple[asyncio.AbstractEventLoop, int] | None = None
         self._reaped: Future[None] | None = None
+
+    @classmethod
+    def spawn(cls, config: Mapping[str, Any]) -> Worker:
+        """A process of its own, which loads its own decoder (without a fork server)."""
+        parent, child = _CTX.Pipe(duplex=True)
+        process = _CTX.Process(
+            target=pocketsphinx_worker.main,
+            args=(child, dict(config)),
+            name="pocketsphinx-worker",
+            daemon=True,  # terminated by multiprocessing at exit, if still there
+        )
+        try:
+            process.start()
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()  # the child has its copy: ours must go, or EOF never reaches it
+        return cls(process, parent)
 
     def __repr__(self) -> str:
         return f"<pocketsphinx worker pid={self.pid}>"
@@ -212,6 +225,8 @@ class Worker:
 
     def _exit(self) -> str:
         code = self.process.exitcode if self._reaped is None else None
+        if code is None and isinstance(self.process, ForkedChild) and self._reaped is None:
+            return "running" if self.process.is_alive() else "exited"
         return "exit status not known yet" if code is None else f"exit code {code}"
 
     # -- ending ------------------------------------------------------------------------------
@@ -239,13 +254,19 @@ class DecoderPool:
     """Warm worker processes (one loaded decoder each) for one configuration. Thread-safe.
 
     Compatible with the server's ``keep_stt_ready`` (``max_idle``, ``acquire``, ``release``);
-    :meth:`warm` starts several in parallel and waits for them (blocking).
+    :meth:`warm` loads the model and starts workers (blocking). With a fork server, idle
+    workers are few (``max_idle``): another one is a fork away, so a session slot that no
+    conversation uses costs nothing.
     """
 
-    def __init__(self, config: Mapping[str, Any], max_idle: int = _POOL_MAX_IDLE) -> None:
+    def __init__(
+        self, config: Mapping[str, Any], max_idle: int = _POOL_MAX_IDLE, fork: bool | None = None
+    ) -> None:
         self.config = dict(config)
         self.max_idle = max_idle
-        self.loads = 0  # worker processes started (decoders loaded), for tests and logs
+        fork = pocketsphinx_forkserver.SUPPORTED if fork is None else fork
+        self._server = ForkServer(config, _LOAD_TIMEOUT) if fork else None
+        self._spawned = 0
         self._lock = threading.Lock()
         self._idle: list[Worker] = []
         self._users = 0
@@ -263,17 +284,64 @@ class DecoderPool:
         with self._lock:
             return [w.pid for w in self._idle]
 
+    @property
+    def loads(self) -> int:
+        """Decoders loaded (fork servers, or spawned workers): for tests and logs."""
+        return self._server.loads if self._server is not None else self._spawned
+
+    @property
+    def server_pid(self) -> int | None:
+        """The fork server's process id (``None`` when there is none, or not yet)."""
+        return self._server.pid if self._server is not None else None
+
     def _start(self) -> Worker:
-        worker = Worker(self.config)
-        with self._lock:
-            self.loads += 1
-        return worker
+        """A new worker. Blocking with a fork server (a fork round trip, or the model's load
+        the first time): call it from a thread."""
+        if self._server is None:
+            worker = Worker.spawn(self.config)
+            with self._lock:
+                self._spawned += 1
+            return worker
+        try:
+            child, conn = self._server.fork()
+        except ForkServerLoadError as e:
+            raise DecoderLoadError(str(e)) from e
+        except ForkServerDied as e:
+            raise WorkerDied(str(e)) from e
+        return Worker(child, conn)
+
+    async def _start_async(self) -> Worker:
+        """:meth:`_start` in a thread. A cancelled caller's worker is pooled when it comes."""
+        fut = asyncio.get_running_loop().run_in_executor(None, self._start)
+        try:
+            return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            fut.add_done_callback(self._started_unwanted)
+            raise
+
+    def _started_unwanted(self, fut: asyncio.Future[Worker]) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            self.release(fut.result())
 
     # -- warming -----------------------------------------------------------------------------
 
     def warm(self, workers: int = 1, wait: bool = True) -> None:
-        """Have ``workers`` idle workers, and keep that many (``max_idle``). They load in
-        parallel; ``wait`` blocks until all have loaded (raises on a load error)."""
+        """Ready for ``workers`` sessions. Without a fork server: that many idle workers,
+        kept (``max_idle``). With one: its model loaded, and up to ``max_idle`` idle workers
+        (the others are a fork away). ``wait`` blocks until all have loaded (raises on a load
+        error); without it, a fork server loads in a thread."""
+        if self._server is not None:
+            if not wait:
+                if self.idle == 0:
+                    _STARTER.submit(self._warm_quietly, 1)
+                return
+            try:
+                self._server.load()
+            except ForkServerLoadError as e:
+                raise DecoderLoadError(str(e)) from e
+            except ForkServerDied as e:
+                raise WorkerDied(str(e)) from e
+            workers = min(workers, self.max_idle)
         with self._lock:
             self.max_idle = max(self.max_idle, workers)
             loading = [w for w in self._idle if not w.ready] if wait else []
@@ -289,7 +357,7 @@ class DecoderPool:
         error: BaseException | None = None
         for w in [*loading, *new]:
             try:
-                w.wait_ready()
+                w.wait_ready(_LOAD_TIMEOUT)
                 ready.append(w)
             except Exception as e:  # the others are still good
                 self._forget(w.stop(kill=True))
@@ -298,6 +366,12 @@ class DecoderPool:
             self._idle.extend(ready)
         if error is not None:
             raise error
+
+    def _warm_quietly(self, workers: int) -> None:
+        try:
+            self.warm(workers, wait=True)
+        except Exception as e:  # a session's acquire will meet it again, and report it
+            logger.debug("pocketsphinx prewarm failed: %s", e)
 
     def prewarm(self, wait: bool = False) -> None:
         """One worker ahead, unless one is idle. Non-blocking unless ``wait``."""
@@ -309,7 +383,11 @@ class DecoderPool:
         """A worker with its decoder loaded: an idle one, or a new one (~0.3 s to load, in its
         own process: the loop keeps running)."""
         for _attempt in range(3):
-            worker = self._pop_idle() or self._start()
+            try:
+                worker = self._pop_idle() or await self._start_async()
+            except WorkerDied as e:  # the fork server died: the next try starts another
+                logger.warning("pocketsphinx fork server lost: %s", e)
+                continue
             try:
                 await worker.ensure_ready()
                 return worker
@@ -418,11 +496,17 @@ class DecoderPool:
             await asyncio.gather(*(asyncio.wrap_future(f) for f in stopping))
 
     def shutdown(self) -> list[Future[None]]:
-        """End every idle worker (non-blocking); the futures complete once they are reaped."""
+        """End every idle worker and the fork server (non-blocking); the futures complete
+        once they are reaped. Lent workers live on until they are given back."""
         with self._lock:
             idle, self._idle = self._idle, []
         for w in idle:
             self._forget(w.stop())
+        if self._server is not None:
+            try:
+                self._forget(_REAPER.submit(self._server.close))
+            except RuntimeError:  # interpreter shutdown: the reaper is gone
+                self._server.close()
         with self._lock:
             return list(self._stopping)
 

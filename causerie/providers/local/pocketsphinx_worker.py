@@ -20,7 +20,7 @@ Protocol: strict request/reply. After loading, the worker sends ``("ready", pid)
 A request that raises gets ``("error", message)``; the parent then discards this worker.
 The worker exits when the parent's end of the pipe closes (EOF): when the parent closes it,
 or dies. It blocks in ``recv()`` meanwhile, so an idle worker costs no CPU. It runs under
-SCHED_BATCH (see :func:`_batch_priority`) and ignores SIGINT (the parent decides).
+SCHED_BATCH (see :func:`batch_priority`) and ignores SIGINT (the parent decides).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import signal
 import uuid
 from array import array
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import cycle
 from multiprocessing.connection import Connection
@@ -277,21 +278,31 @@ def _recognize(decoder: Decoder, pcm: bytes, rate: int) -> tuple[str, float, flo
     return result(decoder, rate, 0)
 
 
+def load_decoder(config: Mapping[str, Any]) -> Decoder:
+    """A decoder for ``config``."""
+    from pocketsphinx import Decoder
+
+    return Decoder(**config)
+
+
 def main(conn: Connection, config: dict[str, Any]) -> None:
     """The worker process's entry point (``multiprocessing`` target)."""
     # Ctrl-C in a terminal reaches the whole process group: the parent decides when we end.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _batch_priority()
+    batch_priority()
     try:
-        from pocketsphinx import Decoder
-
-        decoder = Decoder(**config)
+        decoder = load_decoder(config)
     except Exception as e:  # a bad configuration: tell the parent, then exit
         _send(conn, ("error", f"pocketsphinx decoder failed to load: {e!r}"))
         return
+    serve(conn, decoder, int(config.get("samprate", 16000)))
+
+
+def serve(conn: Connection, decoder: Decoder, rate: int) -> None:
+    """The request loop, on a loaded decoder: until the parent's end of ``conn`` closes.
+    Also what a child of the fork server (:mod:`.pocketsphinx_forkserver`) runs."""
     if not _send(conn, ("ready", os.getpid())):
         return
-    rate = int(config.get("samprate", 16000))
     recognizer: Recognizer | None = None
     while True:
         try:
@@ -331,7 +342,7 @@ def main(conn: Connection, config: dict[str, Any]) -> None:
             return
 
 
-def _batch_priority() -> None:
+def batch_priority() -> None:
     """Decoding is throughput work; the parent's event loop, which paces every conversation's
     audio, is latency work. Under SCHED_BATCH (Linux) a decoder never preempts it on wakeup,
     yet still gets any CPU left (on 2 cores, 8 sessions with and without: no underruns in 3

@@ -1,0 +1,241 @@
+"""Memory per conversation, and what idle session slots cost: ``causerie serve`` and its
+process tree (the server, the pocketsphinx fork server, its workers), from smaps_rollup.
+
+For each level N, N WebSocket clients each hold a conversation open after one spoken
+question and its reply (so each session's decoder has decoded speech). The tree's PSS and
+USS are read while the N sessions are open; *per added session* is (tree at N - tree with
+no session) / N. PSS splits shared pages between the processes that map them, so the
+fork server's model is counted once, whatever the number of workers; USS is what each
+process alone holds (what ending it would free). Idle: the tree's CPU over ``--idle`` s
+with no conversation, and its PSS, with ``--max-sessions`` slots.
+
+    python bench/memory.py                       # writes "## Memory" in docs/PERFORMANCE.md
+    python bench/memory.py --levels 1,4 --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from transport_latency import PHRASES, ROOT, Server, WsClient, progress, speak, write_section
+
+HEADING = "## Memory"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree(pid: int) -> list[tuple[int, int]]:
+    """``pid`` and its descendants, with their depth (0: ``pid``)."""
+    out, todo = [], [(pid, 0)]
+    while todo:
+        p, depth = todo.pop()
+        out.append((p, depth))
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                kids = Path(f"/proc/{p}/task/{tid}/children").read_text().split()
+            except OSError:
+                continue
+            todo.extend((int(x), depth + 1) for x in kids)
+    return out
+
+
+@dataclass
+class Mem:
+    rss: float = 0.0
+    pss: float = 0.0
+    uss: float = 0.0
+    processes: int = 0
+
+    def __add__(self, o: Mem) -> Mem:
+        return Mem(
+            self.rss + o.rss, self.pss + o.pss, self.uss + o.uss, self.processes + o.processes
+        )
+
+    def __sub__(self, o: Mem) -> Mem:
+        return Mem(
+            self.rss - o.rss, self.pss - o.pss, self.uss - o.uss, self.processes - o.processes
+        )
+
+
+def process_mem(pid: int) -> Mem:
+    """MB, from /proc/PID/smaps_rollup (USS = private clean + private dirty)."""
+    kb: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            key, value = line.split(":", 1)
+            kb[key] = int(value.split()[0])
+    except (OSError, ValueError):
+        return Mem()
+    uss = kb.get("Private_Clean", 0) + kb.get("Private_Dirty", 0)
+    return Mem(kb.get("Rss", 0) / 1024, kb.get("Pss", 0) / 1024, uss / 1024, 1)
+
+
+KINDS = ("server", "fork server (model)", "workers")
+
+
+def tree_mem(pid: int) -> tuple[Mem, dict[str, Mem]]:
+    """The whole tree's memory, and by depth: the server, its children (the pocketsphinx
+    fork server), their children (the workers)."""
+    total, kinds = Mem(), dict[str, Mem]()
+    for p, depth in tree(pid):
+        m = process_mem(p)
+        total += m
+        kind = KINDS[min(depth, 2)]
+        kinds[kind] = kinds.get(kind, Mem()) + m
+    return total, kinds
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of the tree's live processes (children's own, not reaped ones)."""
+    total = 0
+    for p, _depth in tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
+async def hold(url: str, pcm, opened: asyncio.Event, done: asyncio.Event, count: list[int]) -> None:  # type: ignore[no-untyped-def]
+    async with WsClient(url) as c:
+        await c.turn(pcm, interrupt=False)
+        count[0] += 1
+        if count[0] >= count[1]:
+            opened.set()
+        while not done.is_set():  # a live microphone: silence until told to hang up
+            await c.silence_until(done.is_set, 5.0)
+
+
+async def level(server: Server, speech: list, n: int) -> tuple[Mem, dict[str, Mem]]:  # type: ignore[type-arg]
+    opened, done = asyncio.Event(), asyncio.Event()
+    count = [0, n]
+    clients = [
+        asyncio.create_task(hold(server.ws_url, speech[i % len(speech)], opened, done, count))
+        for i in range(n)
+    ]
+    await asyncio.wait_for(opened.wait(), 60 + 10 * n)
+    await asyncio.sleep(1.0)
+    assert server.proc is not None
+    mem = tree_mem(server.proc.pid)
+    done.set()
+    await asyncio.gather(*clients)
+    await asyncio.sleep(2.0)  # sessions end; their workers are given back or ended
+    return mem
+
+
+@dataclass
+class Result:
+    idle: Mem
+    """No conversation yet: the server as started."""
+    idle_cpu: float
+    """The tree's CPU while idle, in cores."""
+    base: Mem
+    """After a warm-up conversation, none open."""
+    rows: list[tuple[int, Mem, dict[str, Mem]]]
+
+
+async def run(levels: list[int], slots: int, idle_s: float) -> Result:
+    speech = [speak(p) for p in PHRASES]
+    with Server(max_sessions=slots) as server:
+        assert server.proc is not None
+        pid = server.proc.pid
+        await asyncio.sleep(2.0)
+        idle, _ = tree_mem(pid)
+        cpu0, t0 = tree_cpu(pid), time.monotonic()
+        await asyncio.sleep(idle_s)
+        idle_cpu = (tree_cpu(pid) - cpu0) / (time.monotonic() - t0)
+        progress(f"idle: {idle}, CPU {100 * idle_cpu:.1f} % of a core")
+        progress("warm-up conversation")
+        await level(server, speech, 1)
+        base, _ = tree_mem(pid)
+        rows = []
+        for n in levels:
+            progress(f"{n} open conversation(s) ...")
+            mem, kinds = await level(server, speech, n)
+            rows.append((n, mem, kinds))
+            progress(
+                f"  tree PSS {mem.pss:.0f} MB, USS {mem.uss:.0f} MB, RSS {mem.rss:.0f} MB, "
+                f"{mem.processes} processes; per added session PSS "
+                f"{(mem.pss - base.pss) / n:.1f} MB, USS {(mem.uss - base.uss) / n:.1f} MB"
+            )
+    return Result(idle, idle_cpu, base, rows)
+
+
+def table(base: Mem, rows: list[tuple[int, Mem, dict[str, Mem]]]) -> str:
+    out = [
+        "| open sessions | processes | tree RSS | tree PSS | tree USS | server PSS "
+        "| fork server PSS | workers PSS (USS) | PSS per added session | USS per added session |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| 0 | {base.processes} | {base.rss:.0f} MB | {base.pss:.0f} MB | {base.uss:.0f} MB "
+        "| | | | | |",
+    ]
+    for n, m, k in rows:
+        srv, fs, wk = (
+            k.get("server", Mem()),
+            k.get("fork server (model)", Mem()),
+            k.get("workers", Mem()),
+        )
+        out.append(
+            f"| {n} | {m.processes} | {m.rss:.0f} MB | {m.pss:.0f} MB | {m.uss:.0f} MB "
+            f"| {srv.pss:.0f} MB | {fs.pss:.0f} MB | {wk.pss:.0f} MB ({wk.uss:.0f} MB) "
+            f"| **{(m.pss - base.pss) / n:.1f} MB** | {(m.uss - base.uss) / n:.1f} MB |"
+        )
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--levels", default="1,4,8,16", help="comma-separated session counts")
+    ap.add_argument("--max-sessions", type=int, default=48, help="the server's session slots")
+    ap.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measured")
+    ap.add_argument("--quick", action="store_true", help="print only, write nothing")
+    args = ap.parse_args()
+    levels = sorted({int(x) for x in args.levels.split(",")})
+    load = os.getloadavg()[0]
+    res = asyncio.run(run(levels, args.max_sessions, args.idle))
+    idle = res.idle
+    text = table(res.base, res.rows)
+    idle_line = (
+        f"Idle, {args.max_sessions} session slots and no conversation: {idle.processes} "
+        f"processes, tree PSS {idle.pss:.0f} MB (USS {idle.uss:.0f} MB, RSS {idle.rss:.0f} MB), "
+        f"CPU {100 * res.idle_cpu:.1f} % of a core over {args.idle:.0f} s."
+    )
+    print(text)
+    print(idle_line)
+    if args.quick:
+        return
+    section = f"""{HEADING}
+
+`python bench/memory.py --max-sessions {args.max_sessions} --levels {args.levels}` on \
+{time.strftime("%Y-%m-%d")}, {os.cpu_count()}-core machine, Python {platform.python_version()} \
+(load average {load:.1f} at the start; memory figures do not depend on it). One `causerie serve` \
+(default offline agent); N WebSocket clients each ask one spoken question, hear the reply, \
+then keep the session open (streaming silence) while the tree is measured. Memory from \
+`/proc/PID/smaps_rollup` summed over the server and its descendants; USS = private \
+clean + private dirty. Row 0: after a warm-up conversation, none open.
+
+{text}
+
+{idle_line}
+
+Every pocketsphinx worker is forked from one fork server that loaded the model once, so the \
+~90 MB model is shared copy-on-write: a worker's USS is the pages it wrote (search state, \
+Python heap). Before (one spawned worker per slot, each loading its own model): ~100 MB \
+per slot, and 48 idle slots held ~5.7 GB RSS.
+"""
+    write_section(ROOT / "docs" / "PERFORMANCE.md", HEADING, section)
+    progress(f"written: docs/PERFORMANCE.md ({HEADING})")
+
+
+if __name__ == "__main__":
+    main()
