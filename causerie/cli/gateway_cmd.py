@@ -42,22 +42,19 @@ def gateway(
     """Serve the agent's engines as OpenAI-compatible endpoints (docs/GATEWAY.md):
     /v1/audio/transcriptions, /v1/audio/speech, /v1/chat/completions, /v1/models."""
     import uvicorn
-    from pydantic import ValidationError
 
+    from ..config.sources import Layers
+    from ..errors import ConfigError
     from ..gateway import GatewaySettings, create_gateway_app
     from .serve import _bind
 
-    given: dict[str, Any] = {
-        k: v
-        for k, v in {"host": host, "port": port, "api_keys_file": api_keys_file}.items()
-        if v is not None
-    }
+    # Options > environment > .env > defaults, like every setting (docs/CONFIG.md).
+    given: dict[str, Any] = {"host": host, "port": port, "api_keys_file": api_keys_file}
     try:
-        settings = GatewaySettings(**given)
+        settings = Layers.read(dotenv=state.env_file).build(GatewaySettings, given)
         keys = settings.keys()
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise click.UsageError(f"gateway settings: {err['loc'][0]}: {err['msg']}") from None
+    except ConfigError as e:
+        raise click.UsageError(f"gateway settings: {e}") from None
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     if not keys and not settings.loopback and not insecure_no_auth:

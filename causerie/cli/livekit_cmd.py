@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +33,9 @@ def _livekit(env: dict[str, str], agent_name: str | None = None) -> tuple[Any, A
 
 def _environment(env_file: Path) -> dict[str, str]:
     """.env under the process environment (``call`` reads no agent.yaml: the agent is elsewhere)."""
-    from dotenv import dotenv_values
+    from ..config.sources import Layers
 
-    env = (
-        {k: v for k, v in dotenv_values(env_file).items() if v is not None}
-        if env_file.is_file()
-        else {}
-    )
-    env.update(os.environ)
-    return env
+    return Layers.read(dotenv=env_file).env
 
 
 def _job_config(

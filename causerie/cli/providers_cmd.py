@@ -16,19 +16,11 @@ def providers(state: CliState, kind: str | None) -> None:
     Any other installed livekit-plugins-<vendor> works too, by its name in agent.yaml
     (e.g. `stt: {provider: <vendor>}`); those found are listed at the end.
     """
-    import os
-
-    from dotenv import dotenv_values
-
+    from ..config.sources import Layers
     from ..providers.plugin_adapter import installed_plugins
     from ..providers.registry import Registry
 
-    env = (
-        {k: v for k, v in dotenv_values(state.env_file).items() if v}
-        if state.env_file.exists()
-        else {}
-    )
-    env.update(os.environ)
+    env = Layers.read(dotenv=state.env_file).env
     registry = Registry.from_entry_points()
     infos = registry.all()
     for k in ("stt", "llm", "tts", "vad"):

@@ -138,13 +138,10 @@ def overridden(
 ) -> list[str]:
     """Warnings for values just written to ``path`` that the environment or ``.env`` overrides
     (precedence: environment > .env > agent.yaml): which variable wins and how to change it."""
-    from dotenv import dotenv_values
-
     from .loader import ENV_OVERRIDES, load_config
 
-    process = dict(os.environ if environ is None else environ)
     try:
-        loaded = load_config(path, environ=process, dotenv=dotenv)
+        loaded = load_config(path, environ=environ, dotenv=dotenv)
     except ConfigError as e:
         return [f"with the environment and {dotenv}, the definition is invalid: {e}"]
     effective = loaded.spec.model_dump(mode="python")
@@ -156,9 +153,9 @@ def overridden(
         if value is None or not shadow or _same(used, value):
             continue
         var = [v for v, d in ENV_OVERRIDES.items() if d == shadow[0] and loaded.env.get(v)][-1]
-        if var in process:
+        if var in loaded.layers.environ:
             where, fix = "the environment", f"unset {var} (`unset {var}`)"
-            if dotenv and Path(dotenv).exists() and var in dotenv_values(dotenv):
+            if var in loaded.layers.dotenv:
                 fix += f" and delete the {var}= line in {dotenv}"
         else:
             where, fix = str(dotenv), f"delete or edit the {var}= line in {dotenv}"

@@ -1,5 +1,6 @@
-"""Gateway settings: ``causerie gateway`` options > ``CAUSERIE_GATEWAY_*`` environment >
-defaults."""
+"""Gateway settings (``CAUSERIE_GATEWAY_*``): ``causerie gateway`` builds them with
+:meth:`causerie.config.sources.Layers.build`, so options > environment > ``.env`` > defaults,
+the precedence of every setting (docs/CONFIG.md)."""
 
 from __future__ import annotations
 

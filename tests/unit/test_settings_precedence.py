@@ -14,6 +14,7 @@ import pytest
 from causerie.config.loader import load_config
 from causerie.config.sources import Layers
 from causerie.errors import ConfigError
+from causerie.gateway.settings import GatewaySettings
 from causerie.server.settings import ServerSettings
 from causerie.transports.livekit.settings import LiveKitSettings, WorkerSettings
 
@@ -61,8 +62,11 @@ def test_dotenv_beats_yaml(tmp_path: Path) -> None:
     assert loaded.spec.name == "FromDotenv"
     assert loaded.spec.metrics.store_url == "sqlite:///env.db"
     assert loaded.sources["name"] == f"{tmp_path / '.env'} (AGENT_NAME)"
-    layers = Layers({}, {"CAUSERIE_PORT": "9100", "LIVEKIT_AGENT_NAME": "dot"})
+    layers = Layers(
+        {}, {"CAUSERIE_PORT": "9100", "LIVEKIT_AGENT_NAME": "dot", "CAUSERIE_GATEWAY_PORT": "81"}
+    )
     assert layers.build(ServerSettings).port == 9100
+    assert layers.build(GatewaySettings).port == 81
     assert LiveKitSettings.from_layers(layers).agent_name == "dot"
 
 
