@@ -84,12 +84,19 @@ def check_languages(
 
 def _language_fix(kind: str, language: str, current: Any, registry: Any) -> str:
     """The config lines of the installed providers that handle ``language``, offline first."""
+    from ..errors import MissingExtraError
+
     options = []
     for info in registry.all():
         if info.kind != kind or info.name == current.name or not info.supports_language(language):
             continue
         model = info.model_hint or (info.models[0] if info.models else "")
-        needs = [f"pip install 'causerie[{info.extra}]'"] if info.missing_module() else []
+        missing = info.missing_module()
+        needs = (
+            [MissingExtraError(kind, info.name, info.extra, missing, info.package).install_command]
+            if missing
+            else []
+        )
         keys = info.key_requirement()
         needs += [keys] if keys else []
         where = "offline" if info.offline else "cloud"
