@@ -20,7 +20,8 @@ Scalar = str | int | float | bool
 
 
 class PocketsphinxOptions(Options):
-    """Causerie's own options; :func:`options_model` adds pocketsphinx's settings."""
+    """Causerie's own options (a new one in the builder goes here too, or it is refused);
+    :func:`options_model` adds pocketsphinx's settings."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -37,7 +38,7 @@ class PocketsphinxOptions(Options):
     vad_mode: Literal[0, 1, 2, 3] = Field(default=0, description="0 (loose) to 3 (strict).")
     vocabulary: str | Path | list[str] | None = None
     vocabulary_weight: float | None = Field(
-        default=None, ge=1.0, le=10000.0, description="null: the vocabulary module's default."
+        default=None, description="null: the vocabulary module's default (range: its own)."
     )
     hmm: str | Path | None = None
     dict_: str | Path | None = Field(default=None, alias="dict")
