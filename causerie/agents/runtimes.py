@@ -82,6 +82,7 @@ class AgentRuntimes:
         self._defs: dict[str, Definition] = {}
         self._stages: dict[str, asyncio.Future[Any]] = {}
         self._owned: set[str] = set()
+        self._tools: dict[int, tuple[LoadedConfig, asyncio.Future[list[Any]]]] = {}
         for key, path in folder.definitions().items():
             loaded = (preloaded or {}).get(key) or self._load(path)
             self._defs[key] = Definition(key, path, loaded, version_of(path.read_bytes()))
@@ -208,6 +209,22 @@ class AgentRuntimes:
         }
         return Pipeline(turn_detector=turn, chains=chains, **built)
 
+    async def tools(self, loaded: LoadedConfig) -> list[Any]:
+        """``loaded``'s function tools, built once per definition in a thread (the catalogue
+        and knowledge base are read and indexed there, never on the loop at a session's
+        start) and shared by its conversations (their state is in ``SessionData``)."""
+        from ..runtime import build_tools_for
+
+        entry = self._tools.get(id(loaded))
+        if entry is None or entry[0] is not loaded or _failed(entry[1]):
+            current = {id(d.loaded) for d in self._defs.values()}
+            for k in [k for k in self._tools if k not in current]:  # replaced definitions
+                del self._tools[k]
+            fut = asyncio.ensure_future(asyncio.to_thread(build_tools_for, loaded))
+            entry = (loaded, fut)
+            self._tools[id(loaded)] = entry
+        return list(await asyncio.shield(entry[1]))
+
     async def _stage(self, key: str, build: Callable[[], Any]) -> Any:
         fut = self._stages.get(key)
         if fut is None or (fut.done() and (fut.cancelled() or fut.exception() is not None)):
@@ -244,6 +261,10 @@ class AgentRuntimes:
 
 
 TURN_MODEL = "turn_model"
+
+
+def _failed(fut: asyncio.Future[Any]) -> bool:
+    return fut.done() and (fut.cancelled() or fut.exception() is not None)
 
 
 def _turn_model() -> Any:

@@ -86,10 +86,12 @@ class Slot:
         ``on_event`` receives every event from before the start (``ready``) to the close."""
         m = self.manager
         loaded, pipeline = m.loaded, m.pipeline
+        tools = None
         if m.agents is not None:
             # The definition as saved now; a later save leaves this conversation alone.
             try:
                 loaded, pipeline = await m.agents.resolve(self.agent)
+                tools = None if m.tools_factory else await m.agents.tools(loaded)  # built once
             except Exception as e:
                 # A file edited by hand whose provider cannot be built: the peer is told.
                 m.faults.record("agent", e)  # logged and counted (/healthz)
@@ -116,6 +118,7 @@ class Slot:
             max_input_seconds=m.max_input_seconds,
             tools_factory=m.tools_factory,
             plugin_stores=m.plugin_stores,
+            tools=tools,
         )
         self.live = live
         unsubscribe = live.events.subscribe(on_event)

@@ -66,15 +66,18 @@ class LiveSession:
         identity: str | None = None,
         max_input_seconds: float = 1.0,
         plugin_stores: PluginStores | None = None,
+        tools: list[Any] | None = None,
         runtime: Runtime | None = None,
     ) -> None:
         """``runtime``: the process's (default: one made of ``loaded``, ``pipeline``,
-        ``faults``, ``tools_factory`` and ``plugin_stores``)."""
+        ``faults``, ``tools`` (built already, or None: per session), ``tools_factory`` and
+        ``plugin_stores``)."""
         if runtime is None:
             runtime = Runtime(
                 loaded,
                 pipeline,
                 faults=faults or Faults(),
+                tools=tools,
                 tools_factory=tools_factory,
                 plugin_stores=plugin_stores,
             )
