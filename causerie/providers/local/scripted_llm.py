@@ -28,13 +28,8 @@ class ScriptedOptions(Options):
 def _build(spec: ProviderSpec, ctx: BuildContext) -> Any:
     from .scripted.llm import ScriptedLLM, load_skill
 
-    names = spec.options.get("skills", ["smalltalk"])
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(",") if n.strip()]
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise ValueError("llm.options.skills must be a list of skill names")
-    agent_name = str(spec.options.get("agent_name", "Causerie"))
-    skills = [load_skill(n, agent_name) for n in names]
+    opts: ScriptedOptions = PROVIDER.parse_options(spec)
+    skills = [load_skill(n, opts.agent_name) for n in opts.skills]
     return ScriptedLLM(skills=skills, language=ctx.language_for(spec))
 
 
