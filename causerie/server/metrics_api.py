@@ -25,20 +25,18 @@ malformed query parameter is a 422 that names it and says what is expected.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..metrics.export import MEDIA_TYPES, export_session
-from ..metrics.feed import LiveFeed, TooManySubscribers
+from ..metrics.feed import LiveFeed
 from ..metrics.prometheus import CONTENT_TYPE, PrometheusMetrics, StoreStatus
 from ..metrics.query import (
     QueryError,
@@ -49,10 +47,11 @@ from ..metrics.query import (
     sessions_by_id,
     summarize,
 )
-from ..metrics.records import SessionRecord
 from ..store.interfaces import RecordReader
 from .api_docs import content
 from .api_docs import errors as documented
+from .dashboard import dashboard_routes
+from .live_events import event_stream, summary_dict
 from .queries import (
     ErrorsQuery,
     ExportQuery,
@@ -66,19 +65,6 @@ from .security import AdminAuth, APIError, install_error_handlers, origin_allowe
 from .ui import i18n_router
 
 logger = logging.getLogger(__name__)
-
-DASHBOARD_DIR = FilePath(__file__).resolve().parent.parent / "web" / "dashboard"
-_MEDIA = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".md": "text/plain; charset=utf-8",
-    ".svg": "image/svg+xml",
-}
-_CSP = (
-    "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
-    "script-src 'self'; frame-ancestors 'none'"
-)
 
 
 class MetricsApiSettings(BaseSettings):
@@ -148,18 +134,6 @@ def prometheus_router(
         return Response(body, media_type=CONTENT_TYPE)
 
     return router
-
-
-def _summary_dict(s: SessionRecord) -> dict[str, Any]:
-    d = s.to_dict()
-    d.pop("turns", None)
-    d.pop("transcript", None)
-    return d
-
-
-def _sse(event: str, data: Any, event_id: int | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
 def metrics_router(
@@ -240,7 +214,7 @@ def metrics_router(
         )
         return JSONResponse(
             {
-                "items": [_summary_dict(s) for s in page.items],
+                "items": [summary_dict(s) for s in page.items],
                 "total": page.total,
                 "limit": page.limit,
                 "offset": page.offset,
@@ -318,83 +292,21 @@ def metrics_router(
         if feed.subscribers >= feed.max_subscribers:
             return _error(503, "busy", f"{feed.max_subscribers} live feeds are open; retry later")
         return StreamingResponse(
-            _event_stream(store, feed, cfg),
+            event_stream(
+                store,
+                feed,
+                heartbeat=cfg.sse_heartbeat,
+                stats_interval=cfg.sse_stats_interval,
+                stats=lambda: store_status(store, cfg.store_timeout),
+            ),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
     outer.include_router(router)
     if dashboard:
-        _dashboard_routes(outer)
+        dashboard_routes(outer)
     return outer
-
-
-async def _event_stream(
-    store: RecordReader, feed: LiveFeed, cfg: MetricsApiSettings
-) -> AsyncIterator[str]:
-    """A snapshot of the active sessions, then live events; keep-alives and a store-wide
-    active count (which sees other worker processes too) in between."""
-    try:
-        with feed.subscribe() as sub:
-            yield "retry: 3000\n\n"
-            n = 0
-            try:
-                active = await store.list_sessions(outcome="active", limit=100)
-                yield _sse(
-                    "snapshot",
-                    {
-                        "active": [_summary_dict(s) for s in active.items],
-                        "active_count": active.total,
-                    },
-                )
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                yield _sse("snapshot", {"active": [], "active_count": None, "store_error": str(e)})
-            next_stats = time.monotonic() + cfg.sse_stats_interval
-            while True:
-                wait = max(0.05, min(cfg.sse_heartbeat, next_stats - time.monotonic()))
-                try:
-                    ev = await asyncio.wait_for(sub.get(), wait)
-                except TimeoutError:
-                    if time.monotonic() >= next_stats:
-                        status = await store_status(store, cfg.store_timeout)
-                        yield _sse(
-                            "stats", {"active_count": status.active_sessions, "store_up": status.up}
-                        )
-                        next_stats = time.monotonic() + cfg.sse_stats_interval
-                    else:
-                        yield ": keep-alive\n\n"
-                    continue
-                n += 1
-                yield _sse(ev["type"], ev, n)
-    except TooManySubscribers as e:
-        yield _sse("error", {"message": str(e)})
-
-
-def _dashboard_routes(router: APIRouter) -> None:
-    files = {
-        p.relative_to(DASHBOARD_DIR).as_posix(): p
-        for p in DASHBOARD_DIR.rglob("*")
-        if p.is_file() and p.suffix in _MEDIA
-    }
-
-    def serve(name: str) -> Response:
-        path = files.get(name)  # a fixed list: no path from the request reaches the disk
-        if path is None:
-            return _error(404, "not_found", f"no dashboard file {name!r}")
-        headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
-        if name.endswith(".html"):
-            headers["Content-Security-Policy"] = _CSP
-        return FileResponse(path, media_type=_MEDIA[path.suffix], headers=headers)
-
-    @router.get("/dashboard", include_in_schema=False)
-    async def dashboard_index() -> Response:
-        return serve("index.html")
-
-    @router.get("/dashboard/{name:path}", include_in_schema=False)
-    async def dashboard_file(name: str) -> Response:
-        return serve(name or "index.html")
 
 
 def metrics_app(
