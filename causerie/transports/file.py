@@ -134,7 +134,8 @@ async def talk(
     current = Turn()
     last_final: list[float] = []
     if collector is not None:
-        collector.attach(session)  # here: this task starts the session (see collector.py)
+        # here: this task starts the session; the conversation's turn assembler, if any
+        collector.attach(session, conversation.mapper.turns if conversation else None)
 
     @session.on("user_input_transcribed")
     def _on_transcript(ev: Any) -> None:
