@@ -6,6 +6,8 @@ objects whose figures and errors stay apart."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,12 +15,16 @@ from livekit.agents import APIConnectionError, llm
 from livekit.agents.voice import AgentSession
 
 from causerie.agent.faults import Faults
+from causerie.agent.userdata import SessionData
 from causerie.agent.voice_agent import CauserieAgent
+from causerie.config.spec import MetricsSpec
 from causerie.events import EventChannel
 from causerie.metrics import ErrorRecord, TurnRecord
 from causerie.metrics.collector import SessionCollector, attach_metrics
+from causerie.metrics.runtime import MetricsRuntime
 from causerie.metrics.turns import TurnAssembler
 from causerie.providers.local.scripted import ScriptedLLM
+from causerie.store import SQLiteStore
 from causerie.transports.session_events import SessionEvents
 
 from ..fixtures_metrics import Sink, get_weather, shop_llm, voice_session
@@ -203,3 +209,41 @@ async def test_an_assembler_belongs_to_one_session() -> None:
     with pytest.raises(RuntimeError, match="already attached"):
         turns.attach(AgentSession(llm=ScriptedLLM()))
     turns.detach()
+
+
+async def test_the_runtimes_hook_records_through_the_conversations_assembler(
+    tmp_path: Path,
+) -> None:
+    """The server's and the worker's hook: the recorder takes the conversation's assembler
+    (its event mapping's) instead of making figures a second time."""
+    rt = MetricsRuntime(MetricsSpec(), store=SQLiteStore(tmp_path / "m.sqlite3"))
+    await rt.start()
+    userdata = SessionData(transport="websocket")
+    session: AgentSession = AgentSession(llm=ScriptedLLM(), userdata=userdata)
+    mapper = SessionEvents(session, userdata.events, take_voice_to_voice=lambda: 0.25)
+    client: list[dict[str, Any]] = []
+    userdata.events.subscribe(client.append)
+    faults = Faults()
+    live = SimpleNamespace(
+        session_id=userdata.session_id,
+        transport="websocket",
+        agent_name="Causerie",
+        session=session,
+        userdata=userdata,
+        faults=faults,
+        conversation=SimpleNamespace(mapper=mapper),
+    )
+    rt.session_hook(live)
+    assert [type(getattr(cb, "__self__", None)) for cb in mapper.turns.listeners] == [
+        SessionCollector
+    ]
+    mapper.attach()
+    await session.start(agent(faults))
+    await session.run(user_input="hello")
+    await session.aclose()
+    mapper.detach()
+    await rt.store.flush(5)
+    s = await rt.store.get_session(userdata.session_id)
+    assert s is not None and [t.voice_to_voice for t in s.turns] == [0.25]
+    assert [e["voice_to_voice"] for e in client if e["type"] == "turn_metrics"] == [0.25]
+    await rt.aclose()
