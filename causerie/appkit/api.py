@@ -29,7 +29,7 @@ class AppOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    data_dir: Path = Field(Path("var"), description="where the app writes its files")
+    data_dir: Path = Field(default=Path("var"), description="where the app writes its files")
 
     @field_validator("data_dir", mode="after")
     @classmethod
@@ -77,7 +77,7 @@ class App:
 
     def build_tools(
         self, options: AppOptions, names: Sequence[str], ctx: AppContext
-    ) -> list[llm.FunctionTool]:  # type: ignore[type-arg]
+    ) -> list[llm.FunctionTool]:
         """The tools ``names`` (a subset of :attr:`tools`, in that order)."""
         return []
 

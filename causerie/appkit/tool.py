@@ -9,13 +9,13 @@ from typing import Any
 from livekit.agents import llm
 
 
-class AppTool(llm.FunctionTool):  # type: ignore[type-arg]
+class AppTool(llm.FunctionTool):
     """A bound function tool plus what it offers the scripted brain (e.g. the catalogue).
 
     Our own subclass carries the metadata, so nothing is hung on livekit's objects; a real
     LLM sees an ordinary function tool (same id, schema and call)."""
 
-    def __init__(self, tool: llm.FunctionTool, resources: Mapping[str, Any]) -> None:  # type: ignore[type-arg]
+    def __init__(self, tool: llm.FunctionTool, resources: Mapping[str, Any]) -> None:
         super().__init__(tool, tool.info)  # calling the wrapper calls the bound tool
         self.resources: Mapping[str, Any] = resources
 
@@ -25,10 +25,10 @@ class AppTool(llm.FunctionTool):  # type: ignore[type-arg]
         return self.resources
 
 
-class AppRawTool(llm.RawFunctionTool):  # type: ignore[type-arg]
+class AppRawTool(llm.RawFunctionTool):
     """:class:`AppTool` for a tool declared with a raw JSON Schema (declared HTTP tools)."""
 
-    def __init__(self, tool: llm.RawFunctionTool, resources: Mapping[str, Any]) -> None:  # type: ignore[type-arg]
+    def __init__(self, tool: llm.RawFunctionTool, resources: Mapping[str, Any]) -> None:
         super().__init__(tool, tool.info)
         self.resources: Mapping[str, Any] = resources
 

@@ -58,7 +58,7 @@ def test_tool_metadata_is_our_own_not_hung_on_livekit(tmp_path: Path) -> None:
 
 
 class EchoOptions(AppOptions):
-    prefix: str = Field("echo", min_length=1)
+    prefix: str = Field(default="echo", min_length=1)
 
 
 class EchoBox:

@@ -39,7 +39,7 @@ class AppointmentsApp(App):
 
     def build_tools(
         self, options: AppOptions, names: Sequence[str], ctx: AppContext
-    ) -> list[llm.FunctionTool]:  # type: ignore[type-arg]
+    ) -> list[llm.FunctionTool]:
         from .options import DeskOptions
         from .tools import tools_for
 

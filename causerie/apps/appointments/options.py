@@ -10,6 +10,8 @@ DEFAULT_SLOTS = ("monday 9:00", "monday 14:00", "tuesday 10:00", "wednesday 16:0
 
 
 class DeskOptions(AppOptions):
-    slots: tuple[str, ...] = Field(DEFAULT_SLOTS, min_length=1, description="bookable slots")
-    service: str = Field("appointment", min_length=1, description="what is booked")
-    tool_timeout: float = Field(5.0, ge=0.05, le=120, description="seconds per tool call")
+    slots: tuple[str, ...] = Field(
+        default=DEFAULT_SLOTS, min_length=1, description="bookable slots"
+    )
+    service: str = Field(default="appointment", min_length=1, description="what is booked")
+    tool_timeout: float = Field(default=5.0, ge=0.05, le=120, description="seconds per tool call")

@@ -34,7 +34,7 @@ class ShopApp(App):
 
     def build_tools(
         self, options: AppOptions, names: Sequence[str], ctx: AppContext
-    ) -> list[llm.FunctionTool]:  # type: ignore[type-arg]
+    ) -> list[llm.FunctionTool]:
         from .options import ShopOptions
         from .shop import load_shop
         from .toolset import tools_for

@@ -35,7 +35,7 @@ def _from_csv(path: Path) -> Catalogue:
             line = reader.line_num
             where = f"row {n}" + (f" (id {raw.get('id')!r})" if raw.get("id") else "")
             if None in raw:
-                problems.add(line, where, None, f"{len(raw[None])} more value(s) than columns")  # type: ignore[index]
+                problems.add(line, where, None, f"{len(raw[None])} more value(s) than columns")
                 continue
             row = _csv_row(raw, problems, line, where)
             product = _product(row, problems, where, lambda _f, ln=line: ln) if row else None

@@ -16,13 +16,15 @@ DEFAULT_KB = DATA_DIR / "kb"
 
 
 class ShopOptions(AppOptions):
-    catalogue: Path = Field(DEFAULT_CATALOGUE, description="JSON, YAML or CSV catalogue")
-    knowledge_base: Path | None = Field(DEFAULT_KB, description="folder of Markdown documents")
-    tool_timeout: float = Field(5.0, ge=0.05, le=120, description="seconds per tool call")
-    max_quantity: int = Field(20, ge=1, le=10_000, description="per product and order")
-    search_limit: int = Field(5, ge=1, le=20, description="products per search")
-    kb_min_score: float = Field(0.3, ge=0, le=100)
-    kb_min_coverage: float = Field(0.51, ge=0, le=1)
+    catalogue: Path = Field(default=DEFAULT_CATALOGUE, description="JSON, YAML or CSV catalogue")
+    knowledge_base: Path | None = Field(
+        default=DEFAULT_KB, description="folder of Markdown documents"
+    )
+    tool_timeout: float = Field(default=5.0, ge=0.05, le=120, description="seconds per tool call")
+    max_quantity: int = Field(default=20, ge=1, le=10_000, description="per product and order")
+    search_limit: int = Field(default=5, ge=1, le=20, description="products per search")
+    kb_min_score: float = Field(default=0.3, ge=0, le=100)
+    kb_min_coverage: float = Field(default=0.51, ge=0, le=1)
 
     @field_validator("knowledge_base", mode="before")
     @classmethod
