@@ -10,9 +10,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from ..transports.admission import Busy
 from .api_docs import errors, json_body
 from .security import origin_allowed
-from .sessions import Busy, SessionManager
+from .sessions import SessionManager
 from .settings import ServerSettings
 from .token import RateLimiter
 

@@ -18,6 +18,7 @@ from ..agents.runtimes import AgentRuntimes
 from ..config.loader import LoadedConfig
 from ..events.channel import Listener
 from ..plugins.stores import PluginStores
+from ..transports.admission import AgentUnavailable, Busy
 from ..transports.bridge import LiveSession, SendAudio, ToolsFactory
 
 logger = logging.getLogger(__name__)
@@ -45,14 +46,6 @@ async def keep_stt_ready(stt: Any, sessions: int, progress: Callable[[str], None
     for decoder in held:
         pool.release(decoder)
     return len(held)
-
-
-class Busy(Exception):
-    """Every slot is taken."""
-
-
-class AgentUnavailable(Exception):
-    """The agent's pipeline cannot be built now; the peer got a fatal error event."""
 
 
 class Slot:

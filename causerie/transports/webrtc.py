@@ -35,6 +35,7 @@ from livekit import rtc
 
 from ..compat.aiortc import replace_jitter_buffer
 from ..events.schema import encode
+from .admission import AgentUnavailable
 from .audio_io import FRAME_MS
 from .bridge import IN_RATE, LiveSession
 
@@ -237,7 +238,6 @@ class WebRTCPeer:
 
     async def run(self, slot: Any) -> None:
         """The whole connection; always closes the peer connection and frees the slot."""
-        from ..server.sessions import AgentUnavailable
 
         try:
             if not await self._wait_connected():

@@ -25,6 +25,7 @@ from livekit import rtc
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ..events.schema import encode
+from .admission import AgentUnavailable, Busy
 from .audio_io import FRAME_MS
 from .bridge import IN_RATE, LiveSession
 
@@ -205,7 +206,6 @@ async def serve_websocket(
     """One connection of ``/api/ws``, from accept to close. ``manager``: a SessionManager;
     ``admit()``: None, or why this client may not start a session now (rate limit);
     ``agent``: the agent's key (``?agent=``), None for the default one."""
-    from ..server.sessions import AgentUnavailable, Busy
 
     await ws.accept()
     refused = admit() if admit is not None else None
