@@ -49,13 +49,16 @@ def serve(
     from ..config.sources import Layers
     from ..errors import ConfigError
     from ..server import ServerSettings, create_app
+    from ..server.metrics_api import MetricsApiSettings
     from ..server.security import exposure_warning, uvicorn_limits
     from ..server.shutdown import GracefulServer
 
     # Options > environment > .env > defaults, like every setting (docs/CONFIG.md).
     given: dict[str, Any] = {"host": host, "port": port, "max_sessions": max_sessions}
+    layers = Layers.read(dotenv=state.env_file)
     try:
-        settings = Layers.read(dotenv=state.env_file).build(ServerSettings, given)
+        settings = layers.build(ServerSettings, given)
+        api_settings = layers.build(MetricsApiSettings)  # the admin and metrics tokens
     except ConfigError as e:
         raise click.UsageError(f"server settings: {e}") from None
     folder = agent_folder(state, agents_dir)
@@ -87,6 +90,7 @@ def serve(
         registry=registry,
         progress=progress,
         on_ready=on_ready,
+        api_settings=api_settings,
         agents=folder,
     )
     warning = exposure_warning(settings.host, app)

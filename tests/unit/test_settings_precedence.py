@@ -15,6 +15,7 @@ from causerie.config.loader import load_config
 from causerie.config.sources import Layers
 from causerie.errors import ConfigError
 from causerie.gateway.settings import GatewaySettings
+from causerie.server.metrics_api import MetricsApiSettings
 from causerie.server.settings import ServerSettings
 from causerie.transports.livekit.settings import LiveKitSettings, WorkerSettings
 
@@ -67,6 +68,9 @@ def test_dotenv_beats_yaml(tmp_path: Path) -> None:
     )
     assert layers.build(ServerSettings).port == 9100
     assert layers.build(GatewaySettings).port == 81
+    admin = Layers({}, {"CAUSERIE_ADMIN_TOKEN": "from-dotenv"}).build(MetricsApiSettings)
+    assert admin.admin_token is not None
+    assert admin.admin_token.get_secret_value() == "from-dotenv"
     assert LiveKitSettings.from_layers(layers).agent_name == "dot"
 
 
