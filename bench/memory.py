@@ -230,8 +230,8 @@ clean + private dirty. Row 0: after a warm-up conversation, none open.
 
 Every pocketsphinx worker is forked from one fork server that loaded the model once, so the \
 ~90 MB model is shared copy-on-write: a worker's USS is the pages it wrote (search state, \
-Python heap). The pool keeps 2 idle workers (`max_idle`) for the next sessions, so \\
-the 1-session row reuses one of them and adds almost nothing; from 4 up each added \\
+Python heap). The pool keeps 2 idle workers (`max_idle`) for the next sessions, so \
+the 1-session row reuses one of them and adds almost nothing; from 4 up each added \
 session is a new worker. Before (one spawned worker per slot, each loading its own model): ~100 MB \
 per slot, and 48 idle slots held ~5.7 GB RSS.
 """
