@@ -19,11 +19,6 @@ class AppTool(llm.FunctionTool):
         super().__init__(tool, tool.info)  # calling the wrapper calls the bound tool
         self.resources: Mapping[str, Any] = resources
 
-    @property
-    def scripted_resources(self) -> Mapping[str, Any]:
-        """Former name of :attr:`resources` (prefer :func:`resources_of`)."""
-        return self.resources
-
 
 class AppRawTool(llm.RawFunctionTool):
     """:class:`AppTool` for a tool declared with a raw JSON Schema (declared HTTP tools)."""
@@ -31,10 +26,6 @@ class AppRawTool(llm.RawFunctionTool):
     def __init__(self, tool: llm.RawFunctionTool, resources: Mapping[str, Any]) -> None:
         super().__init__(tool, tool.info)
         self.resources: Mapping[str, Any] = resources
-
-    @property
-    def scripted_resources(self) -> Mapping[str, Any]:
-        return self.resources
 
 
 def resources_of(tools: Sequence[Any]) -> dict[str, Any]:
