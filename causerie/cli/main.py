@@ -117,6 +117,7 @@ def _register() -> None:
     from . import (
         agents_cmd,
         aliases,
+        apps_cmd,
         chat,
         config_cmd,
         gateway_cmd,
@@ -141,6 +142,7 @@ def _register() -> None:
         interactive_cmd,
         livekit_cmd,
         plugins_cmd,
+        apps_cmd,
         test_cmd,
         tools_cmd,
         serve,

@@ -158,3 +158,16 @@ def test_config_check_names_a_bad_tool_option() -> None:
     assert problems["tool_options"].startswith("unknown option(s) catalog; known: catalogue")
     assert "greater than or equal to 1" in problems["tool_options.max_quantity"]
     assert check_tool_options(load_config(shop, dotenv=None)) == []
+
+
+def test_cli_lists_the_apps() -> None:
+    from click.testing import CliRunner
+
+    from causerie.cli.main import cli
+
+    out = CliRunner().invoke(cli, ["apps", "--options"])
+    assert out.exit_code == 0, out.output
+    assert "shop: Voice shop assistant" in out.output
+    assert "  tools  booking: list_slots, book_appointment, cancel_appointment" in out.output
+    assert "  skills appointments" in out.output
+    assert "  option max_quantity = 20  (per product and order)" in out.output
