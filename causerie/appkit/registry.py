@@ -30,12 +30,28 @@ class AppRegistry:
     def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> AppRegistry:
         apps: list[App] = []
         for ep in sorted(entry_points(group=group), key=lambda e: e.name):
-            obj = ep.load()
+            try:
+                obj = ep.load()
+            except Exception as e:  # a broken third-party app: name it, do not crash blind
+                raise ConfigError(
+                    f"app {ep.name!r} ({group}: {ep.value}) cannot be loaded: "
+                    f"{type(e).__name__}: {e}"
+                ) from e
             app = obj() if isinstance(obj, type) else obj
             if not isinstance(app, App):
                 raise ConfigError(f"entry point {group}:{ep.name} is not a causerie.appkit.App")
             apps.append(app)
         return cls(tuple(apps))
+
+    def __post_init__(self) -> None:
+        seen: dict[str, str] = {}
+        for app in self.apps:
+            for name in (app.name, *app.groups, *app.tools):
+                if seen.setdefault(name, app.name) != app.name:
+                    raise ConfigError(
+                        f"apps {seen[name]!r} and {app.name!r} both define {name!r} "
+                        "(a tool, group or app name); uninstall or rename one"
+                    )
 
     def get(self, name: str) -> App | None:
         return next((a for a in self.apps if a.name == name), None)

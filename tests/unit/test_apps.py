@@ -171,3 +171,11 @@ def test_cli_lists_the_apps() -> None:
     assert "  tools  booking: list_slots, book_appointment, cancel_appointment" in out.output
     assert "  skills appointments" in out.output
     assert "  option max_quantity = 20  (per product and order)" in out.output
+
+
+def test_two_apps_may_not_claim_one_name() -> None:
+    class Twin(EchoApp):
+        name = "twin"
+
+    with pytest.raises(ConfigError, match="apps 'echo' and 'twin' both define 'echoing'"):
+        AppRegistry((EchoApp(), Twin()))
