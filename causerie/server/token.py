@@ -291,6 +291,8 @@ def token_router(
 
     @router.get("/token", responses={200: ok, **errors(401, 422, 429, 503)}, openapi_extra=params)
     async def get_token(request: Request) -> Response:
+        # Not typed Query parameters: FastAPI would validate them before the rate limit and
+        # the API key, and a caller without the key must learn nothing about the fields.
         return answer(request, request.query_params)
 
     async def read_body(request: Request) -> dict[str, Any] | JSONResponse:
