@@ -422,7 +422,7 @@ async def test_buffered_store_wraps_a_backend_and_is_durable_after_flush(
         await gate.wait()
         await write(s)
 
-    backend.start_session = held  # type: ignore[method-assign]
+    backend.start_session = held  # type: ignore[method-assign,assignment]
     await writer.start_session(session("s1"))  # returned: taken, not stored
     assert buffered.pending == 1 and await backend.get_session("s1") is None
     assert not await buffered.flush(0.05)  # not durable while the backend has not written
