@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .main import CliState
+from .common import CliState
 
 agents_option = click.option(
     "--agents",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
+from .common import CliState
 from .help_group import AliasCommand, alias
-from .main import CliState
 
 
 def _change_llm(state: CliState, provider: str, model: str | None) -> None:

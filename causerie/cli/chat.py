@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .main import CliState, parse_sets, set_option
+from .common import CliState, parse_sets, set_option
 
 
 @click.command("chat")

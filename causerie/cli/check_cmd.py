@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .main import CliState
+from .common import CliState
 
 
 @click.command("check")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .main import CliState, parse_sets, set_option
+from .common import CliState, parse_sets, set_option
 
 
 @click.command("gateway")

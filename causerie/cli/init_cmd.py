@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .main import CliState
+from .common import CliState
 
 TEMPLATE = """\
 # Causerie agent definition. `causerie config check` validates it;

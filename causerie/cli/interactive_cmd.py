@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .main import CliState
+from .common import CliState
 
 _LANGUAGE = re.compile(r"^[a-z]{2}(-[A-Za-z]{2})?$")
 

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from .agents_cmd import agents_option
-from .main import CliState, parse_sets, set_option, wav_input_option, wav_output_option
+from .common import CliState, parse_sets, set_option, wav_input_option, wav_output_option
 
 agent_name_option = click.option(
     "--agent-name",

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .main import CliState
+from .common import CliState
 
 T = TypeVar("T")
 

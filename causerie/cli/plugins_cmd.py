@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .main import CliState
+from .common import CliState
 
 
 def _config_path(state: CliState) -> Path:

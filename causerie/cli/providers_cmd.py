@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .main import CliState
+from .common import CliState
 
 
 @click.command("providers")

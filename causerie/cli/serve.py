@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from .agents_cmd import agent_folder, agents_option
-from .main import CliState, parse_sets, set_option
+from .common import CliState, parse_sets, set_option
 
 
 @click.command("serve")

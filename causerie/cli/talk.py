@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .main import CliState, parse_sets, set_option, wav_input_option, wav_output_option
+from .common import CliState, parse_sets, set_option, wav_input_option, wav_output_option
 
 
 @click.command("talk")

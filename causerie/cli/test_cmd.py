@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .main import CliState
+from .common import CliState
 
 
 @click.command("test")
