@@ -95,10 +95,6 @@ class SessionCollector:
     def __repr__(self) -> str:
         return f"SessionCollector({self.session_id!r}, {self.transport!r})"
 
-    @property
-    def chains(self) -> dict[str, tuple[str, ...]]:
-        return self.assembler.chains if self.assembler is not None else {}
-
     # -- lifecycle ------------------------------------------------------------------------
 
     def attach(self, session: AgentSession[Any], turns: TurnAssembler | None = None) -> None:
@@ -146,9 +142,9 @@ class SessionCollector:
         decides the outcome (a transport that knows the user hung up calls it first)."""
         if self.closed:
             return
-        self.closed = True
-        if self.assembler is not None:
+        if self.assembler is not None:  # the replies still going on become turns
             self._write_entries(self.assembler.flush())
+        self.closed = True
         self.sink.end_session_nowait(self.session_id, outcome, error)
         self.detach()
 

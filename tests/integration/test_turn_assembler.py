@@ -247,3 +247,43 @@ async def test_the_runtimes_hook_records_through_the_conversations_assembler(
     assert s is not None and [t.voice_to_voice for t in s.turns] == [0.25]
     assert [e["voice_to_voice"] for e in client if e["type"] == "turn_metrics"] == [0.25]
     await rt.aclose()
+
+
+class GatedLLM(ScriptedLLM):
+    """The scripted brain, answering only once ``gate`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    def chat(self, *, chat_ctx: llm.ChatContext, **kw: Any) -> llm.LLMStream:
+        stream = super().chat(chat_ctx=chat_ctx, **kw)
+        run = stream._run
+
+        async def gated_run() -> None:
+            await self.gate.wait()
+            await run()
+
+        stream._run = gated_run  # type: ignore[method-assign]
+        return stream
+
+
+async def test_a_reply_still_going_on_when_the_user_leaves_is_recorded() -> None:
+    model = GatedLLM()
+    rec = Recorded("s1", model)
+    asked = asyncio.Event()
+    rec.session.on("conversation_item_added", lambda ev: ev.item.role == "user" and asked.set())
+    await rec.start()
+    rec.session.generate_reply(user_input="hello")
+    await asyncio.wait_for(asked.wait(), 30)
+    rec.collector.close("user_left")  # the peer hung up while the agent was thinking
+    model.gate.set()
+    await rec.aclose()
+    (turn,) = rec.turns()
+    assert (turn.user_text, turn.agent_text) == ("hello", None)
+    assert [type(r).__name__ for r in rec.sink.records[-3:]] == [
+        "TranscriptEntry",
+        "TurnRecord",
+        "SessionEnd",
+    ]
+    assert rec.sink.records[-1].outcome == "user_left"
