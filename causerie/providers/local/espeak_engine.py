@@ -240,6 +240,26 @@ class EspeakEngine:
                 raise EspeakError(f"espeak_Synth failed ({err})")
             return not stopped
 
+    def phonemes(self, text: str, voice: str = "en") -> str:
+        """espeak-ng's ASCII phoneme mnemonics for ``text`` (as ``espeak-ng -x`` prints them),
+        clauses joined by spaces."""
+        target = self._resolved.get(voice)
+        if target is None:
+            target = self._resolved[voice] = self.resolve_voice(voice) or voice
+        fn = self._lib.espeak_TextToPhonemes
+        fn.restype = ctypes.c_char_p
+        fn.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
+        with self._lock:
+            if self._lib.espeak_SetVoiceByName(target.encode()) != 0:
+                raise EspeakError(f"unknown espeak voice {voice!r}")
+            data = text.encode("utf-8")  # alive while espeak advances buf through it
+            buf = ctypes.c_char_p(data)
+            out: list[str] = []
+            while buf.value:
+                res = fn(ctypes.byref(buf), _CHARS_UTF8, 0)
+                out.append((res or b"").decode("utf-8", "replace").strip())
+        return " ".join(p for p in out if p)
+
     def synthesize_pcm(self, text: str, **kwargs: object) -> np.ndarray:
         chunks: list[np.ndarray] = []
         self.synthesize(text, chunks.append, **kwargs)  # type: ignore[arg-type]

@@ -29,10 +29,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
-    from pocketsphinx import Decoder
+    from pocketsphinx import Decoder as _Decoder
+
+    from .vocabulary_decoder import DecoderPair
+
+    Decoder: TypeAlias = _Decoder | DecoderPair
 
 PRIOR_FRAMES = 500  # pocketsphinx's CMN_WIN: the weight set_cmn() gives the mean it sets
 _MAX_FRAMES = 300  # past 800 frames in all, live CMN rescales its sums (cmn_live_shiftwin)

@@ -13,6 +13,9 @@ How an utterance flows:
 * Each utterance is decoded under its own cepstral mean, as a whole-utterance decode would
   be (:mod:`.pocketsphinx_cmn`): settled after ``cmn_seed`` s of it, or at the flush of a
   shorter one; a stream's first utterance, and one whose mean jumped, is decoded again.
+* An app's words and phrases (``vocabulary``, :mod:`.vocabulary`) reach the decoder: new
+  words get espeak-ng pronunciations, the phrases an app language model heard alongside the
+  general one (:mod:`.vocabulary_decoder`).
 * The utterance is finalized on ``flush()``. We declare ``manual_flush``, so the session
   flushes us, in audio order, when its VAD hears the end of speech (or its turn model
   decides). The decoder is up to date by then, so the FINAL costs only ``end_utt()``:
@@ -63,6 +66,13 @@ from ..registry import BuildContext, ProviderInfo
 from .pocketsphinx_options import options_model
 from .pocketsphinx_pool import DecoderLoadError, DecoderPool, Worker, WorkerDied, get_pool
 from .pocketsphinx_worker import CMN_SEED_S, Event, RecognizerOptions, new_request_id
+from .vocabulary import (
+    DEFAULT_WEIGHT,
+    VocabularyError,
+    compile_vocabulary,
+    load_vocabulary,
+    parse_vocabulary,
+)
 
 __all__ = ["PROVIDER", "DecoderLoadError", "DecoderPool", "PocketSphinxSTT", "get_pool"]
 
@@ -469,12 +479,17 @@ def _build(spec: ProviderSpec, ctx: BuildContext) -> PocketSphinxSTT:
     cmn_seed = options.pop("cmn_seed", CMN_SEED_S)
     if cmn_seed is not None:  # null: pocketsphinx's own live CMN (the model's default first)
         cmn_seed = _number(cmn_seed, "cmn_seed", 0.3, 2.8)
+    vocab_weight = _number(
+        options.pop("vocabulary_weight", DEFAULT_WEIGHT), "vocabulary_weight", 0.0, 1.0
+    )
     vad_mode = options.pop("vad_mode", 0)
     if vad_mode not in (0, 1, 2, 3) or isinstance(vad_mode, bool):
         raise ProviderError(
             f"stt.options.vad_mode must be 0 (loose) to 3 (strict), got {vad_mode!r}"
         )
     for key, value in options.items():
+        if key == "vocabulary":
+            continue
         if not isinstance(value, str | int | float | bool):
             raise ProviderError(
                 f"stt.options.{key} must be a string, number or boolean "
@@ -484,6 +499,9 @@ def _build(spec: ProviderSpec, ctx: BuildContext) -> PocketSphinxSTT:
 
     _check_language(language, config)
     _check_config(config)
+    vocabulary = options.get("vocabulary")  # not a pocketsphinx setting: popped below
+    if vocabulary is not None:
+        config["vocabulary"] = _vocabulary(vocabulary, vocab_weight, config, ctx.base_dir)
     return PocketSphinxSTT(
         decoder_config=config,
         language=language,
@@ -492,6 +510,28 @@ def _build(spec: ProviderSpec, ctx: BuildContext) -> PocketSphinxSTT:
         vad_mode=int(vad_mode),
         cmn_seed=cmn_seed,
     )
+
+
+def _vocabulary(
+    value: Any, weight: float, config: Mapping[str, Any], base_dir: Path | None
+) -> dict[str, Any]:
+    """``stt.options.vocabulary`` (a file, or a list of phrases), compiled for the workers."""
+    from pocketsphinx import Config
+
+    if isinstance(value, list):
+        load = lambda: parse_vocabulary(value, "stt.options.vocabulary")  # noqa: E731
+    else:
+        path = Path(_path(value, "vocabulary", base_dir))
+        load = lambda: load_vocabulary(path)  # noqa: E731
+    try:
+        vocabulary = load()
+    except VocabularyError as e:
+        raise ProviderError(f"stt.options.vocabulary: {e}") from e
+    dictionary = Path(str(config.get("dict") or Config()["dict"]))
+    lm = Path(str(config["lm"])) if config.get("lm") else None
+    if lm is None and "lm" in config:  # lm: null, a grammar instead: the words only
+        weight = 0.0
+    return compile_vocabulary(vocabulary, dictionary, lm, weight)
 
 
 def _check_language(language: str, config: Mapping[str, Any]) -> None:
@@ -518,7 +558,8 @@ def _check_config(config: Mapping[str, Any]) -> None:
     if unknown:
         raise ProviderError(
             f"stt.options: unknown option(s) {unknown} for pocketsphinx; allowed: "
-            "interim_interval, endpoint_silence, vad_mode, cmn_seed, and pocketsphinx settings "
+            "interim_interval, endpoint_silence, vad_mode, cmn_seed, vocabulary, "
+            "vocabulary_weight, and pocketsphinx settings "
             "(any pocketsphinx.Config key: beam, maxhmmpf, fwdflat, ...)"
         )
     for key, value in config.items():

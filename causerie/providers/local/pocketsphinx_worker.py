@@ -36,12 +36,16 @@ from dataclasses import dataclass
 from itertools import cycle
 from multiprocessing.connection import Connection
 from operator import add
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .pocketsphinx_cmn import CmnSeed
 
 if TYPE_CHECKING:
-    from pocketsphinx import Decoder
+    from pocketsphinx import Decoder as _Decoder
+
+    from .vocabulary_decoder import DecoderPair
+
+    Decoder: TypeAlias = _Decoder | DecoderPair  # an app language model: two decoders as one
 
 PREROLL_S = 0.3  # audio kept from before the gate opens, so the first phone is not cut
 START_WINDOW, START_FRAMES = 5, 3  # open the gate on 3 speech frames out of 5 (30 ms each)
@@ -279,10 +283,17 @@ def _recognize(decoder: Decoder, pcm: bytes, rate: int) -> tuple[str, float, flo
 
 
 def load_decoder(config: Mapping[str, Any]) -> Decoder:
-    """A decoder for ``config``."""
+    """A decoder for ``config``; its ``vocabulary`` entry (an app's words, compiled by
+    :mod:`.vocabulary`) is not a pocketsphinx setting: it is applied once loaded."""
     from pocketsphinx import Decoder
 
-    return Decoder(**config)
+    from . import vocabulary_decoder
+
+    settings = dict(config)
+    vocabulary = settings.pop("vocabulary", None)
+    if vocabulary:
+        return vocabulary_decoder.load(settings, vocabulary)
+    return Decoder(**settings)
 
 
 def main(conn: Connection, config: dict[str, Any]) -> None:
