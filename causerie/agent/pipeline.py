@@ -10,7 +10,8 @@ from typing import Any
 
 from ..config.loader import LoadedConfig
 from ..config.spec import PROVIDER_KINDS, ProviderKind
-from ..providers.registry import BuildContext, Registry
+from ..providers.info import BuildContext
+from ..providers.registry import Registry
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from livekit.agents import utils
 from ..agent.pipeline import Pipeline
 from ..config.loader import LoadedConfig
 from ..errors import ProviderError
-from ..providers.registry import BuildContext, Registry
+from ..providers.info import BuildContext
+from ..providers.registry import Registry
 from .errors import APIError, bad_request
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from ..config.options import OptionsError, given, parse_options, signature_optio
 from ..config.spec import ProviderKind, ProviderSpec
 from ..errors import ProviderError
 from .catalogue import VENDORS, Vendor, find_vendor
-from .registry import BuildContext, ProviderInfo
+from .info import BuildContext, ProviderInfo
 
 CLASSES: Mapping[str, str] = {"stt": "STT", "tts": "TTS", "llm": "LLM"}
 _ARGS: Mapping[str, tuple[str, ...]] = {

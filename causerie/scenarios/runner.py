@@ -68,7 +68,7 @@ class _Agentry:
     audio turns (built on the first one)."""
 
     def __init__(self, runtime: Runtime, registry: Any) -> None:
-        from ..providers.registry import BuildContext
+        from ..providers.info import BuildContext
 
         self.runtime, self.loaded, self.registry = runtime, runtime.loaded, registry
         spec = self.loaded.spec

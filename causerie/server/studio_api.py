@@ -87,7 +87,7 @@ async def speak(registry: Any, env: dict[str, str], base_dir: FilePath, p: Previ
     import soundfile as sf
 
     from ..config.spec import ProviderSpec
-    from ..providers.registry import BuildContext
+    from ..providers.info import BuildContext
 
     spec = ProviderSpec(provider=p.provider, voice=p.voice or None, model=p.model or None)
     ctx = BuildContext(language=p.language, env=env, base_dir=base_dir)

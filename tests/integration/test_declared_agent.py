@@ -17,7 +17,8 @@ from causerie.agent.session import build_agent
 from causerie.agent.userdata import SessionData
 from causerie.config import load_config
 from causerie.errors import ConfigError
-from causerie.providers.registry import BuildContext, Registry
+from causerie.providers.info import BuildContext
+from causerie.providers.registry import Registry
 from tests.api_service import ApiServer
 from tests.integration.openai_compat_server import FakeOpenAIServer
 

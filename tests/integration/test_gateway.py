@@ -17,9 +17,10 @@ from causerie.agent.pipeline import Pipeline, build_pipeline
 from causerie.config import load_config
 from causerie.config.loader import LoadedConfig
 from causerie.gateway.engines import Engines
+from causerie.providers.info import ProviderInfo
 from causerie.providers.local.espeak_tts import EspeakTTS
 from causerie.providers.local.pocketsphinx_stt import PocketSphinxSTT
-from causerie.providers.registry import ProviderInfo, Registry
+from causerie.providers.registry import Registry
 from tests.audio_files import encode
 from tests.fakes import FlakyLLM
 from tests.gateway_harness import Running, running_gateway

@@ -19,7 +19,8 @@ from causerie.agent.session import build_agent, build_session
 from causerie.audio.wav import PCM
 from causerie.config import load_config
 from causerie.config.loader import LoadedConfig
-from causerie.providers.registry import BuildContext, Registry
+from causerie.providers.info import BuildContext
+from causerie.providers.registry import Registry
 from causerie.transports.file import IN_RATE, talk
 from tests.gateway_harness import AGENT_YAML, KEY, Running, running_gateway
 from tests.integration.openai_compat_server import FakeOpenAIServer

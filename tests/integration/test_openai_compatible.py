@@ -10,7 +10,8 @@ from causerie.agent.faults import Faults, apology
 from causerie.agent.session import build_agent
 from causerie.config import load_config
 from causerie.errors import MissingKeyError
-from causerie.providers.registry import BuildContext, Registry
+from causerie.providers.info import BuildContext
+from causerie.providers.registry import Registry
 from tests.integration.openai_compat_server import FakeOpenAIServer
 
 pytest.importorskip(

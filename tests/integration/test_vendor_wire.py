@@ -11,7 +11,8 @@ from livekit.agents import llm
 from livekit.agents.utils import http_context
 
 from causerie.config.spec import ProviderSpec
-from causerie.providers.registry import BuildContext, Registry
+from causerie.providers.info import BuildContext
+from causerie.providers.registry import Registry
 from tests.integration.openai_compat_server import FakeOpenAIServer
 
 

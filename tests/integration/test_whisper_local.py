@@ -30,8 +30,9 @@ from livekit.agents.language import LanguageCode  # noqa: E402
 
 from causerie.config.spec import ProviderSpec  # noqa: E402
 from causerie.errors import ProviderError  # noqa: E402
+from causerie.providers.info import BuildContext  # noqa: E402
 from causerie.providers.local.whisper_stt import WhisperSTT  # noqa: E402
-from causerie.providers.registry import BuildContext, Registry  # noqa: E402
+from causerie.providers.registry import Registry  # noqa: E402
 from tests.speech import speak  # noqa: E402
 from tests.whisper_model import SAYS, build_tiny_whisper  # noqa: E402
 

@@ -7,7 +7,8 @@ import pytest
 
 from causerie.config.spec import ProviderSpec
 from causerie.errors import MissingKeyError
-from causerie.providers.registry import BuildContext, Registry
+from causerie.providers.info import BuildContext
+from causerie.providers.registry import Registry
 
 CASES = [
     ("llm", "openai", "OPENAI_API_KEY", "livekit.plugins.openai"),

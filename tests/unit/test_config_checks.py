@@ -16,7 +16,8 @@ from causerie.config.checks import (
 )
 from causerie.config.loader import load_config
 from causerie.config.spec import AgentSpec, ProviderSpec
-from causerie.providers.registry import ProviderInfo, Registry
+from causerie.providers.info import ProviderInfo
+from causerie.providers.registry import Registry
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -10,9 +10,10 @@ from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT
 
 from causerie.config.spec import ProviderSpec
 from causerie.errors import ProviderError
+from causerie.providers.info import BuildContext
 from causerie.providers.local.espeak_engine import get_engine
 from causerie.providers.local.espeak_tts import PROVIDER, EspeakTTS, _build, _Chunker
-from causerie.providers.registry import BuildContext, Registry
+from causerie.providers.registry import Registry
 
 EN = "Hello there, this is a test of the speech synthesizer. It should sound fine."
 FR = "Bonjour, ceci est un essai de la synthèse vocale. Elle devrait bien marcher."

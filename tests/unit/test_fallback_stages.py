@@ -15,8 +15,9 @@ from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGive
 from causerie.agent.fallback import LLMChain, STTChain, TTSChain, build_chain, describe
 from causerie.config.spec import ProviderSpec
 from causerie.metrics.collector import describe_providers
+from causerie.providers.info import BuildContext
 from causerie.providers.local.scripted import ScriptedLLM
-from causerie.providers.registry import BuildContext, Registry
+from causerie.providers.registry import Registry
 from tests.speech import speak
 
 

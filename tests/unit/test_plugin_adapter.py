@@ -11,8 +11,9 @@ import pytest
 from causerie.config.spec import ProviderSpec
 from causerie.errors import MissingExtraError, MissingKeyError, ProviderError, UnknownProviderError
 from causerie.providers.catalogue import VENDORS
+from causerie.providers.info import BuildContext, ProviderInfo
 from causerie.providers.plugin_adapter import PluginAdapter, installed_plugins
-from causerie.providers.registry import BuildContext, ProviderInfo, Registry
+from causerie.providers.registry import Registry
 
 CASES = [(v, kind) for v in VENDORS for kind in v.kinds]
 _CLASS = {"stt": "STT", "tts": "TTS", "llm": "LLM"}

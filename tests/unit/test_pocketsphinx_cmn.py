@@ -113,8 +113,8 @@ def test_noise_floor_is_deterministic_and_clips() -> None:
 def test_cmn_seed_option() -> None:
     from causerie.config.spec import ProviderSpec
     from causerie.errors import ProviderError
+    from causerie.providers.info import BuildContext
     from causerie.providers.local.pocketsphinx_stt import _build
-    from causerie.providers.registry import BuildContext
 
     def build(value: object) -> object:
         spec = ProviderSpec(provider="pocketsphinx", options={"cmn_seed": value})

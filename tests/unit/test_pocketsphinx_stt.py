@@ -23,6 +23,7 @@ from livekit.agents import stt
 
 from causerie.config.spec import ProviderSpec
 from causerie.errors import ProviderError
+from causerie.providers.info import BuildContext
 from causerie.providers.local import pocketsphinx_stt
 from causerie.providers.local.pocketsphinx_stt import (
     PROVIDER,
@@ -30,7 +31,7 @@ from causerie.providers.local.pocketsphinx_stt import (
     _build,
     get_pool,
 )
-from causerie.providers.registry import BuildContext, Registry
+from causerie.providers.registry import Registry
 from tests.speech import speak
 
 ET = stt.SpeechEventType

@@ -23,7 +23,8 @@ from causerie.config.checks import check_provider_options
 from causerie.config.options import allowed
 from causerie.config.spec import AgentSpec, ProviderSpec
 from causerie.errors import MissingExtraError, MissingKeyError, ProviderError
-from causerie.providers.registry import BuildContext, ProviderInfo, Registry
+from causerie.providers.info import BuildContext, ProviderInfo
+from causerie.providers.registry import Registry
 
 PROVIDERS = Registry.from_entry_points().all()
 IDS = [info.qualified for info in PROVIDERS]

@@ -6,7 +6,8 @@ import pytest
 
 from causerie.config.spec import ProviderSpec
 from causerie.errors import MissingExtraError, MissingKeyError, ProviderError, UnknownProviderError
-from causerie.providers.registry import BuildContext, ProviderInfo, Registry
+from causerie.providers.info import BuildContext, ProviderInfo
+from causerie.providers.registry import Registry
 
 
 def test_builtins_come_from_entry_points() -> None:

@@ -16,8 +16,8 @@ from livekit import rtc
 
 from causerie.config.spec import ProviderSpec
 from causerie.errors import ProviderError
+from causerie.providers.info import BuildContext
 from causerie.providers.local.whisper_stt import WhisperSTT, _build, load_model
-from causerie.providers.registry import BuildContext
 from tests.whisper_model import build_tiny_whisper
 
 

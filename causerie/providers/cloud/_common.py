@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from ...config.options import given, parse_options, signature_options
 from ...config.spec import ProviderSpec
 from ...errors import ProviderError
-from ..registry import BuildContext
+from ..info import BuildContext
 
 
 def api_key(spec: ProviderSpec, ctx: BuildContext, *env_vars: str) -> str | None:

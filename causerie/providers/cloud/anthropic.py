@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...config.spec import ProviderSpec
-from ..registry import BuildContext, ProviderInfo
+from ..info import BuildContext, ProviderInfo
 from ._common import api_key, kwargs, plugin_options
 
 _OPTIONS = plugin_options("livekit.plugins.anthropic", "LLM")

@@ -32,7 +32,7 @@ from ...compat.livekit import mark_tts_started
 from ...config.options import Options, given
 from ...config.spec import ProviderSpec
 from ...errors import ProviderError
-from ..registry import BuildContext, ProviderInfo
+from ..info import BuildContext, ProviderInfo
 from .espeak_engine import EspeakEngine, EspeakError, get_engine
 
 # One thread: the engine serializes anyway, and a job cancelled while queued never starts.

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ...config.options import Options
 from ...config.spec import ProviderSpec
-from ..registry import BuildContext, ProviderInfo
+from ..info import BuildContext, ProviderInfo
 
 
 class SileroOptions(Options):

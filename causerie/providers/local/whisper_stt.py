@@ -28,7 +28,7 @@ from ...audio.wav import resample
 from ...config.options import Options
 from ...config.spec import ProviderSpec
 from ...errors import ProviderError
-from ..registry import BuildContext, ProviderInfo
+from ..info import BuildContext, ProviderInfo
 
 _MODEL_FILES = ("model.bin", "config.json")  # what every CTranslate2 Whisper folder holds
 _VAD_AUTO_S = 10.0
