@@ -52,37 +52,39 @@ async def run_one(mode: str, wav: Path) -> dict[str, Any]:
     from livekit.agents.voice import AgentSession
 
     from causerie.agent.faults import Faults
-    from causerie.agent.pipeline import build_pipeline
-    from causerie.agent.session import build_agent, build_session
+    from causerie.agent.session import build_agent
     from causerie.audio.wav import read_wav
     from causerie.config import load_config
     from causerie.providers.registry import Registry
-    from causerie.transports.file import IN_RATE, talk
+    from causerie.runtime import Conversation, Runtime
+    from causerie.transports.file import IN_RATE, talk, talk_conversation
 
     registry = Registry.from_entry_points()
     loaded = load_config(ROOT / "agent.yaml", environ={}, dotenv=None, registry=registry)
-    pipeline = await asyncio.to_thread(build_pipeline, loaded, registry)
+    runtime = await Runtime.build(loaded, registry)  # every transport's composition root
+    pipeline = runtime.pipeline
     rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    pcm = read_wav(wav, IN_RATE)
+    t0 = time.perf_counter()
     if mode == "causerie":
-        session = build_session(loaded, pipeline)
+        conversation = Conversation(runtime, transport="cli")
+        result = await talk_conversation(conversation, pcm, fast=True, printer=lambda s: None)
     else:
         # Plain livekit-agents: same providers, the library's default VAD and turn handling.
         from livekit.agents import inference
 
-        session = AgentSession(
+        session: AgentSession = AgentSession(
             stt=pipeline.stt, llm=pipeline.llm, tts=pipeline.tts, vad=inference.VAD()
         )
-    pcm = read_wav(wav, IN_RATE)
-    t0 = time.perf_counter()
-    result = await talk(
-        session, build_agent(loaded, Faults()), pcm, fast=True, printer=lambda s: None
-    )
+        result = await talk(
+            session, build_agent(loaded, Faults()), pcm, fast=True, printer=lambda s: None
+        )
     wall = time.perf_counter() - t0
     import psutil  # a livekit-agents dependency
 
     # The STT decodes in worker processes: count them in the session's memory.
     workers_mb = sum(c.memory_info().rss for c in psutil.Process().children(recursive=True)) / 2**20
-    await pipeline.aclose()
+    await runtime.aclose()
     turns = [
         {
             "user": t.user_text,

@@ -123,10 +123,13 @@ class Conversation:
     # -- lifecycle -------------------------------------------------------------------------
 
     def run_hooks(self, target: Any = None, extra: list[SessionHook] | None = None) -> None:
-        """The runtime's session hooks (metrics), then ``extra``, with ``target`` (default:
+        """The runtime's recorder and session hooks, then ``extra``, with ``target`` (default:
         this conversation); call before :meth:`start`, in the task that starts it."""
+        target = self if target is None else target
+        if self.runtime.metrics is not None:
+            self.runtime.metrics.session_hook(target)
         for hook in [*self.runtime.session_hooks, *(extra or [])]:
-            hook(self if target is None else target)
+            hook(target)
 
     async def start(
         self,

@@ -37,6 +37,7 @@ from ..plugins.stores import PluginStores
 if TYPE_CHECKING:
     from livekit.agents.voice import io
 
+    from ..metrics.runtime import MetricsRuntime
     from ..providers.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,8 @@ class Runtime:
     plugin_stores: PluginStores | None = None
     """The plugins' stores, shared by every conversation (None: each its own)."""
     session_hooks: list[SessionHook] = field(default_factory=list)
+    metrics: MetricsRuntime | None = None
+    """The record sink (store, Prometheus, live feed): every conversation is recorded."""
     client_action: ClientAction = field(default_factory=installed_apps_client_action)
     io_factory: IOFactory | None = None
     """Custom audio I/O instead of a LiveKit room's tracks (tests); None in production."""

@@ -35,10 +35,11 @@ class ServerThread:
     def __init__(
         self,
         max_sessions: int = 8,
-        config: Path | None = None,
+        agent_file: Path | None = None,
         overrides: dict[str, Any] | None = None,
     ) -> None:
-        """``config``: the agent file (default: the built-in agent); ``overrides`` on it."""
+        """``agent_file``: the agent definition (default: the built-in agent), with
+        ``overrides``."""
         import uvicorn
 
         from causerie.config.loader import load_config
@@ -52,7 +53,7 @@ class ServerThread:
         store = f"sqlite:///{self.tmpdir.name}/causerie.sqlite3"
         self.store_url = (overrides or {}).get("metrics.store_url", store)
         loaded = load_config(
-            config,
+            agent_file,
             dotenv=None,
             environ={},
             registry=registry,
