@@ -62,8 +62,8 @@ def validate(
         spec = AgentSpec.model_validate(data)
     except ValidationError as e:
         raise InvalidDefinition({**_field_errors(e, data), **errors}) from None
-    from ..config.checks import start_problems
     from ..config.loader import LoadedConfig
+    from ..runtime.checks import start_problems
 
     # What `config check` reports: unknown tools or plugins, a language the STT cannot hear.
     loaded = LoadedConfig(spec=spec, path=base_dir / "agent.yaml", env=dict(env or {}))

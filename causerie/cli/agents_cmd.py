@@ -93,8 +93,8 @@ def new_agent(
     spec = validate_text(text, str(path), registry, base_dir=path.parent)
     _atomic_write(path, text)
     click.echo(f"wrote {path}; edit it in the studio (/studio) or talk to it at /?agent={key}")
-    from ..config.checks import start_problems
     from ..config.loader import LoadedConfig
+    from ..runtime.checks import start_problems
 
     # e.g. French with the bundled English speech model: say so now, not at the first call.
     for problem in start_problems(LoadedConfig(spec=spec, path=path), registry):

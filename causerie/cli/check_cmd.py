@@ -26,7 +26,7 @@ def check(state: CliState, strict: bool) -> None:
     enabled plugins, tool names, and the language each provider can handle.
     Exit 0 when all is well, 1 when the agent would fail, 2 when the file is invalid.
     """
-    from ..config.checks import start_problems
+    from ..runtime.checks import start_problems
 
     loaded, registry = state.load()
     problems = 0

@@ -149,8 +149,8 @@ def _show(value: Any) -> str:
 
 def _start_notes(state: CliState, registry: Any) -> None:
     """What ``config check`` would still report, so the user learns it now."""
-    from ..config.checks import start_problems
     from ..errors import CauserieError
+    from ..runtime.checks import start_problems
 
     try:
         loaded, _ = state.load()

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .loader import LoadedConfig
-    from .spec import AgentSpec
+    from ..config.loader import LoadedConfig
+    from ..config.spec import AgentSpec
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def _language_fix(kind: str, language: str, current: Any, registry: Any) -> str:
 def options_problems(model: Any, options: Any, where: str) -> list[Problem]:
     """``options`` against their declared model (:mod:`.options`): for tool groups and plugins
     as for providers."""
-    from .options import OptionsError, parse_options
+    from ..config.options import OptionsError, parse_options
 
     try:
         parse_options(model, options, where)
@@ -206,7 +206,7 @@ def start_problems(loaded: LoadedConfig, registry: Any) -> list[Problem]:
 
 def check_theme(loaded: LoadedConfig) -> list[Problem]:
     """``ui.theme`` names a theme folder next to agent.yaml or a built-in one (docs/THEMES.md)."""
-    from ..server.themes import Themes
+    from ..config.themes import Themes
 
     themes = Themes(loaded.base_dir / "themes")
     name = loaded.spec.ui.theme

@@ -17,6 +17,7 @@ from ..agent.pipeline import Pipeline, Progress, build_pipeline
 from ..agents.folder import AgentFolder
 from ..agents.runtimes import AgentRuntimes
 from ..config.loader import LoadedConfig
+from ..config.themes import Themes
 from ..metrics.runtime import MetricsRuntime
 from ..plugins.stores import PluginStores
 from ..transports.bridge import ToolsFactory
@@ -33,7 +34,6 @@ from .security import (
 from .sessions import SessionHook, SessionManager, keep_stt_ready
 from .settings import ServerSettings
 from .studio_api import studio_router
-from .themes import Themes
 from .token import RateLimiter, TokenSettings, install_token_cors, token_router
 from .ui import i18n_router, ui_router
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from ..config.spec import AgentSpec
-from .themes import MEDIA, Theme, Themes
+from ..config.themes import MEDIA, Theme, Themes
 
 I18N_DIR = Path(__file__).resolve().parent.parent / "web" / "i18n"
 _NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}

@@ -147,8 +147,8 @@ async def test_clicks_go_to_the_app_that_takes_them(desk: Any) -> None:
 
 
 def test_config_check_names_a_bad_tool_option() -> None:
-    from causerie.config.checks import check_tool_options
     from causerie.config.loader import load_config
+    from causerie.runtime.checks import check_tool_options
 
     shop = Path(__file__).resolve().parents[2] / "shop.yaml"
     loaded = load_config(

@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 
 from causerie.cli.main import main
-from causerie.config.checks import (
+from causerie.config.loader import load_config
+from causerie.config.spec import AgentSpec, ProviderSpec
+from causerie.providers.info import ProviderInfo
+from causerie.providers.registry import Registry
+from causerie.runtime.checks import (
     check_languages,
     check_plugins,
     check_tools,
     known_tool_names,
 )
-from causerie.config.loader import load_config
-from causerie.config.spec import AgentSpec, ProviderSpec
-from causerie.providers.info import ProviderInfo
-from causerie.providers.registry import Registry
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from livekit import api
 
 from causerie.config.loader import load_config
+from causerie.config.themes import BUILTIN_DIR, Themes
 from causerie.errors import ConfigError
 from causerie.server import create_app
-from causerie.server.themes import BUILTIN_DIR, Themes
 from causerie.server.token import TokenSettings, token_router
 
 WEB = Path(__file__).resolve().parents[2] / "causerie" / "web"
@@ -205,7 +205,7 @@ def test_themes_lists_user_and_built_in_names(tmp_path: Path) -> None:
 
 
 def test_config_check_names_an_unknown_theme(tmp_path: Path) -> None:
-    from causerie.config.checks import check_theme
+    from causerie.runtime.checks import check_theme
 
     (tmp_path / "agent.yaml").write_text("ui:\n  theme: acme\n")
     loaded = load_config(tmp_path / "agent.yaml", dotenv=None, environ={})

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from causerie.config.checks import check_provider_options
 from causerie.config.options import allowed
 from causerie.config.spec import AgentSpec, ProviderSpec
 from causerie.errors import MissingExtraError, MissingKeyError, ProviderError
 from causerie.providers.info import BuildContext, ProviderInfo
 from causerie.providers.registry import Registry
+from causerie.runtime.checks import check_provider_options
 
 PROVIDERS = Registry.from_entry_points().all()
 IDS = [info.qualified for info in PROVIDERS]
