@@ -20,6 +20,7 @@ cards/*.wav with cards.transcription, librivox/*.wav with *.txt); none is commit
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -42,6 +43,25 @@ SENTENCES = [
     "i would like three bottles please",
     "thank you very much",
 ]
+# Spoken product queries: the catalogue's names, producers and categories (issue 11 §3).
+SHOP_QUERIES = [
+    "add two jars of acacia honey",
+    "tell me about the comte",
+    "do you have tomme de savoie",
+    "i would like the farmhouse reblochon",
+    "tell me about rucher du vercors",
+    "add a bottle of viognier white",
+    "how much is the chestnut honey",
+    "show me the duck rillettes",
+    "what about the summer beaufort",
+    "i want the coteaux rose",
+    "what does ferme des alpes make",
+    "do you sell charcuterie",
+    "add the walnut oil to my cart",
+    "tell me about the diots savoy sausages",
+]
+SHOP_VOICES = [("en-us", 150), ("en-gb+m3", 170), ("en-us+f2", 190)]
+CATALOGUE = ROOT / "causerie" / "apps" / "shop" / "data" / "catalogue.json"
 VOICES = ["en-us+f2", "en-gb+m3", "en-us"]
 RATES_WPM = [150, 190]
 LEAD_S, TAIL_S = 0.5, 0.3  # silence around each utterance before the flush
@@ -59,6 +79,9 @@ class Tally:
     first_flush_ms: list[float] = field(default_factory=list)
     cpu_s: float = 0.0
     audio_s: float = 0.0
+    utts: int = 0
+    stream_exact: int = 0
+    batch_exact: int = 0
 
 
 def words(text: str) -> list[str]:
@@ -159,6 +182,40 @@ def espeak_sessions(quick: bool) -> dict[str, list[list[tuple[np.ndarray, str]]]
     return out
 
 
+def shop_sessions(quick: bool) -> dict[str, list[list[tuple[np.ndarray, str]]]]:
+    """Product queries, one session per voice and rate, at -20 dBFS."""
+    from tests.speech import speak
+
+    sessions = []
+    for voice, wpm in SHOP_VOICES[:1] if quick else SHOP_VOICES:
+        session = []
+        for ref in SHOP_QUERIES:
+            x = np.concatenate(
+                [np.zeros(int(LEAD_S * 16000)), speak(ref, 16000, voice=voice, rate=wpm)]
+            )
+            x = np.concatenate([at_level(x, -20), np.zeros(int(TAIL_S * 16000))])
+            session.append((np.round(x).astype(np.int16), ref))
+        sessions.append(session)
+    return {"shop queries (espeak, 3 voices and rates)": sessions}
+
+
+def shop_vocabulary(weight: float | None = None) -> dict[str, object]:
+    """The shop catalogue's vocabulary, compiled as ``stt.options.vocabulary`` would be."""
+    import json
+
+    from pocketsphinx import Config
+
+    from causerie.providers.local.vocabulary import (
+        DEFAULT_WEIGHT,
+        catalogue_vocabulary,
+        compile_vocabulary,
+    )
+
+    vocab = catalogue_vocabulary(json.loads(CATALOGUE.read_text()))
+    w = DEFAULT_WEIGHT if weight is None else weight
+    return compile_vocabulary(vocab, Path(Config()["dict"]), weight=w)
+
+
 def read_wav16(path: Path) -> np.ndarray:
     from causerie.audio.wav import resample
 
@@ -187,18 +244,20 @@ def human_sessions(data: Path) -> dict[str, list[list[tuple[np.ndarray, str]]]]:
 
 
 def run(
-    subsets: dict[str, list[list[tuple[np.ndarray, str]]]], seed: float | None
+    subsets: dict[str, list[list[tuple[np.ndarray, str]]]],
+    seed: float | None,
+    vocabulary: dict[str, object] | None = None,
 ) -> dict[str, Tally]:
-    from pocketsphinx import Decoder
-
     from causerie.providers.local.pocketsphinx_stt import _DEFAULTS
     from causerie.providers.local.pocketsphinx_worker import (
         Recognizer,
         RecognizerOptions,
+        load_decoder,
         with_floor,
     )
 
-    streaming, whole = Decoder(**_DEFAULTS), Decoder(**_DEFAULTS)
+    config = {**_DEFAULTS, **({"vocabulary": vocabulary} if vocabulary else {})}
+    streaming, whole = load_decoder(config), load_decoder(config)
     default_cmn = streaming.get_cmn()
     opts = RecognizerOptions(16000, 0.3, None, 0, 30.0, cmn_seed_s=seed)
     chunk = 320 * 2
@@ -230,6 +289,9 @@ def run(
                 t.batch_err += b_err
                 t.words += len(ref_w)
                 t.flush_ms.append(flush_ms)
+                t.utts += 1
+                t.stream_exact += s_err == 0
+                t.batch_exact += b_err == 0
                 if i == 0:
                     t.first_stream_err += s_err
                     t.first_batch_err += b_err
@@ -245,8 +307,8 @@ def pct(values: list[float], q: float) -> float:
 def table(results: dict[str, Tally]) -> str:
     rows = [
         "| subset | words | streaming WER | batch WER | first utt. streaming | first utt. batch "
-        "| flush→FINAL p50 / p90 | first utt. flush p90 | RTF |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| flush→FINAL p50 / p90 | first utt. flush p90 | RTF | exact: streaming / batch |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, t in results.items():
         w, fw = max(t.words, 1), max(t.first_words, 1)
@@ -255,7 +317,8 @@ def table(results: dict[str, Tally]) -> str:
             f"| {100 * t.batch_err / w:.1f} % "
             f"| {100 * t.first_stream_err / fw:.1f} % | {100 * t.first_batch_err / fw:.1f} % "
             f"| {pct(t.flush_ms, 50):.0f} / {pct(t.flush_ms, 90):.0f} ms "
-            f"| {pct(t.first_flush_ms, 90):.0f} ms | {t.cpu_s / max(t.audio_s, 1e-9):.2f} |"
+            f"| {pct(t.first_flush_ms, 90):.0f} ms | {t.cpu_s / max(t.audio_s, 1e-9):.2f} "
+            f"| {t.stream_exact} / {t.batch_exact} of {t.utts} |"
         )
     return "\n".join(rows)
 
@@ -265,9 +328,30 @@ def main() -> None:
     ap.add_argument("--human", type=Path, help="pocketsphinx-5.1.1/test/data (from its sdist)")
     ap.add_argument("--quick", action="store_true", help="smaller corpus, no file written")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
+    ap.add_argument("--only-shop", action="store_true", help="only the vocabulary section")
     args = ap.parse_args()
 
     from causerie.providers.local.pocketsphinx_worker import CMN_SEED_S
+    from causerie.providers.local.vocabulary import DEFAULT_WEIGHT
+
+    load = os.getloadavg()[0]
+    shop = shop_sessions(args.quick)
+    if args.human:
+        shop.update({k: v for k, v in human_sessions(args.human).items() if "each" in k})
+    vocab_sections = []
+    for label, vocab in [
+        ("no vocabulary (the general model)", None),
+        (
+            f"the shop catalogue's vocabulary (`vocabulary_weight: {DEFAULT_WEIGHT}`)",
+            shop_vocabulary(),
+        ),
+    ]:
+        print(f"{label} ...", file=sys.stderr, flush=True)
+        text = f"**{label}**\n\n{table(run(shop, CMN_SEED_S, vocab))}\n"
+        print(text, flush=True)
+        vocab_sections.append(text)
+    if args.only_shop:
+        return
 
     subsets = espeak_sessions(args.quick)
     if args.human:
@@ -297,7 +381,17 @@ def main() -> None:
         "recordings in pocketsphinx's source package (5 card-game commands, 5 LibriVox "
         "sentences, 92 words); the CMN settings were chosen on its other recordings "
         "(goforward, numbers, something, forever), not on these. espeak subsets are 66 "
-        "words each: one word is 1.5 points.\n\n" + "\n".join(sections)
+        f"words each: one word is 1.5 points. Load average (1 min) {load:.1f} at the start: "
+        "latency and RTF figures are inflated by it; WER is not.\n\n"
+        + "\n".join(sections)
+        + "\n### An app's vocabulary (`stt.options.vocabulary`)\n\n"
+        "Spoken product queries from the shop catalogue's names, producers and categories "
+        f"({len(SHOP_QUERIES)} queries, espeak voices and rates: {SHOP_VOICES}, -20 dBFS), "
+        "each voice a session, with the CMN seed on; and the human recordings, to show what "
+        "the vocabulary costs general speech. *exact*: utterances recognised word for word. "
+        "With a vocabulary, new words get espeak-ng pronunciations and a second decoder runs "
+        "the app's language model; the better-scoring hypothesis wins (see "
+        "causerie/providers/local/vocabulary_decoder.py).\n\n" + "\n".join(vocab_sections)
     )
     write_section(args.out, HEADING, section)
 
