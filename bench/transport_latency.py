@@ -252,7 +252,10 @@ class WsClient:
         await self.send_pcm(pcm)
         sent = self.last_audible_sent
         turn = Turn()
-        if await self.silence_until(lambda: self.first_reply_at is not None, 10.0):
+        # Audio heard while the question was said is an earlier question's late reply: this
+        # turn's own reply cannot be told from it, so the turn counts as unanswered.
+        stale = self.first_reply_at is not None
+        if not stale and await self.silence_until(lambda: self.first_reply_at is not None, 10.0):
             assert sent is not None and self.first_reply_at is not None
             turn.client = self.first_reply_at - sent + self.prebuffer
         if interrupt:

@@ -358,3 +358,31 @@ async def test_a_cancelled_stream_gives_its_worker_back() -> None:
     assert not engine.pool._tasks
     await engine.aclose()
     assert not exists(pid)
+
+
+def _smaps_mb(pid: int, *keys: str) -> float:
+    text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    fields = dict(line.split(":", 1) for line in text.splitlines()[1:])
+    return sum(int(fields[k].split()[0]) for k in keys) / 1024
+
+
+def _private_mb(pid: int) -> float:
+    """USS: the pages only this process holds (private clean + dirty)."""
+    return _smaps_mb(pid, "Private_Clean", "Private_Dirty")
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps_rollup").exists(), reason="Linux only")
+async def test_workers_share_the_fork_servers_model() -> None:
+    """Session slots are not processes: warming 48 loads one model and keeps ``max_idle``
+    workers, each forked from the fork server and sharing its model (copy-on-write)."""
+    engine = own_engine(1e-38)
+    await asyncio.to_thread(engine.preload, 48)
+    pids = engine.pool.pids
+    assert engine.pool.loads == 1 and len(pids) == engine.pool.max_idle < 48
+    server = engine.pool.server_pid
+    assert server is not None and all(f"PPid:\t{server}\n" in _status(p) for p in pids)
+    # The model (~90 MB) is the fork server's, shared: a fresh worker holds a few MB of its own.
+    assert _smaps_mb(server, "Rss") > 40
+    assert all(_private_mb(p) < 15 for p in pids), [_private_mb(p) for p in pids]
+    await engine.aclose()
+    assert not any(exists(p) for p in [*pids, server])

@@ -1,0 +1,133 @@
+"""A second, independent capacity client, to check ``bench/capacity.py``'s verdict.
+
+Shares no client code with the other benches: each of the N clients is an OS process of its
+own (so the clients' CPU does not queue in one event loop), speaks its espeak questions in
+real time over ``/api/ws`` (20 ms frames, paced by the clock), keeps the microphone live with
+silence, and times voice-to-voice as last audible sample sent -> first audible reply frame
+received (no player model). A turn unanswered within 10 s counts as unanswered. Run it
+against a server started with ``causerie serve --max-sessions 48``.
+
+    python bench/capacity_independent.py --url ws://127.0.0.1:8000/api/ws --levels 1,4,8,12,16
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import statistics
+import time
+
+import numpy as np
+
+RATE, FRAME = 16000, 320
+QUESTIONS = ["what can you do", "who are you", "how are you today", "what is your name"]
+
+
+def loud(pcm: bytes | np.ndarray) -> bool:
+    a = np.frombuffer(pcm, np.int16) if isinstance(pcm, bytes) else pcm
+    return bool(len(a)) and int(np.abs(a.astype(np.int32)).max()) > 300
+
+
+def espeak(text: str) -> np.ndarray:
+    from causerie.audio.wav import resample
+    from causerie.providers.local.espeak_engine import get_engine
+
+    eng = get_engine()
+    return resample(eng.synthesize_pcm(text, voice="en-us", rate=160), eng.sample_rate, RATE)
+
+
+async def client(
+    url: str, speech: list[np.ndarray], turns: int, delay: float
+) -> list[float | None]:
+    import websockets
+
+    await asyncio.sleep(delay)
+    out: list[float | None] = []
+    heard: list[float] = []  # arrival times of audible reply frames
+    async with websockets.connect(url, max_size=2**16) as ws:
+        while True:
+            msg = await ws.recv()
+            if isinstance(msg, str) and json.loads(msg).get("type") == "ready":
+                break
+
+        async def read() -> None:
+            async for m in ws:
+                if isinstance(m, bytes) and loud(m):
+                    heard.append(time.monotonic())
+
+        reader = asyncio.create_task(read())
+        clock = time.monotonic()
+
+        async def send(pcm: np.ndarray) -> float | None:
+            nonlocal clock
+            last = None
+            pcm = np.pad(pcm, (0, -len(pcm) % FRAME))
+            for i in range(0, len(pcm), FRAME):
+                chunk = pcm[i : i + FRAME]
+                await ws.send(chunk.tobytes())
+                if loud(chunk):
+                    last = time.monotonic()
+                clock += FRAME / RATE
+                await asyncio.sleep(max(0.0, clock - time.monotonic()))
+            return last
+
+        quiet = np.zeros(FRAME * 5, np.int16)
+        for k in range(turns):
+            clock = time.monotonic()
+            await send(np.zeros(RATE // 2, np.int16))
+            end = await send(speech[k % len(speech)])
+            assert end is not None
+            n = len(heard)
+            while len(heard) == n and time.monotonic() - end < 10.0:
+                await send(quiet)
+            out.append(heard[n] - end if len(heard) > n else None)
+            while heard and time.monotonic() - heard[-1] < 0.6:  # the reply plays out
+                await send(quiet)
+        reader.cancel()
+    return out
+
+
+def one_client(args: tuple[str, int, int, float]) -> list[float | None]:
+    url, turns, first, delay = args
+    speech = [espeak(q) for q in QUESTIONS[first:] + QUESTIONS[:first]]
+    return asyncio.run(client(url, speech, turns, delay))
+
+
+def pct(v: list[float], q: float) -> float:
+    s = sorted(v)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--levels", default="1,4,8,12,16")
+    ap.add_argument("--turns", type=int, default=3)
+    args = ap.parse_args()
+    rng = random.Random(3)
+    print(f"load average {os.getloadavg()[0]:.1f} at the start")
+    print("| N | v2v p50 | v2v p90 | turns answered |\n|---|---|---|---|")
+    base = None
+    for n in [int(x) for x in args.levels.split(",")]:
+        jobs = [(args.url, args.turns, i % len(QUESTIONS), rng.uniform(0, 4)) for i in range(n)]
+        with multiprocessing.get_context("spawn").Pool(n) as pool:
+            res = [x for r in pool.map(one_client, jobs) for x in r]
+        ok = [x for x in res if x is not None]
+        p50, p90 = (statistics.median(ok), pct(ok, 0.9)) if ok else (float("nan"),) * 2
+        base = base if base is not None else p50
+        verdict = "pass" if ok and len(ok) == len(res) and p90 <= 2 * base else "fail"
+        print(
+            f"| {n} | {1000 * p50:.0f} ms | {1000 * p90:.0f} ms | {len(ok)}/{len(res)} "
+            f"({verdict}: p90 <= 2 x {1000 * base:.0f} ms, all answered) |",
+            flush=True,
+        )
+        time.sleep(2.0)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()
