@@ -69,7 +69,7 @@ def import_cmd(
 
 
 def _env_vars(decl: dict[str, Any]) -> set[str]:
-    from ..tools.declared.templating import env_in
+    from ..config.templating import env_in
 
     return env_in(decl["request"])
 

@@ -18,6 +18,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from ..errors import ConfigError
+from .api_tools import ApiToolSpec
 from .sources import ENV_OVERRIDES, Layers, agent_settings
 from .spec import PROVIDER_KINDS, AgentSpec
 
@@ -166,8 +167,6 @@ def load_config(
     data = _plain(data)
     where = str(cfg_path) if cfg_path else "agent definition"
     if cfg_path is not None:
-        from ..tools.declared.files import read_tool_files
-
         declared = read_tool_files(cfg_path.parent)
         if declared:
             inline = data.get("api_tools")
@@ -233,3 +232,47 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, list):
         return [_plain(v) for v in obj]
     return obj
+
+
+# ``tools/*.yaml`` next to agent.yaml: one declared tool per file (or a list under
+# ``api_tools:``), merged into the agent's ``api_tools``. Errors name the file and the tool.
+TOOLS_DIR = "tools"
+
+
+def tool_files(base_dir: Path) -> list[Path]:
+    folder = base_dir / TOOLS_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def read_tool_files(base_dir: Path) -> list[dict[str, Any]]:
+    """The raw declarations of every file, each validated on its own first so that an
+    error says which file and which tool."""
+    out: list[dict[str, Any]] = []
+    for path in tool_files(base_dir):
+        data = _plain(read_yaml(path))
+        items = data.get("api_tools") if set(data) == {"api_tools"} else [data]
+        if not isinstance(items, list):
+            raise ConfigError(f"{path}: api_tools must be a list of tools")
+        for i, raw in enumerate(items):
+            where = f"{path}: tool {raw.get('name', i)!r}" if isinstance(raw, dict) else str(path)
+            try:
+                ApiToolSpec.model_validate(raw)
+            except ValidationError as e:
+                raise ConfigError(format_tool_errors(e, where)) from None
+            out.append(raw)
+    return out
+
+
+def format_tool_errors(err: ValidationError, where: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        lines.append(f"{where}: {loc + ': ' if loc else ''}{msg}")
+    return "\n".join(lines)

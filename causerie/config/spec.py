@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from ..tools.declared.spec import ApiToolSpec
+from .api_tools import ApiToolSpec
 
 ProviderKind = Literal["stt", "llm", "tts", "vad"]
 PROVIDER_KINDS: tuple[ProviderKind, ...] = ("stt", "llm", "tts", "vad")
@@ -209,14 +209,10 @@ class AgentSpec(_Strict):
 
     @model_validator(mode="after")
     def _api_tool_names(self) -> AgentSpec:
-        from ..tools.registry import ALL_TOOLS
-
+        # A clash with an installed app's tool depends on what is installed: the tools
+        # registry refuses it when building, and `config check` reports it.
         seen: set[str] = set()
         for tool in self.api_tools:
-            if tool.name in ALL_TOOLS:
-                raise ValueError(
-                    f"api_tools: {tool.name!r} is the name of a built-in tool; choose another"
-                )
             if tool.name in seen:
                 raise ValueError(f"api_tools: two tools are named {tool.name!r}")
             seen.add(tool.name)

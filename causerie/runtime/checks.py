@@ -200,6 +200,7 @@ def start_problems(loaded: LoadedConfig, registry: Any) -> list[Problem]:
         *check_tool_options(loaded),
         *check_languages(spec, registry, ("stt", "tts")),
         *check_api_tools(loaded),
+        *check_api_tool_names(loaded),
         *check_theme(loaded),
     ]
 
@@ -234,4 +235,14 @@ def check_api_tools(loaded: LoadedConfig) -> list[Problem]:
             f"add {var}=... to .env or the environment (not to agent.yaml: keep secrets out)",
         )
         for tool, var in missing_vars(loaded)
+    ]
+
+
+def check_api_tool_names(loaded: LoadedConfig) -> list[Problem]:
+    """No declared tool is named like an installed app's tool."""
+    from ..tools.registry import shadowed_tools
+
+    return [
+        Problem("api_tools", message.removeprefix("api_tools: "), "rename the declared tool")
+        for message in shadowed_tools(loaded)
     ]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ConfigError
+
 if TYPE_CHECKING:
     from ..appkit.registry import AppRegistry
     from ..config.loader import LoadedConfig
@@ -45,17 +47,31 @@ def declared_tool_names(loaded: LoadedConfig) -> list[str]:
     return [t.name for t in loaded.spec.api_tools]
 
 
+def shadowed_tools(loaded: LoadedConfig, apps: AppRegistry | None = None) -> list[str]:
+    """A message per declared tool named like an installed app's tool (the LLM would get
+    two tools of one name)."""
+    builtin = set(_apps(apps).tools)
+    return [
+        f"api_tools: {name!r} is the name of a built-in tool; choose another"
+        for name in declared_tool_names(loaded)
+        if name in builtin
+    ]
+
+
 def build_tools(loaded: LoadedConfig, apps: AppRegistry | None = None) -> list[Any]:
     """The app tools ``loaded.spec.tools`` enables, then the declared ``api_tools``
     (empty list: none)."""
     spec = loaded.spec
+    apps = _apps(apps)
+    shadowing = shadowed_tools(loaded, apps)
+    if shadowing:
+        where = str(loaded.path) if loaded.path else "agent definition"
+        raise ConfigError("\n".join(f"{where}: {message}" for message in shadowing))
     declared = set(declared_tool_names(loaded))
     names = [n for n in spec.tools if n.strip() not in declared]
     out: list[Any] = []
     if names:
-        out += _apps(apps).build_tools(
-            names, dict(spec.tool_options), loaded.base_dir, spec.base_language
-        )
+        out += apps.build_tools(names, dict(spec.tool_options), loaded.base_dir, spec.base_language)
     if spec.api_tools:
         from .declared.build import build_declared
 

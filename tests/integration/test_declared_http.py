@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from livekit.agents import ToolError
 
+from causerie.config.api_tools import ApiToolSpec
 from causerie.tools.declared.http import ApiCaller
-from causerie.tools.declared.spec import ApiToolSpec
 from tests.api_service import ApiServer
 
 TOKEN = "s3cret-token"

@@ -11,12 +11,14 @@ import pytest
 from pydantic import ValidationError
 
 from causerie.cli.main import main
+from causerie.config.api_tools import ApiToolSpec
 from causerie.config.loader import load_config
+from causerie.config.templating import fill, fill_value, mask, parse_path, select
 from causerie.errors import ConfigError
 from causerie.providers.local.scripted.api_tools import extract
-from causerie.tools.declared.spec import ApiToolSpec
-from causerie.tools.declared.templating import fill, fill_value, mask, parse_path, select
-from causerie.tools.registry import declared_tool_names
+from causerie.providers.registry import Registry
+from causerie.runtime.checks import start_problems
+from causerie.tools.registry import build_tools, declared_tool_names
 
 TOOL = """\
   - name: order_status
@@ -95,8 +97,16 @@ def test_tools_folder_is_merged_and_its_errors_name_the_file(tmp_path: Path) -> 
 
 def test_a_declared_tool_may_not_shadow_a_built_in(tmp_path: Path) -> None:
     body = "api_tools:\n" + TOOL.replace("name: order_status", "name: cart_add")
+    loaded = load_config(write(tmp_path, body), environ={}, dotenv=None)
+    # The installed apps decide which names are taken: refused on build, named by config check.
     with pytest.raises(ConfigError, match="'cart_add' is the name of a built-in tool"):
-        load_config(write(tmp_path, body), environ={}, dotenv=None)
+        build_tools(loaded)
+    problems = [
+        p for p in start_problems(loaded, Registry.from_entry_points()) if p.field == "api_tools"
+    ]
+    assert [p.message for p in problems] == [
+        "'cart_add' is the name of a built-in tool; choose another"
+    ]
 
 
 def test_config_check_names_a_missing_env_var(

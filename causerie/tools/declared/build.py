@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ...config.api_tools import missing_env
 from ...errors import ConfigError
-from .spec import missing_env
 
 if TYPE_CHECKING:
     from ...config.loader import LoadedConfig

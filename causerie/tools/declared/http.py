@@ -23,8 +23,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 from livekit.agents import ToolError
 
-from .spec import IDEMPOTENT, ApiToolSpec
-from .templating import MISSING, fill, fill_value, jinja, mask, select
+from ...config.api_tools import IDEMPOTENT, ApiToolSpec
+from ...config.templating import MISSING, fill, fill_value, jinja, mask, select
 
 logger = logging.getLogger("causerie.tools.declared")
 _SECRETS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ...config.api_tools import ApiToolSpec
 from ...errors import ConfigError
-from .spec import ApiToolSpec
 
 METHODS = ("get", "post", "put", "patch", "delete", "head")
 _VERBS = {"get", "list", "fetch", "retrieve", "find", "read", "show", "lookup", "search"}

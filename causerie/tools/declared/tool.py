@@ -12,10 +12,10 @@ from livekit.agents import RunContext, ToolError, llm
 from livekit.agents.llm import function_tool
 
 from ...appkit.tool import AppRawTool
+from ...config.api_tools import ApiToolSpec
+from ...config.templating import mask
 from ..base import session_data
 from .http import ApiAnswer, ApiCaller
-from .spec import ApiToolSpec
-from .templating import mask
 
 logger = logging.getLogger("causerie.tools.declared")
 
