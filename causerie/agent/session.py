@@ -12,9 +12,9 @@ from ..config.loader import LoadedConfig
 from ..config.spec import TurnSpec
 from ..plugins.manager import PluginHost
 from ..plugins.stores import PluginStores
+from ..userdata import SessionData
 from .faults import Faults
 from .pipeline import Pipeline
-from .userdata import SessionData
 from .voice_agent import CauserieAgent
 
 

@@ -30,8 +30,8 @@ from livekit.agents.voice import Agent, ModelSettings
 from ..compat.livekit import speech_input_modality
 from ..plugins.context import PluginSession
 from ..plugins.manager import PluginHost
+from ..userdata import SessionData
 from .faults import Faults, apology
-from .userdata import SessionData
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 _INSTRUCTIONS_ID = "lk.agent_task.instructions"  # livekit's id of the instructions message

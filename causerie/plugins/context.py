@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..agent.userdata import SessionData
 from ..events import EventChannel
+from ..userdata import SessionData
 from .stores import PluginStores
 
 

@@ -22,7 +22,6 @@ from livekit.agents.voice import AgentSession, io, room_io
 
 from ..agent.faults import session_faults
 from ..agent.session import build_agent, build_session
-from ..agent.userdata import SessionData
 from ..events.schema import (
     ClientAction,
     EventError,
@@ -34,6 +33,7 @@ from ..events.schema import (
 )
 from ..providers.http import vendor_http
 from ..transports.session_events import SessionEvents
+from ..userdata import SessionData
 from .mute import MuteGate
 from .runtime import Runtime, SessionHook
 

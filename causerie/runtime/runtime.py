@@ -28,11 +28,11 @@ from ..agent.pipeline import (
     build_stage,
     import_vendor_modules,
 )
-from ..agent.userdata import SessionData
 from ..appkit.registry import AppRegistry
 from ..config.loader import LoadedConfig
 from ..config.spec import ProviderKind
 from ..plugins.stores import PluginStores
+from ..userdata import SessionData
 
 if TYPE_CHECKING:
     from livekit.agents.voice import io

@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TypeVar
 
 from livekit.agents import RunContext, StopResponse, ToolError
 
-from ..agent.userdata import SessionData
+from ..userdata import SessionData
 
 logger = logging.getLogger("causerie.tools")
 

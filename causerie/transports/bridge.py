@@ -27,11 +27,11 @@ from livekit.agents.voice.transcription import TranscriptSynchronizer
 
 from ..agent.faults import Faults
 from ..agent.pipeline import Pipeline
-from ..agent.userdata import SessionData
 from ..compat.livekit import trim_recorded_events
 from ..config.loader import LoadedConfig
 from ..plugins.stores import PluginStores
 from ..runtime import Conversation, Runtime
+from ..userdata import SessionData
 from .audio_io import FRAME_MS, PacedAudioOutput, QueueAudioInput, Segment, is_audible
 
 logger = logging.getLogger(__name__)

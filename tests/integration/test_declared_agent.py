@@ -14,11 +14,11 @@ from livekit.agents.voice import AgentSession
 
 from causerie.agent.faults import Faults
 from causerie.agent.session import build_agent
-from causerie.agent.userdata import SessionData
 from causerie.config import load_config
 from causerie.errors import ConfigError
 from causerie.providers.info import BuildContext
 from causerie.providers.registry import Registry
+from causerie.userdata import SessionData
 from tests.api_service import ApiServer
 from tests.integration.openai_compat_server import FakeOpenAIServer
 

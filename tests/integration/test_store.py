@@ -554,8 +554,8 @@ def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 async def test_memory_plugin_across_two_workers(shared_url: str, tmp_path: Path) -> None:
-    from causerie.agent.userdata import SessionData
     from causerie.plugins import PluginHost, PluginStores
+    from causerie.userdata import SessionData
 
     # Two worker processes: each keeps its own stores (connections) for all its sessions.
     workers = [PluginStores(shared_url), PluginStores(shared_url)]

@@ -15,7 +15,6 @@ from livekit.agents import APIConnectionError, llm
 from livekit.agents.voice import AgentSession
 
 from causerie.agent.faults import Faults
-from causerie.agent.userdata import SessionData
 from causerie.agent.voice_agent import CauserieAgent
 from causerie.config.spec import MetricsSpec
 from causerie.events import EventChannel
@@ -26,6 +25,7 @@ from causerie.metrics.turns import TurnAssembler
 from causerie.providers.local.scripted import ScriptedLLM
 from causerie.store import SQLiteStore
 from causerie.transports.session_events import SessionEvents
+from causerie.userdata import SessionData
 
 from ..fixtures_metrics import Sink, get_weather, shop_llm, voice_session
 

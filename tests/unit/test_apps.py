@@ -13,11 +13,11 @@ from livekit.agents.llm.utils import build_legacy_openai_schema
 from livekit.agents.voice import Agent, AgentSession
 from pydantic import Field
 
-from causerie.agent.userdata import SessionData
 from causerie.appkit import App, AppContext, AppOptions, AppRegistry
 from causerie.appkit.tool import AppTool, resources_of
 from causerie.errors import ConfigError
 from causerie.providers.local.scripted.llm import ScriptedLLM, load_skill
+from causerie.userdata import SessionData
 
 APPS = AppRegistry.from_entry_points()
 

@@ -404,9 +404,9 @@ async def test_runtime_session_hook_records_a_transport_session(
     tmp_path: Path, reason: str, outcome: str
 ) -> None:
     """The hook the browser server and the LiveKit worker call with their session objects."""
-    from causerie.agent.userdata import SessionData
     from causerie.config.spec import MetricsSpec
     from causerie.metrics.runtime import MetricsRuntime
+    from causerie.userdata import SessionData
 
     rt = MetricsRuntime(MetricsSpec(), store=SQLiteStore(tmp_path / "hook.sqlite3"))
     await rt.start()
@@ -434,8 +434,8 @@ async def test_plugin_annotations_reach_the_session_record() -> None:
     """A plugin's verdict (sentiment) lands in the session record, through the same
     attach_metrics every transport calls."""
     from causerie.agent.session import build_agent
-    from causerie.agent.userdata import SessionData
     from causerie.config import load_config
+    from causerie.userdata import SessionData
 
     loaded = load_config(None, environ={"ENABLED_PLUGINS": "sentiment_analysis"}, dotenv=None)
     sink = Sink()

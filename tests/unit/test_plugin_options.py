@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from causerie.agent.userdata import SessionData
 from causerie.config.options import Options
 from causerie.errors import ConfigError
 from causerie.plugins import PluginHost, PluginStores, available_plugins, hookimpl
 from causerie.plugins.manager import options_model
 from causerie.runtime.checks import check_plugin_options
+from causerie.userdata import SessionData
 
 
 def _host(tmp_path: Path, names: list[str], options: dict[str, Any]) -> PluginHost:

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from causerie.agent.userdata import SessionData
 from causerie.errors import ConfigError
 from causerie.plugins import (
     PluginHost,
@@ -20,6 +19,7 @@ from causerie.plugins import (
     hookimpl,
 )
 from causerie.plugins.builtin import profanity, sentiment
+from causerie.userdata import SessionData
 
 
 def host(

@@ -13,11 +13,11 @@ from livekit.agents import StopResponse, llm
 from livekit.agents.voice import AgentSession
 
 from causerie.agent.faults import Faults
-from causerie.agent.userdata import SessionData
 from causerie.agent.voice_agent import CauserieAgent
 from causerie.plugins import PluginHost, hookimpl
 from causerie.providers.local.scripted.brain import Reply, Turn
 from causerie.providers.local.scripted.llm import ScriptedLLM
+from causerie.userdata import SessionData
 
 
 class Echo:

@@ -13,7 +13,6 @@ import pytest
 from livekit.agents import RunContext, function_tool
 from livekit.agents.voice import Agent, AgentSession
 
-from causerie.agent.userdata import SessionData
 from causerie.appkit import AppRegistry
 from causerie.apps.shop.base import ToolBox, guarded
 from causerie.apps.shop.options import ShopOptions
@@ -21,6 +20,7 @@ from causerie.apps.shop.shop import load_shop
 from causerie.apps.shop.toolset import tools_for
 from causerie.providers.local.scripted.brain import Reply, ToolRequest, Turn
 from causerie.providers.local.scripted.llm import ScriptedLLM
+from causerie.userdata import SessionData
 from tests.waiting import until
 
 

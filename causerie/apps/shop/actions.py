@@ -17,7 +17,7 @@ from typing import Any
 
 from livekit.agents import ToolError
 
-from ...agent.userdata import SessionData
+from ...userdata import SessionData
 from .shop import shop_of
 
 logger = logging.getLogger(__name__)

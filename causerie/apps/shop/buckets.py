@@ -7,7 +7,7 @@ from typing import Any
 
 from livekit.agents import RunContext, function_tool
 
-from ...agent.userdata import SessionData
+from ...userdata import SessionData
 from .base import ToolBox, dump, fail, guarded, session_data
 from .catalogue import Product
 from .state import cart, cart_summary, memory, remember_shown, selection

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...agent.userdata import SessionData
 from ...tools.textnorm import normalize
+from ...userdata import SessionData
 from .catalogue import Catalogue
 
 

@@ -23,9 +23,9 @@ from livekit.agents.types import NOT_GIVEN
 from livekit.agents.voice import AgentSession, room_io
 
 from ...agent.faults import Faults
-from ...agent.userdata import SessionData
 from ...runtime import Conversation, Runtime
 from ...runtime.runtime import IOFactory, ToolsFactory
+from ...userdata import SessionData
 from .data import CLIENT_RPC_METHOD, EventPublisher
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..events import EventChannel
+from .events import EventChannel
 
 
 @dataclass
