@@ -60,8 +60,8 @@ def _provider_line(kind: str, i: int, pspec: Any, loaded: Any, registry: Any) ->
 
 
 def _strict(state: CliState, loaded, registry) -> None:  # type: ignore[no-untyped-def]
-    from ..agent.smoke import smoke_test
     from ..errors import CauserieError
+    from ..runtime.smoke import smoke_test
 
     def progress(msg: str) -> None:
         click.echo(f"...  {msg}", err=True)

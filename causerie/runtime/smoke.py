@@ -7,10 +7,13 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from ..agent.faults import Faults
+from ..agent.pipeline import Progress
 from ..config.loader import LoadedConfig
 from ..errors import CauserieError
 from ..providers.registry import Registry
-from .pipeline import Progress
+from .conversation import Conversation
+from .runtime import Runtime
 
 GREETINGS = {"en": "Hello", "fr": "Bonjour", "de": "Hallo", "es": "Hola", "it": "Ciao"}
 
@@ -37,9 +40,6 @@ async def smoke_test(
 ) -> SmokeResult:
     """Raise :class:`SmokeTestError` (or the build's own error) on the first failure."""
     from livekit.agents.voice.run_result import RunResult
-
-    from ..runtime import Conversation, Runtime
-    from .faults import Faults
 
     spec = loaded.spec
     said = text or GREETINGS.get(spec.base_language, GREETINGS["en"])
