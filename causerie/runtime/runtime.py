@@ -51,10 +51,18 @@ starts, in the task that starts it: a metrics recorder attaches here."""
 IOFactory = Callable[[SessionData], "tuple[io.AudioInput | None, io.AudioOutput | None]"]
 
 
-def installed_apps_client_action() -> ClientAction:
+class InstalledApps:
     """Clicks go to the installed app that takes them (``causerie.apps`` entry points,
-    read once per runtime: docs/APPS.md)."""
-    return AppRegistry.from_entry_points().client_action
+    read once per runtime, on its first click: a runtime made per session costs nothing
+    until then; docs/APPS.md)."""
+
+    def __init__(self) -> None:
+        self._apps: AppRegistry | None = None
+
+    async def __call__(self, session: Any, event: dict[str, Any]) -> dict[str, Any]:
+        if self._apps is None:
+            self._apps = AppRegistry.from_entry_points()
+        return await self._apps.client_action(session, event)
 
 
 @dataclass
@@ -77,7 +85,7 @@ class Runtime:
     session_hooks: list[SessionHook] = field(default_factory=list)
     metrics: MetricsRuntime | None = None
     """The record sink (store, Prometheus, live feed): every conversation is recorded."""
-    client_action: ClientAction = field(default_factory=installed_apps_client_action)
+    client_action: ClientAction = field(default_factory=InstalledApps)
     io_factory: IOFactory | None = None
     """Custom audio I/O instead of a LiveKit room's tracks (tests); None in production."""
     owns_pipeline: bool = False
