@@ -32,10 +32,10 @@ from ..events.schema import (
     parse_client_event,
 )
 from ..providers.http import vendor_http
-from ..transports.session_events import SessionEvents
 from ..userdata import SessionData
 from .mute import MuteGate
 from .runtime import Runtime, SessionHook
+from .session_events import SessionEvents
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class Conversation:
     ``audio_in``/``audio_out``: the transport's custom audio I/O (None: none, or a LiveKit
     room's, given to :meth:`start`). ``greeting=False``: the transport says it itself (text
     chat) or not at all (tests). ``events_options``: the transport's part of the event
-    mapping (:class:`~causerie.transports.session_events.SessionEvents`)."""
+    mapping (:class:`~causerie.runtime.session_events.SessionEvents`)."""
 
     def __init__(
         self,

@@ -23,8 +23,8 @@ from causerie.metrics.collector import SessionCollector, attach_metrics
 from causerie.metrics.runtime import MetricsRuntime
 from causerie.metrics.turns import TurnAssembler
 from causerie.providers.local.scripted import ScriptedLLM
+from causerie.runtime.session_events import SessionEvents
 from causerie.store import SQLiteStore
-from causerie.transports.session_events import SessionEvents
 from causerie.userdata import SessionData
 
 from ..fixtures_metrics import Sink, get_weather, shop_llm, voice_session
