@@ -130,9 +130,13 @@ async def text_session(
     return session
 
 
-async def voice_session(collector_for: Any, utterances: list[str], *, gap: float = 2.0) -> Any:
+async def voice_session(collector_for: Any, utterances: list[str], *, gap: float = 8.0) -> Any:
     """Espeak speech through pocketsphinx -> scripted -> espeak with ``talk`` (the same path
-    as ``causerie talk``); ``collector_for(session, pipeline)`` returns the collector."""
+    as ``causerie talk``); ``collector_for(session, pipeline)`` returns the collector.
+
+    ``talk`` (fast) skips the rest of a gap once the reply is done, so a long gap costs
+    nothing on a quiet machine; on a loaded one it keeps the next utterance from talking
+    over a late reply (livekit then reports no STT delay for that turn)."""
     from causerie.agent.pipeline import build_pipeline
     from causerie.agent.session import build_agent, build_session
     from causerie.audio.wav import PCM
