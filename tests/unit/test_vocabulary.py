@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from livekit import rtc
+from livekit.agents import stt
 from pocketsphinx import Config, LogMath, NGramModel
 
 from causerie.config.spec import ProviderSpec
@@ -133,3 +134,24 @@ async def test_a_new_word_is_recognised_once_in_the_vocabulary(tmp_path: Path) -
         assert (NEW_WORD in ev.alternatives[0].text.split()) is heard, ev.alternatives[0].text
     vocab = load_vocabulary(tmp_path / "vocab.txt")
     assert vocab.phrases == (PHRASE, f"add two {NEW_WORD}")
+
+
+async def test_streaming_hears_the_new_word_with_two_decoders(tmp_path: Path) -> None:
+    """The worker's streaming path (gate, CMN seed, interims, flush) on the decoder pair."""
+    pcm = np.concatenate([np.zeros(8000, np.int16), speak(PHRASE), np.zeros(8000, np.int16)])
+    engine = build(tmp_path, vocabulary=[PHRASE])
+    try:
+        async with engine.stream() as stream:
+            for f in frames(pcm):
+                stream.push_frame(f)
+            stream.flush()
+            stream.end_input()
+            events = [ev async for ev in stream]
+    finally:
+        await engine.aclose()
+    texts = [
+        ev.alternatives[0].text
+        for ev in events
+        if ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT and ev.alternatives[0].text
+    ]
+    assert len(texts) == 1 and NEW_WORD in texts[0].split(), texts
