@@ -20,6 +20,7 @@ from causerie.providers.local.vocabulary import (
     CMU_PHONES,
     VocabularyError,
     catalogue_vocabulary,
+    compile_vocabulary,
     dictionary_words,
     espeak_to_cmu,
     load_vocabulary,
@@ -155,3 +156,12 @@ async def test_streaming_hears_the_new_word_with_two_decoders(tmp_path: Path) ->
         if ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT and ev.alternatives[0].text
     ]
     assert len(texts) == 1 and NEW_WORD in texts[0].split(), texts
+
+
+def test_app_model_falls_back_to_the_temp_folder(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")  # the cache cannot be made under a file
+    vocab = parse_vocabulary([PHRASE], "test")
+    out = compile_vocabulary(vocab, Path(Config()["dict"]), cache=blocked / "cache")
+    assert out["words"] == {NEW_WORD: out["words"][NEW_WORD]} and Path(out["lm"]).is_file()
+    assert not str(out["lm"]).startswith(str(blocked))

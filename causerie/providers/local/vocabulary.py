@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+import tempfile
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -273,15 +274,24 @@ def compile_vocabulary(
         key = hashlib.sha256(
             json.dumps([vocabulary.phrases, weight, str(general)]).encode()
         ).hexdigest()[:16]
-        path = (cache or cache_dir()) / f"vocabulary-{key}.lm"
+        name = f"vocabulary-{key}.lm"
+        path = (cache or cache_dir()) / name
         if not path.exists():
             text = build_arpa(vocabulary.phrases, general_unigrams(general), weight)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)  # atomic: a concurrent build sees a whole file or none
+            try:
+                _write(path, text)
+            except OSError:  # a read-only home (a container): the temp folder
+                path = Path(tempfile.gettempdir()) / "causerie-stt" / name
+                _write(path, text)
         out["lm"] = str(path)
     return out
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # atomic: a concurrent build sees a whole file or none
 
 
 def _default(key: str) -> object:
