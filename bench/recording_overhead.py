@@ -151,8 +151,8 @@ async def voice_overhead(folder: Path) -> dict[str, Any]:
 
 
 async def throughput(store_factory: Callable[[], Any], n: int) -> dict[str, float]:
-    from causerie.metrics import SessionRecord, TranscriptEntry, TurnRecord
     from causerie.store import BufferedStore
+    from causerie.store.records import SessionRecord, TranscriptEntry, TurnRecord
 
     store = BufferedStore(store_factory(), max_pending=10 * n)
     await store.open()

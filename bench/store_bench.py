@@ -19,8 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from causerie.metrics import Observers, SessionRecord, ToolCall, TurnRecord
 from causerie.store import BufferedStore, SQLiteStore, Store, open_store
+from causerie.store.observers import Observers
+from causerie.store.records import SessionRecord, ToolCall, TurnRecord
 
 TARGET_TURNS_PER_S = 200
 ENQUEUE_BUDGET_S = 0.001

@@ -17,11 +17,17 @@ from livekit.agents.voice import AgentSession
 
 from causerie.agent.faults import Faults
 from causerie.agent.voice_agent import CauserieAgent
-from causerie.metrics import ErrorRecord, SessionEnd, SessionRecord, TranscriptEntry, TurnRecord
 from causerie.metrics.collector import SessionCollector, attach_metrics
 from causerie.providers.local.scripted import ScriptedLLM
 from causerie.providers.local.scripted.brain import Reply, ToolRequest, Turn
 from causerie.providers.local.scripted.smalltalk import SmallTalk
+from causerie.store.records import (
+    ErrorRecord,
+    SessionEnd,
+    SessionRecord,
+    TranscriptEntry,
+    TurnRecord,
+)
 
 from .fixtures_store import free_port
 

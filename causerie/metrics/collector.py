@@ -20,9 +20,9 @@ from typing import Any, Protocol
 from livekit.agents.voice import AgentSession
 from livekit.agents.voice.events import AgentStateChangedEvent, CloseEvent
 
+from ..store.records import ErrorRecord, Outcome, SessionRecord, TranscriptEntry, TurnRecord
 from .errors import SessionErrors
 from .providers import describe_providers, provider_label
-from .records import ErrorRecord, Outcome, SessionRecord, TranscriptEntry, TurnRecord
 from .turns import TurnAssembler
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""A session's errors, each one :class:`~causerie.metrics.records.ErrorRecord`: livekit's
+"""A session's errors, each one :class:`~causerie.store.records.ErrorRecord`: livekit's
 ``error`` events (a provider failed or retried), a fallback chain dropping a provider, a
 tool that failed, and the faults the agent turned into an apology
 (:class:`~causerie.agent.faults.Faults`).

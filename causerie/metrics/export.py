@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
-from .records import ErrorRecord, SessionRecord, TurnRecord
+from ..store.records import ErrorRecord, SessionRecord, TurnRecord
 
 ExportFormat = Literal["json", "txt"]
 FORMATS: tuple[ExportFormat, ...] = ("json", "txt")

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .records import ErrorRecord, Record, SessionEnd, SessionRecord, TurnRecord
+from ..store.records import ErrorRecord, Record, SessionEnd, SessionRecord, TurnRecord
 
 
 class TooManySubscribers(Exception):

@@ -1,6 +1,6 @@
 """Prometheus export: an observer that turns records into histograms and counters.
 
-:class:`PrometheusMetrics` is an :data:`~causerie.metrics.observers.Observer`: add its
+:class:`PrometheusMetrics` is an :data:`~causerie.store.observers.Observer`: add its
 :meth:`~PrometheusMetrics.observe` to the ``Observers`` of the worker's ``BufferedStore``.
 Each instance has its own ``CollectorRegistry`` (no global state).
 
@@ -39,7 +39,7 @@ from prometheus_client.registry import Collector
 
 from ..compat.prometheus import live_gauge_pids, multiprocess_enabled
 from ..errors import CauserieError
-from .records import ErrorRecord, Record, SessionEnd, SessionRecord, TurnRecord
+from ..store.records import ErrorRecord, Record, SessionEnd, SessionRecord, TurnRecord
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..store.base import MAX_PAGE
 from ..store.interfaces import RecordReader
-from .records import TURN_METRICS, Percentiles, SessionRecord, TurnRecord, percentiles
+from ..store.records import TURN_METRICS, Percentiles, SessionRecord, TurnRecord, percentiles
 
 MAX_WINDOW = 90 * 86400.0
 MAX_TURNS = 100_000

@@ -17,13 +17,13 @@ from typing import Any
 
 from ..config.spec import MetricsSpec
 from ..store import BufferedStore, Store, open_store, retention_loop
+from ..store.observers import Observers
+from ..store.records import Outcome
 from .collector import SessionCollector, attach_metrics
 from .feed import LiveFeed
-from .observers import Observers
 from .orphans import PROCESS_KEY, end_orphans, process_tag
 from .prometheus import PrometheusMetrics
 from .providers import describe_providers
-from .records import Outcome
 from .turns import TurnAssembler
 
 logger = logging.getLogger(__name__)

@@ -39,8 +39,8 @@ from livekit.agents.voice.events import (
 )
 from livekit.agents.voice.speech_handle import SpeechHandle
 
+from ..store.records import ToolCall, TranscriptEntry, TurnRecord
 from .providers import chains, label_from_metadata
-from .records import ToolCall, TranscriptEntry, TurnRecord
 from .usage import ProviderUsage, enter_scope, in_scope
 
 logger = logging.getLogger(__name__)

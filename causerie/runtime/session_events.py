@@ -22,8 +22,8 @@ from livekit.agents.voice.events import (
 )
 
 from ..events.channel import EventChannel
-from ..metrics.records import TranscriptEntry, TurnRecord
 from ..metrics.turns import TurnAssembler
+from ..store.records import TranscriptEntry, TurnRecord
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from ..metrics.feed import LiveFeed, TooManySubscribers
 from ..metrics.prometheus import StoreStatus
-from ..metrics.records import SessionRecord
 from ..store.interfaces import RecordReader
+from ..store.records import SessionRecord
 
 
 def summary_dict(s: SessionRecord) -> dict[str, Any]:

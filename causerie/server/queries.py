@@ -35,8 +35,8 @@ from ..metrics.query import (
     parse_int,
     parse_time,
 )
-from ..metrics.records import OUTCOMES
 from ..store.base import MAX_PAGE
+from ..store.records import OUTCOMES
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 SESSION_ID_RULE = "session id: 1 to 128 letters, digits or . _ : -"

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from ..metrics.records import (
+from .interfaces import DEFAULT_KEEP, Retention
+from .records import (
     OUTCOMES,
     ErrorRecord,
     Outcome,
@@ -42,7 +43,6 @@ from ..metrics.records import (
     TurnRecord,
     turn_percentiles,
 )
-from .interfaces import DEFAULT_KEEP, Retention
 
 logger = logging.getLogger(__name__)
 

@@ -31,16 +31,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from ..metrics.observers import Observers
-from ..metrics.records import (
-    ErrorRecord,
-    Outcome,
-    Percentiles,
-    SessionEnd,
-    SessionRecord,
-    TranscriptEntry,
-    TurnRecord,
-)
 from .base import (
     AgentVersion,
     MemoryRecord,
@@ -50,6 +40,16 @@ from .base import (
     check_outcome,
 )
 from .interfaces import DEFAULT_KEEP
+from .observers import Observers
+from .records import (
+    ErrorRecord,
+    Outcome,
+    Percentiles,
+    SessionEnd,
+    SessionRecord,
+    TranscriptEntry,
+    TurnRecord,
+)
 from .write_queue import WriteQueue
 
 

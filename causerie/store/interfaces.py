@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ..metrics.records import (
+from .records import (
     ErrorRecord,
     Outcome,
     Percentiles,

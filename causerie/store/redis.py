@@ -36,7 +36,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import CauserieError
-from ..metrics.records import ErrorRecord, Outcome, SessionRecord, TranscriptEntry, TurnRecord
 from .base import (
     DEFAULT_KEEP,
     AgentVersion,
@@ -46,6 +45,7 @@ from .base import (
     check_memory_args,
     check_outcome,
 )
+from .records import ErrorRecord, Outcome, SessionRecord, TranscriptEntry, TurnRecord
 
 LAYOUT_VERSION = 1
 _CHUNK = 500  # ids per pipeline when a listing has to look at every candidate

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import CauserieError
-from ..metrics.records import ErrorRecord, Outcome, SessionRecord, TranscriptEntry, TurnRecord
 from .base import (
     DEFAULT_KEEP,
     AgentVersion,
@@ -37,6 +36,7 @@ from .base import (
     check_memory_args,
     check_outcome,
 )
+from .records import ErrorRecord, Outcome, SessionRecord, TranscriptEntry, TurnRecord
 
 DEFAULT_SQLITE_PATH = Path("var/causerie.sqlite3")
 

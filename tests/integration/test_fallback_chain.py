@@ -15,9 +15,9 @@ from causerie.agent.faults import Faults, apology
 from causerie.agent.pipeline import build_stage
 from causerie.agent.session import build_agent
 from causerie.config import load_config
-from causerie.metrics import ErrorRecord, TurnRecord
 from causerie.metrics.collector import SessionCollector, attach_metrics
 from causerie.providers.registry import Registry
+from causerie.store.records import ErrorRecord, TurnRecord
 from tests.integration.openai_compat_server import FakeOpenAIServer
 from tests.unit.test_collector import Sink
 

@@ -7,9 +7,9 @@ import httpx
 
 from causerie.agent.fallback import LLMChain
 from causerie.config.spec import MetricsSpec
-from causerie.metrics import TurnRecord
 from causerie.metrics.runtime import MetricsRuntime
 from causerie.server.metrics_api import MetricsApiSettings, metrics_app
+from causerie.store.records import TurnRecord
 from tests.fakes import FlakyLLM
 
 from ..fixtures_metrics import shop_llm, text_session

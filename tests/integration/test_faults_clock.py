@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from causerie.metrics.records import LATENCIES, MAX_LATENCY_S, TurnRecord
+from causerie.store.records import LATENCIES, MAX_LATENCY_S, TurnRecord
 from tests.e2e.harness import ServerThread, WsClient, serve_shared, speech_frames
 
 pytestmark = pytest.mark.slow

@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from causerie.config.spec import MetricsSpec
-from causerie.metrics import turn_percentiles
 from causerie.metrics.runtime import MetricsRuntime
 from causerie.server.metrics_api import MetricsApiSettings, metrics_app
 from causerie.store import SQLiteStore
+from causerie.store.records import turn_percentiles
 from tests.fakes import FlakyLLM
 
 from ..fixtures_metrics import served, text_session

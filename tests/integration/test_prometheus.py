@@ -19,11 +19,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from causerie.config.spec import MetricsSpec
 from causerie.errors import CauserieError
-from causerie.metrics import TURN_METRICS, TurnRecord
 from causerie.metrics.prometheus import TURN_HISTOGRAMS, PrometheusMetrics, render_multiprocess
 from causerie.metrics.runtime import MetricsRuntime
 from causerie.server.metrics_api import MetricsApiSettings, metrics_app
 from causerie.store import SQLiteStore, Store
+from causerie.store.records import TURN_METRICS, TurnRecord
 from tests.fakes import FlakyLLM
 
 from ..fixtures_metrics import ROOT, text_session, voice_session

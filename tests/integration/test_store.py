@@ -19,15 +19,6 @@ from pathlib import Path
 import pytest
 
 from causerie.errors import CauserieError
-from causerie.metrics import (
-    ErrorRecord,
-    Observers,
-    SessionEnd,
-    SessionRecord,
-    ToolCall,
-    TranscriptEntry,
-    TurnRecord,
-)
 from causerie.store import (
     AgentHistory,
     BufferedStore,
@@ -39,6 +30,15 @@ from causerie.store import (
     SQLiteStore,
     Store,
     open_store,
+)
+from causerie.store.observers import Observers
+from causerie.store.records import (
+    ErrorRecord,
+    SessionEnd,
+    SessionRecord,
+    ToolCall,
+    TranscriptEntry,
+    TurnRecord,
 )
 from causerie.store.sqlite import MIGRATIONS, SCHEMA_VERSION, migrate
 from tests.waiting import until
@@ -789,7 +789,7 @@ async def test_sqlite_survives_a_crash(tmp_path: Path) -> None:
     db = tmp_path / "crash.sqlite3"
     script = textwrap.dedent(f"""
         import asyncio, os, signal
-        from causerie.metrics import SessionRecord, TurnRecord
+        from causerie.store.records import SessionRecord, TurnRecord
         from causerie.store import SQLiteStore
 
         async def main():

@@ -18,13 +18,13 @@ from causerie.agent.faults import Faults
 from causerie.agent.voice_agent import CauserieAgent
 from causerie.config.spec import MetricsSpec
 from causerie.events import EventChannel
-from causerie.metrics import ErrorRecord, TurnRecord
 from causerie.metrics.collector import SessionCollector, attach_metrics
 from causerie.metrics.runtime import MetricsRuntime
 from causerie.metrics.turns import TurnAssembler
 from causerie.providers.local.scripted import ScriptedLLM
 from causerie.runtime.session_events import SessionEvents
 from causerie.store import SQLiteStore
+from causerie.store.records import ErrorRecord, TurnRecord
 from causerie.userdata import SessionData
 
 from ..fixtures_metrics import Sink, get_weather, shop_llm, voice_session

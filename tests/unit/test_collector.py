@@ -17,19 +17,19 @@ from livekit.agents.voice import AgentSession
 from causerie.agent.faults import Faults
 from causerie.agent.voice_agent import CauserieAgent
 from causerie.events import EventChannel
-from causerie.metrics import (
-    ErrorRecord,
-    Observers,
-    SessionEnd,
-    SessionRecord,
-    TranscriptEntry,
-    TurnRecord,
-)
 from causerie.metrics.collector import SessionCollector, attach_metrics
 from causerie.metrics.prometheus import PrometheusMetrics
 from causerie.providers.local.scripted import ScriptedLLM
 from causerie.providers.local.scripted.smalltalk import SmallTalk
 from causerie.store import BufferedStore, SQLiteStore, Store, open_store
+from causerie.store.observers import Observers
+from causerie.store.records import (
+    ErrorRecord,
+    SessionEnd,
+    SessionRecord,
+    TranscriptEntry,
+    TurnRecord,
+)
 from tests.fakes import FlakyLLM
 from tests.waiting import until
 

@@ -8,11 +8,11 @@ import logging
 import numpy as np
 import pytest
 
-from causerie.metrics import (
+from causerie.store.observers import Observers
+from causerie.store.records import (
     RECORD_VERSION,
     TURN_METRICS,
     ErrorRecord,
-    Observers,
     SessionEnd,
     SessionRecord,
     ToolCall,
@@ -123,7 +123,7 @@ def test_observers_isolate_a_failing_one(caplog: pytest.LogCaptureFixture) -> No
 
     observers = Observers(broken, seen.append)
     end = SessionEnd("s1", 2.0, "completed")
-    with caplog.at_level(logging.ERROR, logger="causerie.metrics.observers"):
+    with caplog.at_level(logging.ERROR, logger="causerie.store.observers"):
         observers.notify(end)
     assert seen == [end]
     assert observers.errors == 1

@@ -29,8 +29,8 @@ from typing import Any, cast
 from pydantic import Field
 
 from ...config.options import Options as _Options
-from ...metrics.records import Role, TranscriptEntry
 from ...store import BufferedStore, MemoryRecord
+from ...store.records import Role, TranscriptEntry
 from ..context import PluginSession, UserMessage
 from ..hookspecs import hookimpl
 
