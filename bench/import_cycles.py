@@ -99,24 +99,33 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--root", default="causerie", type=Path)
-    root = ap.parse_args().root.resolve()
+def package_of(name: str) -> str:
+    """``causerie.agent.session`` -> ``causerie.agent``."""
+    parts = name.split(".")
+    return ".".join(parts[:2]) if len(parts) > 1 else name
+
+
+def import_graphs(root: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """(module -> modules it imports, subpackage -> subpackages it imports) under ``root``."""
     files = {module_name(p, root): p for p in root.rglob("*.py")}
     known = set(files)
     mods = {n: imports_of(p, n, p.name == "__init__.py", known) for n, p in files.items()}
     top = root.name
-
-    def pkg(n: str) -> str:
-        parts = n.split(".")
-        return ".".join(parts[:2]) if len(parts) > 1 else n
-
     pkgs: dict[str, set[str]] = defaultdict(set)
     for n, deps in mods.items():
         for d in deps:
-            if pkg(d) != pkg(n) and pkg(n) != top and pkg(d) != top:
-                pkgs[pkg(n)].add(pkg(d))
+            pn, pd = package_of(n), package_of(d)
+            if pn != pd and pn != top and pd != top:
+                pkgs[pn].add(pd)
+    return mods, pkgs
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", default="causerie", type=Path)
+    root = ap.parse_args().root.resolve()
+    top = root.name
+    mods, pkgs = import_graphs(root)
     pkg_cycles = cycles(pkgs)
     mod_cycles = cycles(mods)
     print(f"subpackage cycles: {len(pkg_cycles)}")
