@@ -1,10 +1,11 @@
 """Where a server's CPU goes: a py-spy profile of a process tree, by pipeline stage.
 
 ``py-spy record --subprocesses`` samples the server and its children (the pocketsphinx fork
-server's workers) at 100 Hz; only running threads are sampled, so a sample is CPU spent (or
-the GIL waited for). Each stack is put in the first stage it mentions, in this order: STT
-(pocketsphinx), VAD (silero, onnxruntime), TTS (espeak), transport (WebSocket, uvicorn,
-the audio adapters), livekit-agents (the session machinery), event loop (asyncio alone).
+server's workers) at 100 Hz; only threads not blocked are sampled: running, or waiting for
+a core (on a busy machine) or the GIL, so the shares are of demand, not of CPU granted.
+Each stack is put in the first stage it mentions, in this order: STT (pocketsphinx), VAD
+(silero, onnxruntime), TTS (espeak), transport (WebSocket, uvicorn, the audio adapters),
+livekit-agents (the session machinery), event loop (asyncio alone).
 
     python bench/profile_cpu.py PID [SECONDS]
 """
@@ -19,7 +20,8 @@ from pathlib import Path
 
 RATE = 100
 STAGES = [
-    ("STT (pocketsphinx)", ("pocketsphinx",)),
+    ("STT decoding (workers)", ("pocketsphinx_worker", "pocketsphinx_forkserver")),
+    ("STT stream (server side)", ("pocketsphinx",)),
     ("VAD (silero)", ("silero", "onnxruntime", "/vad.py", "inference/vad")),
     ("TTS (espeak)", ("espeak",)),
     (
@@ -56,7 +58,7 @@ def profile(pid: int, seconds: float) -> str:
         if stack:
             by[stage(stack)] = by.get(stage(stack), 0) + int(count)
     total = sum(by.values()) or 1
-    rows = ["| stage | samples | share | cores |", "|---|---|---|---|"]
+    rows = ["| stage | samples | share | threads active (mean) |", "|---|---|---|---|"]
     for name, n in sorted(by.items(), key=lambda kv: -kv[1]):
         rows.append(f"| {name} | {n} | {100 * n / total:.0f} % | {n / RATE / seconds:.2f} |")
     rows.append(f"| all | {total} | 100 % | {total / RATE / seconds:.2f} |")
