@@ -41,7 +41,8 @@ def children(pid: int) -> set[int]:
 
 def descendants(pid: int) -> set[int]:
     """Children and theirs: workers are forked by the pocketsphinx fork server, a child."""
-    out, todo = set(), [pid]
+    out: set[int] = set()
+    todo = [pid]
     while todo:
         found = children(todo.pop()) - out
         out |= found
