@@ -15,6 +15,7 @@ from pocketsphinx import Config, LogMath, NGramModel
 
 from causerie.config.spec import ProviderSpec
 from causerie.errors import ProviderError
+from causerie.providers.info import BuildContext
 from causerie.providers.local.pocketsphinx_stt import PocketSphinxSTT, _build
 from causerie.providers.local.vocabulary import (
     CMU_PHONES,
@@ -29,7 +30,6 @@ from causerie.providers.local.vocabulary import (
     pronounce,
 )
 from causerie.providers.local.vocabulary_lm import build_arpa
-from causerie.providers.registry import BuildContext
 from tests.speech import speak
 
 NEW_WORD = "zorblax"  # in no dictionary

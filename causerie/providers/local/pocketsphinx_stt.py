@@ -62,7 +62,7 @@ from livekit.agents.types import (
 
 from ...config.spec import ProviderSpec
 from ...errors import ProviderError
-from ..registry import BuildContext, ProviderInfo
+from ..info import BuildContext, ProviderInfo
 from .pocketsphinx_options import options_model
 from .pocketsphinx_pool import DecoderLoadError, DecoderPool, Worker, WorkerDied, get_pool
 from .pocketsphinx_worker import CMN_SEED_S, Event, RecognizerOptions, new_request_id
