@@ -373,7 +373,7 @@ class RtcClient:
         self.pc.on("track", self._on_track)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         offer = {"sdp": self.pc.localDescription.sdp, "type": "offer"}
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(timeout=60) as http:
             r = await http.post(self.base_url + "/api/offer", json=offer)
         self.status = r.status_code
         if r.status_code != 200:

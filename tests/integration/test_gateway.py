@@ -151,7 +151,7 @@ async def test_streaming_only_stt_still_transcribes(
     only = Pipeline(stt=stt, llm=pipeline.llm, tts=pipeline.tts, vad=pipeline.vad)
     try:
         async with running_gateway(only, loaded, registry) as gw:
-            async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers) as http:
+            async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers, timeout=60) as http:
                 # Silence first: the streaming decoder's level adapts before the question.
                 audio = np.concatenate([np.zeros(16000, np.int16), question])
                 r = await _transcribe(http, encode(audio, 16000, "wav"), "q.wav")
@@ -216,7 +216,7 @@ async def test_models_health_and_metrics(http: httpx.AsyncClient, question: np.n
 
 
 async def test_no_key_and_wrong_key(gw: Running) -> None:
-    async with httpx.AsyncClient(base_url=gw.base) as anon:
+    async with httpx.AsyncClient(base_url=gw.base, timeout=60) as anon:
         r = await anon.get("/v1/models")
         assert_openai_error(r, 401, "missing_api_key", None)
         assert r.headers["www-authenticate"] == "Bearer"
@@ -246,7 +246,7 @@ async def test_too_long_and_too_big(
     wav = encode(question, 16000, "wav")
     limits = {"max_audio_seconds": 1.0, "max_upload_bytes": len(wav) + 1000}
     async with running_gateway(pipeline, loaded, registry, **limits) as gw:
-        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers) as http:
+        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers, timeout=60) as http:
             r = await _transcribe(http, wav, "q.wav")
             assert "maximum is 1 s" in assert_openai_error(r, 400, "audio_too_long", "file")
             big = encode(np.tile(question, 2), 16000, "wav")
@@ -340,7 +340,7 @@ async def test_per_key_concurrency_gives_429_with_retry_after(
     async with running_gateway(
         _with(pipeline, drip), loaded, registry, max_concurrent_per_key=1, retry_after=3
     ) as gw:
-        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers) as http:
+        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers, timeout=60) as http:
             async with http.stream("POST", "/v1/chat/completions", json=chat) as first:
                 assert first.status_code == 200
                 r = await http.get("/v1/models")
@@ -360,7 +360,7 @@ async def test_request_timeout(
     async with running_gateway(
         _with(pipeline, stalled), loaded, registry, request_timeout=0.5
     ) as gw:
-        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers) as http:
+        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers, timeout=60) as http:
             r = await http.post("/v1/chat/completions", json=chat)
             assert_openai_error(r, 504, "timeout", None)
             # The next call (not stalled) is served.
@@ -369,7 +369,7 @@ async def test_request_timeout(
     # A stream that started (200 sent) and then stalls ends with an error event.
     drip = DripLLM()
     async with running_gateway(_with(pipeline, drip), loaded, registry, request_timeout=0.5) as gw:
-        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers) as http:
+        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers, timeout=60) as http:
             r = await http.post("/v1/chat/completions", json={**chat, "stream": True})
             assert r.status_code == 200
             events = [line[6:] for line in r.text.splitlines() if line.startswith("data: ")]
@@ -387,7 +387,7 @@ async def test_failing_engine_is_a_502_counted_and_logged(
     flaky = FlakyLLM({1, 2})  # the first two calls fail, the next ones answer
     chat = {"model": "scripted", "messages": [{"role": "user", "content": "hi"}]}
     async with running_gateway(_with(pipeline, flaky), loaded, registry) as gw:
-        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers) as http:
+        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers, timeout=60) as http:
             r = await http.post("/v1/chat/completions", json=chat)
             assert "upstream exploded" in assert_openai_error(r, 502, "provider_error", None)
             # Streamed: the failure comes before the first chunk, so it is a status too.
@@ -417,7 +417,7 @@ async def test_vendor_plugins_get_an_http_session(
 ) -> None:
     vendor = Pipeline(stt=pipeline.stt, llm=pipeline.llm, tts=VendorLikeTTS(), vad=pipeline.vad)
     async with running_gateway(vendor, loaded, registry) as gw:
-        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers) as http:
+        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers, timeout=60) as http:
             r = await http.post("/v1/audio/speech", json={"model": "espeak", "input": "Hi."})
             assert r.status_code == 200 and len(r.content) > 1000
 
@@ -430,11 +430,11 @@ async def test_client_leaving_mid_stream_frees_everything(
     long_text = "This sentence is spoken again and again. " * 90
     speech = {"model": "espeak", "input": long_text, "response_format": "pcm"}
     async with running_gateway(_with(pipeline, drip), loaded, registry) as gw:
-        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers) as http:
+        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers, timeout=60) as http:
             assert (await http.get("/v1/models")).status_code == 200
         baseline = len(asyncio.all_tasks())
         for path, body in (("/v1/chat/completions", chat), ("/v1/audio/speech", speech)):
-            async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers) as http:
+            async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers, timeout=60) as http:
                 async with http.stream("POST", path, json=body) as r:
                     assert r.status_code == 200
                     async for _chunk in r.aiter_bytes():
@@ -443,7 +443,7 @@ async def test_client_leaving_mid_stream_frees_everything(
             await _until(lambda: drip.open_streams == 0, "LLM stream closed")
             await _until(lambda: len(asyncio.all_tasks()) <= baseline, f"{path}: tasks ended")
         # The server goes on serving.
-        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers) as http:
+        async with httpx.AsyncClient(base_url=gw.base, headers=gw.headers, timeout=60) as http:
             r = await http.post("/v1/audio/speech", json={**speech, "input": "Still here."})
             assert r.status_code == 200 and len(r.content) > 1000
 

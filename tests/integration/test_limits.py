@@ -26,7 +26,7 @@ def _server() -> Iterator[ServerThread]:
 
 
 async def still_serving(server: ServerThread) -> None:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         assert (await http.get(server.url + "/healthz")).status_code == 200
     async with WsClient(server.ws_url) as c:
         await c.wait_for(lambda e: e["type"] == "ready", keep_streaming=False)
@@ -57,7 +57,7 @@ async def test_a_huge_websocket_message_closes_that_socket(server: ServerThread)
 
 async def test_a_huge_sdp_offer_is_refused(server: ServerThread) -> None:
     big = {"type": "offer", "sdp": OFFER["sdp"] + "a=x\r\n" * 20_000}
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         r = await http.post(server.url + "/api/offer", json=big)
     assert r.status_code == 413 and r.json()["error"] == "offer_too_large"
     assert str(server.settings.max_offer_bytes) in r.json()["message"]
@@ -78,7 +78,7 @@ async def test_new_sessions_per_address_are_limited(server: ServerThread) -> Non
         assert third.close_code == 1008 and "too many new sessions" in third.close_reason
         (error,) = third.of("error")
         assert error["code"] == "rate_limited" and "retry in" in error["message"]
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(timeout=60) as http:
             r = await http.post(server.url + "/api/offer", json=OFFER)
         assert r.status_code == 429 and r.json()["error"] == "rate_limited"
         assert "Retry-After" in r.headers

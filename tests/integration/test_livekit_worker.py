@@ -265,7 +265,7 @@ async def test_health_endpoint_then_stop_drains_and_closes() -> None:
     task = asyncio.create_task(run_worker(server, c, stop=stop, on_started=lambda _: started.set()))
     await asyncio.wait_for(started.wait(), 30)
     port = server.worker_info.http_port
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         health = await http.get(f"http://127.0.0.1:{port}/")
         assert health.status_code == 200 and health.text == "OK"
         info = (await http.get(f"http://127.0.0.1:{port}/worker")).json()

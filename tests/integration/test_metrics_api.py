@@ -315,7 +315,10 @@ async def test_the_server_records_its_sessions(tmp_path: Path) -> None:
     loaded = load_config(None, dotenv=None, environ={}, registry=registry)
     rt = MetricsRuntime(loaded.spec.metrics, store=SQLiteStore(tmp_path / "server.sqlite3"))
     app = create_app(ServerSettings(), loaded=loaded, registry=registry, metrics=rt)
-    async with served(app, lifespan=True) as base, httpx.AsyncClient(base_url=base) as http:
+    async with (
+        served(app, lifespan=True) as base,
+        httpx.AsyncClient(base_url=base, timeout=60) as http,
+    ):
         async with WsClient(base.replace("http://", "ws://") + "/api/ws") as c:
             sid = (await c.wait_for(lambda e: e["type"] == "ready"))["session_id"]
             await c.stream(speech_frames("what can you do"))

@@ -49,7 +49,7 @@ BAD_OFFERS = [
 async def test_bad_offer_is_400(
     server: ServerThread, baseline: int, body: str, message: str
 ) -> None:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         r = await http.post(server.url + "/api/offer", content=body)
     assert r.status_code == 400
     assert r.json()["error"] == "bad_offer"
@@ -65,7 +65,7 @@ async def test_oversized_offer_is_413(server: ServerThread, baseline: int) -> No
         for i in range(0, len(big), 8192):
             yield big[i : i + 8192]
 
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         declared = await http.post(server.url + "/api/offer", content=big)
         streamed = await http.post(server.url + "/api/offer", content=chunks())
     for r in (declared, streamed):

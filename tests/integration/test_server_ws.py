@@ -146,7 +146,7 @@ async def test_busy_when_full(server: ServerThread, baseline: int) -> None:
             assert "busy" in second.close_reason
             assert second.of("error")[0]["code"] == "busy"
             offer = {"type": "offer", "sdp": "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"}
-            async with httpx.AsyncClient() as http:
+            async with httpx.AsyncClient(timeout=60) as http:
                 r = await http.post(server.url + "/api/offer", json=offer)
             assert r.status_code == 503 and r.json()["error"] == "busy"
             # The first session did not notice.
