@@ -4,30 +4,61 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
+
+from livekit.agents import llm as lk_llm
+from livekit.agents import stt as lk_stt
+from livekit.agents import tts as lk_tts
+from livekit.agents import vad as lk_vad
 
 from ..config.loader import LoadedConfig
-from ..config.spec import PROVIDER_KINDS, ProviderKind
-from ..providers.info import BuildContext
+from ..config.spec import PROVIDER_KINDS, AgentSpec, ProviderKind, ProviderSpec
+from ..providers.info import BuildContext, Stage
 from ..providers.registry import Registry
+
+if TYPE_CHECKING:
+    from livekit.agents.inference import TurnDetector
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass
 class Pipeline:
-    stt: Any
-    llm: Any
-    tts: Any
-    vad: Any
-    turn_detector: Any | None = None
+    """A stage is None where a runtime built only some (``chat``: the LLM alone)."""
+
+    stt: lk_stt.STT | None
+    llm: lk_llm.LLM | None
+    tts: lk_tts.TTS | None
+    vad: lk_vad.VAD | None
+    turn_detector: TurnDetector | None = None
     load_seconds: dict[str, float] = field(default_factory=dict)
     chains: dict[str, list[str]] = field(default_factory=dict)
     """Stage -> its providers in order, for stages given as a fallback chain."""
+
+    @classmethod
+    def from_stages(
+        cls,
+        stages: Mapping[str, Stage | None],
+        *,
+        turn_detector: TurnDetector | None = None,
+        load_seconds: dict[str, float] | None = None,
+        chains: dict[str, list[str]] | None = None,
+    ) -> Pipeline:
+        """The pipeline of stages built by kind (:func:`build_stage`), each its kind's class."""
+        return cls(
+            stt=_of(stages, "stt", (lk_stt.STT,)),
+            llm=_of(stages, "llm", (lk_llm.LLM,)),
+            tts=_of(stages, "tts", (lk_tts.TTS,)),
+            vad=built_vad(stages),
+            turn_detector=turn_detector,
+            load_seconds=load_seconds or {},
+            chains=chains or {},
+        )
 
     def describe(self) -> dict[str, str]:
         """Stage -> its provider (the first of a chain)."""
@@ -50,11 +81,32 @@ class Pipeline:
                     logger.exception("closing %r", obj)
 
 
+def _of(stages: Mapping[str, Stage | None], kind: str, base: tuple[type[T], ...]) -> T | None:
+    # ``base`` in a tuple: livekit's base classes are abstract, and mypy refuses those
+    # where a bare ``type[T]`` is expected.
+    obj = stages.get(kind)
+    if obj is None or isinstance(obj, base):
+        return obj
+    raise TypeError(f"{kind}: {type(obj).__name__} is not a livekit {base[0].__name__}")
+
+
+def required(stage: T | None, kind: str) -> T:
+    """A stage the caller cannot do without (a full pipeline always has it)."""
+    if stage is None:
+        raise RuntimeError(f"this pipeline was built without its {kind} stage")
+    return stage
+
+
+def built_vad(built: Mapping[str, Stage | None]) -> lk_vad.VAD | None:
+    """The VAD built so far (built first: an STT stage may need it)."""
+    return _of(built, "vad", (lk_vad.VAD,))
+
+
 TURN_MODEL_MIN_SILENCE = 0.25
 """livekit's turn model refuses a VAD that ends speech sooner than this."""
 
 
-def _vad_for_turn_model(pspec: Any) -> Any:
+def _vad_for_turn_model(pspec: ProviderSpec) -> ProviderSpec:
     silence = float(pspec.options.get("min_silence_duration", 0.2))
     if silence >= TURN_MODEL_MIN_SILENCE:
         return pspec
@@ -88,13 +140,13 @@ def build_pipeline(
     """Build and preload every stage. Blocking (models load): call it in a thread. A stage
     given as a list becomes a fallback chain (:mod:`.fallback`)."""
     spec = loaded.spec
-    built: dict[str, Any] = {}
+    built: dict[str, Stage] = {}
     timings: dict[str, float] = {}
     chains: dict[str, list[str]] = {}
     # The VAD first: a chain with a non-streaming STT needs it.
     for kind in PIPELINE_ORDER:
         t0 = time.perf_counter()
-        built[kind] = build_stage(kind, loaded, registry, progress, vad=built.get("vad"))
+        built[kind] = build_stage(kind, loaded, registry, progress, vad=built_vad(built))
         if len(spec.chain(kind)) > 1:
             chains[kind] = [p.label for p in spec.chain(kind)]
         timings[kind] = time.perf_counter() - t0
@@ -107,7 +159,9 @@ def build_pipeline(
 
         turn_detector = inference.TurnDetector(version="v1-mini")
         timings["turn_model"] = time.perf_counter() - t0
-    return Pipeline(turn_detector=turn_detector, load_seconds=timings, chains=chains, **built)
+    return Pipeline.from_stages(
+        built, turn_detector=turn_detector, load_seconds=timings, chains=chains
+    )
 
 
 PIPELINE_ORDER: tuple[ProviderKind, ...] = ("vad", "stt", "llm", "tts")
@@ -119,8 +173,8 @@ def build_stage(
     registry: Registry,
     progress: Progress | None = None,
     *,
-    vad: Any = None,
-) -> Any:
+    vad: lk_vad.VAD | None = None,
+) -> Stage:
     """One stage's provider, or its fallback chain; ``vad`` (the pipeline's) for an STT
     stage: a chain wraps a non-streaming STT with it, and a realtime STT may end
     utterances on it."""
@@ -132,7 +186,7 @@ def build_stage(
     return build_chain(kind, objs, timeout=spec.fallback.timeout, vad=vad)
 
 
-def _chain(kind: str, spec: Any) -> list[Any]:
+def _chain(kind: ProviderKind, spec: AgentSpec) -> list[ProviderSpec]:
     pspecs = spec.chain(kind)
     if kind == "vad" and spec.turn.detection == "turn_model":
         pspecs = [_vad_for_turn_model(pspecs[0])]
@@ -145,15 +199,15 @@ def _chain(kind: str, spec: Any) -> list[Any]:
 
 
 def _build_one(
-    kind: str,
-    pspec: Any,
+    kind: ProviderKind,
+    pspec: ProviderSpec,
     registry: Registry,
     ctx: BuildContext,
     progress: Progress | None,
-) -> Any:
+) -> Stage:
     if progress:
         progress(f"loading {kind}: {pspec.label}")
-    obj = registry.build(kind, pspec, ctx)  # type: ignore[arg-type]
+    obj = registry.build(kind, pspec, ctx)
     # Convention: a provider with heavy state offers a blocking ``preload()``; we are in a
     # worker thread here, so the first session does not stall the event loop loading it.
     preload = getattr(obj, "preload", None)

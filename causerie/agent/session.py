@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from livekit.agents import APIConnectOptions
+from livekit.agents import NOT_GIVEN, APIConnectOptions, TurnHandlingOptions
 from livekit.agents.voice import AgentSession
 from livekit.agents.voice.agent_session import SessionConnectOptions
+from livekit.agents.voice.turn import TurnDetectionMode
 
 from ..config.loader import LoadedConfig
 from ..config.spec import TurnSpec
@@ -18,10 +19,12 @@ from .pipeline import Pipeline
 from .voice_agent import CauserieAgent
 
 
-def turn_handling(turn: TurnSpec, pipeline: Pipeline) -> dict[str, Any]:
+def turn_handling(turn: TurnSpec, pipeline: Pipeline) -> TurnHandlingOptions:
     """livekit's defaults assume LiveKit Cloud (cloud turn and interruption models, 0.5 s
     endpointing); offline they cost seconds. Every field is set explicitly."""
-    detection: Any = pipeline.turn_detector if turn.detection == "turn_model" else "vad"
+    detection: TurnDetectionMode | None = (
+        pipeline.turn_detector if turn.detection == "turn_model" else "vad"
+    )
     if pipeline.vad is None:  # a text conversation (chat, scenarios): no audio to end turns
         detection = "manual"
     return {
@@ -65,11 +68,12 @@ def build_session(
     # The one place a session is constructed (causerie.runtime.Conversation calls this).
     session: AgentSession[SessionData] = AgentSession(
         userdata=data,
-        stt=pipeline.stt,
-        llm=pipeline.llm,
-        tts=pipeline.tts,
+        # A stage a runtime did not build (text chat: no speech) is not given.
+        stt=NOT_GIVEN if pipeline.stt is None else pipeline.stt,
+        llm=NOT_GIVEN if pipeline.llm is None else pipeline.llm,
+        tts=NOT_GIVEN if pipeline.tts is None else pipeline.tts,
         vad=pipeline.vad,
-        turn_handling=turn_handling(spec.turn, pipeline),  # type: ignore[arg-type]
+        turn_handling=turn_handling(spec.turn, pipeline),
         max_tool_steps=spec.turn.max_tool_steps,
         aec_warmup_duration=None,  # no echo path here; 3 s default drops the user's words
         user_away_timeout=None,

@@ -14,18 +14,33 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..agent.pipeline import PIPELINE_ORDER, Pipeline, build_stage, import_vendor_modules
+from ..agent.pipeline import (
+    PIPELINE_ORDER,
+    Pipeline,
+    build_stage,
+    built_vad,
+    import_vendor_modules,
+)
 from ..config.loader import LoadedConfig, load_config
+from ..config.spec import ProviderKind
 from .folder import AgentFolder, version_of
+
+if TYPE_CHECKING:
+    from livekit.agents.inference import TurnDetector
+
+    from ..providers.info import Stage
+    from ..providers.registry import Registry
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
 
-def stage_key(kind: str, loaded: LoadedConfig, vad_key: str = "") -> str:
+def stage_key(kind: ProviderKind, loaded: LoadedConfig, vad_key: str = "") -> str:
     """What one stage is built from: agents whose stage has the same key share its object
     (one speech model in memory for every agent that uses it)."""
     from ..agent.pipeline import _chain
@@ -69,7 +84,7 @@ class AgentRuntimes:
         self,
         folder: AgentFolder,
         *,
-        registry: Any,
+        registry: Registry,
         env: dict[str, str] | None = None,
         preloaded: dict[str, LoadedConfig] | None = None,
         progress: Progress | None = None,
@@ -118,9 +133,11 @@ class AgentRuntimes:
             fut.set_result(obj)
             self._stages.setdefault(key, fut)
 
-    def _stage_keys(self, loaded: LoadedConfig, pipeline: Pipeline) -> dict[str, Any]:
+    def _stage_keys(
+        self, loaded: LoadedConfig, pipeline: Pipeline
+    ) -> dict[str, Stage | TurnDetector | None]:
         vad = stage_key("vad", loaded)
-        out: dict[str, Any] = {vad: pipeline.vad}
+        out: dict[str, Stage | TurnDetector | None] = {vad: pipeline.vad}
         out[stage_key("stt", loaded, vad)] = pipeline.stt
         out[stage_key("llm", loaded)] = pipeline.llm
         out[stage_key("tts", loaded)] = pipeline.tts
@@ -189,12 +206,12 @@ class AgentRuntimes:
         stage that failed."""
         # livekit plugins register on the main thread only; models load off it.
         import_vendor_modules(loaded, self.registry)
-        built: dict[str, Any] = {}
+        built: dict[str, Stage] = {}
         vad_key = stage_key("vad", loaded)
         for kind in PIPELINE_ORDER:
             skey = stage_key(kind, loaded, vad_key)
             build = functools.partial(
-                build_stage, kind, loaded, self.registry, self.progress, vad=built.get("vad")
+                build_stage, kind, loaded, self.registry, self.progress, vad=built_vad(built)
             )
             try:
                 built[kind] = await self._stage(skey, build)
@@ -207,7 +224,7 @@ class AgentRuntimes:
         chains: dict[str, list[str]] = {
             k: [p.label for p in spec.chain(k)] for k in PIPELINE_ORDER if len(spec.chain(k)) > 1
         }
-        return Pipeline(turn_detector=turn, chains=chains, **built)
+        return Pipeline.from_stages(built, turn_detector=turn, chains=chains)
 
     async def tools(self, loaded: LoadedConfig) -> list[Any]:
         """``loaded``'s function tools, built once per definition in a thread (the catalogue
@@ -225,7 +242,7 @@ class AgentRuntimes:
             self._tools[id(loaded)] = entry
         return list(await asyncio.shield(entry[1]))
 
-    async def _stage(self, key: str, build: Callable[[], Any]) -> Any:
+    async def _stage(self, key: str, build: Callable[[], T]) -> T:
         fut = self._stages.get(key)
         if fut is None or (fut.done() and (fut.cancelled() or fut.exception() is not None)):
             fut = asyncio.get_running_loop().create_future()
@@ -267,7 +284,7 @@ def _failed(fut: asyncio.Future[Any]) -> bool:
     return fut.done() and (fut.cancelled() or fut.exception() is not None)
 
 
-def _turn_model() -> Any:
+def _turn_model() -> TurnDetector:
     from livekit.agents import inference
 
     return inference.TurnDetector(version="v1-mini")

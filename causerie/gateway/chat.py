@@ -12,6 +12,7 @@ from livekit.agents import APIError as ProviderAPIError
 from livekit.agents import llm, utils
 from livekit.agents.types import NOT_GIVEN
 
+from ..agent.pipeline import required
 from .auth import Slot
 from .chat_messages import ChatRequest, chat_context, dumps, tool_calls_json, tools, usage_json
 from .errors import APIError, ok
@@ -25,7 +26,7 @@ router = APIRouter(dependencies=[Depends(vendor_session)])
 
 
 def _llm_chunks(gw: Gateway, req: ChatRequest) -> AsyncGenerator[llm.ChatChunk]:
-    model: llm.LLM = gw.ready.pipeline.llm
+    model = required(gw.ready.pipeline.llm, "llm")
     ctx, tool_list = chat_context(req.messages), tools(req.tools)  # bad input: a 400 now
     choice: Any = req.tool_choice if req.tool_choice is not None else NOT_GIVEN
     parallel = req.parallel_tool_calls if req.parallel_tool_calls is not None else NOT_GIVEN

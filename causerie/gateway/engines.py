@@ -12,7 +12,7 @@ from typing import Any
 from livekit.agents import tts as lk_tts
 from livekit.agents import utils
 
-from ..agent.pipeline import Pipeline
+from ..agent.pipeline import Pipeline, required
 from ..config.loader import LoadedConfig
 from ..errors import ProviderError
 from ..providers.info import BuildContext
@@ -67,7 +67,7 @@ class Engines:
 
     async def tts_for(self, voice: str | None) -> lk_tts.TTS:
         """The configured TTS for its own voice, else one built with ``voice`` (cached)."""
-        tts: lk_tts.TTS = self.pipeline.tts
+        tts = required(self.pipeline.tts, "tts")
         if not voice or voice in (self.default_voice, "default"):
             return tts
         if not _VOICE.match(voice):
@@ -84,9 +84,13 @@ class Engines:
                 language=spec.language, env=self.loaded.env, base_dir=self.loaded.base_dir
             )
             try:
-                built: lk_tts.TTS = await asyncio.to_thread(self.registry.build, "tts", pspec, ctx)
+                built = await asyncio.to_thread(self.registry.build, "tts", pspec, ctx)
             except ProviderError as e:
                 raise bad_request(f"voice: {e}", param="voice", code="invalid_voice") from None
+            if not isinstance(built, lk_tts.TTS):
+                raise TypeError(
+                    f"tts {pspec.provider}: {type(built).__name__} is not a livekit TTS"
+                )
             self._voices[voice] = built
             if len(self._voices) > _MAX_VOICES:
                 _, old = self._voices.popitem(last=False)

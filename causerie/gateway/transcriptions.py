@@ -14,6 +14,7 @@ from livekit import rtc
 from livekit.agents import APIError as ProviderAPIError
 from livekit.agents import stt as lk_stt
 
+from ..agent.pipeline import required
 from .audio_in import RATE, Decoded, decode
 from .auth import Slot
 from .errors import APIError, bad_request, ok
@@ -48,7 +49,7 @@ def timed_out(seconds: float) -> APIError:
 
 
 async def _recognize(gw: Gateway, audio: Decoded, language: str | None) -> Transcript:
-    stt: lk_stt.STT = gw.ready.pipeline.stt
+    stt = required(gw.ready.pipeline.stt, "stt")
     lang = language or gw.ready.loaded.spec.stt.language or gw.ready.loaded.spec.language
     try:
         event = await stt.recognize(_frame(audio.samples), language=lang)
@@ -73,7 +74,7 @@ async def _recognize(gw: Gateway, audio: Decoded, language: str | None) -> Trans
 async def _stream_events(gw: Gateway, audio: Decoded, language: str | None) -> AsyncIterator[str]:
     """OpenAI's streamed transcript events: a delta per final, then done. A non-streaming
     STT gives one delta."""
-    stt: lk_stt.STT = gw.ready.pipeline.stt
+    stt = required(gw.ready.pipeline.stt, "stt")
     settings = gw.settings
     t0 = time.perf_counter()
     parts: list[str] = []

@@ -12,13 +12,22 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import BaseModel
 
 from ..config.options import OptionsError, parse_options
 from ..config.spec import ProviderKind, ProviderSpec
 from ..errors import MissingExtraError, MissingKeyError, ProviderError
+
+if TYPE_CHECKING:  # livekit loads with the first provider, not with the CLI
+    from livekit.agents import llm as lk_llm
+    from livekit.agents import stt as lk_stt
+    from livekit.agents import tts as lk_tts
+    from livekit.agents import vad as lk_vad
+
+Stage: TypeAlias = "lk_stt.STT | lk_llm.LLM | lk_tts.TTS | lk_vad.VAD"
+"""What a builder hands the pipeline: livekit's base class for its kind."""
 
 
 @dataclass(frozen=True)
@@ -30,14 +39,14 @@ class BuildContext:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     base_dir: Path | None = None
     """Folder of agent.yaml, for relative paths in options."""
-    vad: Any = None
+    vad: lk_vad.VAD | None = None
     """The pipeline's VAD (built first), for an STT that ends utterances on its own VAD."""
 
     def language_for(self, spec: ProviderSpec) -> str:
         return spec.language or self.language
 
 
-Builder = Callable[[ProviderSpec, BuildContext], Any]
+Builder = Callable[[ProviderSpec, BuildContext], Stage]
 OptionsModel = type[BaseModel] | Callable[[], type[BaseModel]]
 """An options model, or (for a vendor SDK's constructor) a function that derives it on use."""
 

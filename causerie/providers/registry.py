@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Protocol
+from typing import Protocol
 
 from ..config.spec import PROVIDER_KINDS, ProviderKind, ProviderSpec
 from ..errors import MissingExtraError, ProviderError, UnknownProviderError
-from .info import BuildContext, ProviderInfo
+from .info import BuildContext, ProviderInfo, Stage
 from .plugin_adapter import PluginAdapter
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class Registry:
             raise UnknownProviderError(kind, name, self.names(kind))
         return info
 
-    def build(self, kind: ProviderKind, spec: ProviderSpec, ctx: BuildContext) -> Any:
+    def build(self, kind: ProviderKind, spec: ProviderSpec, ctx: BuildContext) -> Stage:
         info = self.get(kind, spec.provider)
         info.check(spec, ctx.env)
         info.parse_options(spec)  # every provider's options are checked, whatever its builder does

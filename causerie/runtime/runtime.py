@@ -26,6 +26,7 @@ from ..agent.pipeline import (
     Progress,
     build_pipeline,
     build_stage,
+    built_vad,
     import_vendor_modules,
 )
 from ..appkit.registry import AppRegistry
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from livekit.agents.voice import io
 
     from ..metrics.runtime import MetricsRuntime
+    from ..providers.info import Stage
     from ..providers.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -162,7 +164,7 @@ def _build_pipeline(
 ) -> Pipeline:
     if tuple(stages) == PIPELINE_ORDER:
         return build_pipeline(loaded, registry, progress)
-    built: dict[str, Any] = {k: None for k in PIPELINE_ORDER}
+    built: dict[str, Stage] = {}
     for kind in stages:
-        built[kind] = build_stage(kind, loaded, registry, progress, vad=built.get("vad"))
-    return Pipeline(**built)
+        built[kind] = build_stage(kind, loaded, registry, progress, vad=built_vad(built))
+    return Pipeline.from_stages(built)
