@@ -223,7 +223,7 @@ class CauserieAgent(Agent):
     ) -> AsyncGenerator[Any, None]:  # ChatChunk, str, or livekit's FlushSentinel
         gen = Agent.default.llm_node(self, chat_ctx, tools, model_settings)  # type: ignore[arg-type]
         assert not asyncio.iscoroutine(gen)
-        it = aiter(gen)  # type: ignore[arg-type]
+        it = aiter(gen)
         deadline = asyncio.get_running_loop().time() + self.max_response_time
         try:
             while True:
@@ -287,20 +287,20 @@ class CauserieAgent(Agent):
         if buf:
             yield emit(buf)
 
-    async def tts_node(  # type: ignore[override]
+    async def tts_node(
         self, text: AsyncIterable[str], model_settings: ModelSettings
     ) -> AsyncGenerator[rtc.AudioFrame, None]:
         """The default TTS node; a failure ends this reply's audio (its text is still shown)
         with a short spoken apology, if the engine can still say it (a dropped connection)."""
         gen = Agent.default.tts_node(self, text, model_settings)
         try:
-            async for frame in gen:  # type: ignore[union-attr]
+            async for frame in gen:
                 yield frame
         except Exception as e:
             self.faults.record("tts", e)
             sorry = Agent.default.tts_node(self, _once(apology(self.language)), model_settings)
             try:
-                async for frame in sorry:  # type: ignore[union-attr]
+                async for frame in sorry:
                     yield frame
             except Exception as again:
                 logger.warning("the apology could not be spoken either: %s", again)

@@ -19,7 +19,7 @@ def chat(state: CliState, sets: tuple[str, ...]) -> None:
     asyncio.run(_chat(loaded, registry, interactive=sys.stdin.isatty()))
 
 
-async def _chat(loaded, registry, interactive: bool) -> None:  # type: ignore[no-untyped-def]
+async def _chat(loaded, registry, interactive: bool) -> None:
     from livekit.agents.voice.run_result import RunResult
 
     from ..runtime import Conversation, Runtime

@@ -59,7 +59,7 @@ def _provider_line(kind: str, i: int, pspec: Any, loaded: Any, registry: Any) ->
     return 1
 
 
-def _strict(state: CliState, loaded, registry) -> None:  # type: ignore[no-untyped-def]
+def _strict(state: CliState, loaded, registry) -> None:
     from ..errors import CauserieError
     from ..runtime.smoke import smoke_test
 

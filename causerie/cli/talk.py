@@ -47,7 +47,7 @@ def talk(
     click.echo(f"agent audio written to {output_path}", err=True)
 
 
-async def _run(loaded, registry, pcm, fast):  # type: ignore[no-untyped-def]
+async def _run(loaded, registry, pcm, fast):
     from ..runtime import Conversation, Runtime
     from ..transports.file import talk_conversation
 
@@ -76,7 +76,7 @@ async def _run(loaded, registry, pcm, fast):  # type: ignore[no-untyped-def]
             )
 
 
-def _recorder(loaded, pipeline, conversation):  # type: ignore[no-untyped-def]
+def _recorder(loaded, pipeline, conversation):
     """The store and collector that record this run (metrics.enabled in the agent file)."""
     from ..metrics.collector import SessionCollector
     from ..store import BufferedStore, open_store

@@ -31,7 +31,7 @@ def speech_input_modality() -> Literal["audio", "text"] | None:
     if modality not in ("audio", "text"):
         warn_broken("speech_input_modality", DIST, "SpeechHandle.input_details.modality gone")
         return None
-    return modality  # type: ignore[no-any-return]
+    return modality
 
 
 def trim_recorded_events(session: Any, keep: int = KEEP_EVENTS) -> int:

@@ -124,7 +124,7 @@ def signature_options(
         fields[pname] = (_checkable(hints.get(pname, Any)), None)
     # ``**kwargs`` (deprecated names, in the plugins seen) is not offered: a typo would pass.
     config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
-    return create_model(name, __config__=config, **fields)  # type: ignore[call-overload,no-any-return]
+    return create_model(name, __config__=config, **fields)
 
 
 def _checkable(hint: Any) -> Any:

@@ -135,7 +135,7 @@ def check_provider_options(spec: AgentSpec, registry: Any) -> list[Problem]:
     """Every provider's ``options`` against its model, fallbacks included (``llm[1].options``)."""
     problems = []
     for kind in ("stt", "llm", "tts", "vad"):
-        for i, pspec in enumerate(spec.chain(kind)):  # type: ignore[arg-type]
+        for i, pspec in enumerate(spec.chain(kind)):
             try:
                 info = registry.get(kind, pspec.provider)
             except Exception:  # an unknown provider is reported by the loader
