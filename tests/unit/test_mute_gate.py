@@ -26,7 +26,7 @@ class Mic(io.AudioInput):
     async def __anext__(self) -> rtc.AudioFrame:
         await asyncio.sleep(0.01)  # a microphone's pace: the session's reader must yield
         self.frames += 1
-        samples = np.tile(np.int16([8000, -8000]), 480)  # 480 samples x 2 channels
+        samples = np.tile(np.array([8000, -8000], np.int16), 480)  # 480 samples x 2 channels
         return rtc.AudioFrame(samples.tobytes(), 48000, 2, 480)
 
 
