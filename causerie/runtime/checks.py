@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..config.loader import LoadedConfig
-    from ..config.spec import AgentSpec
+    from ..config.spec import AgentSpec, ProviderKind
+    from ..providers.info import ProviderInfo
+    from ..providers.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -57,13 +59,13 @@ _VERB = {"stt": "recognise", "tts": "speak"}
 
 
 def check_languages(
-    spec: AgentSpec, registry: Any, kinds: Iterable[str] = ("stt",)
+    spec: AgentSpec, registry: Registry, kinds: Iterable[ProviderKind] = ("stt",)
 ) -> list[Problem]:
     """The agent's language (or a stage's own ``language``) must be one the provider handles,
     as :attr:`ProviderInfo.languages` declares it."""
     problems = []
     for kind in kinds:
-        for i, pspec in enumerate(spec.chain(kind)):  # type: ignore[arg-type]
+        for i, pspec in enumerate(spec.chain(kind)):
             info = registry.get(kind, pspec.provider)
             language = pspec.language or spec.language
             if info.supports_language(language, pspec):
@@ -82,7 +84,7 @@ def check_languages(
     return problems
 
 
-def _language_fix(kind: str, language: str, current: Any, registry: Any) -> str:
+def _language_fix(kind: str, language: str, current: ProviderInfo, registry: Registry) -> str:
     """The config lines of the installed providers that handle ``language``, offline first."""
     from ..errors import MissingExtraError
 
@@ -131,7 +133,7 @@ def options_problems(model: Any, options: Any, where: str) -> list[Problem]:
     return []
 
 
-def check_provider_options(spec: AgentSpec, registry: Any) -> list[Problem]:
+def check_provider_options(spec: AgentSpec, registry: Registry) -> list[Problem]:
     """Every provider's ``options`` against its model, fallbacks included (``llm[1].options``)."""
     problems = []
     for kind in ("stt", "llm", "tts", "vad"):
@@ -187,7 +189,7 @@ def check_tool_options(loaded: LoadedConfig) -> list[Problem]:
     ]
 
 
-def start_problems(loaded: LoadedConfig, registry: Any) -> list[Problem]:
+def start_problems(loaded: LoadedConfig, registry: Registry) -> list[Problem]:
     """Everything above, against what is installed now."""
     from ..plugins import available_plugins
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+
+from livekit.agents import tts as lk_tts
 
 from ..agent.faults import Faults
-from ..agent.pipeline import Progress
+from ..agent.pipeline import Progress, required
 from ..config.loader import LoadedConfig
 from ..errors import CauserieError
 from ..providers.registry import Registry
@@ -71,7 +72,7 @@ async def smoke_test(
             raise SmokeTestError(f"the agent gave no reply to {said!r}")
         if progress:
             progress(f"speaking the reply with tts: {spec.tts.provider}")
-        seconds = await _speak(pipeline.tts, reply)
+        seconds = await _speak(required(pipeline.tts, "tts"), reply)
         if seconds <= 0:
             raise SmokeTestError(f"tts {spec.tts.provider!r} produced no audio for {reply!r}")
         return SmokeResult(said, reply, seconds, dict(pipeline.load_seconds))
@@ -79,7 +80,7 @@ async def smoke_test(
         await runtime.aclose()
 
 
-async def _speak(tts: Any, text: str) -> float:
+async def _speak(tts: lk_tts.TTS, text: str) -> float:
     seconds = 0.0
     try:
         async with tts.synthesize(text) as stream:
