@@ -120,7 +120,7 @@ class EspeakEngine:
         self._variants: list[str] | None = None
         self._resolved: dict[str, str] = {}
 
-    def _callback(self, wav: ctypes._Pointer, numsamples: int, _events: int) -> int:  # type: ignore[type-arg]
+    def _callback(self, wav: ctypes._Pointer, numsamples: int, _events: int) -> int:
         if numsamples > 0 and wav and self._on_chunk is not None:
             pcm = np.ctypeslib.as_array(wav, shape=(numsamples,)).copy()
             try:
