@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from livekit.agents import NOT_GIVEN, APIConnectOptions, TurnHandlingOptions
 from livekit.agents.voice import AgentSession
 from livekit.agents.voice.agent_session import SessionConnectOptions
@@ -16,7 +14,7 @@ from ..plugins.stores import PluginStores
 from ..userdata import SessionData
 from .faults import Faults
 from .pipeline import Pipeline
-from .voice_agent import CauserieAgent
+from .voice_agent import AgentTools, CauserieAgent
 
 
 def turn_handling(turn: TurnSpec, pipeline: Pipeline) -> TurnHandlingOptions:
@@ -88,7 +86,7 @@ def build_session(
 def build_agent(
     loaded: LoadedConfig,
     faults: Faults,
-    tools: list[Any] | None = None,
+    tools: AgentTools | None = None,
     plugins: PluginHost | None = None,
     *,
     plugin_stores: PluginStores | None = None,

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterable
-from typing import Any
+from typing import Any, TypeAlias
 
 from livekit import rtc
 from livekit.agents import StopResponse, llm
@@ -38,6 +38,10 @@ _INSTRUCTIONS_ID = "lk.agent_task.instructions"  # livekit's id of the instructi
 logger = logging.getLogger(__name__)
 
 
+AgentTools: TypeAlias = "list[llm.Tool | llm.Toolset]"
+"""What livekit's ``Agent`` takes as ``tools``."""
+
+
 class CauserieAgent(Agent):
     def __init__(
         self,
@@ -47,7 +51,7 @@ class CauserieAgent(Agent):
         faults: Faults,
         max_response_time: float,
         greeting: str | None = None,
-        tools: list[Any] | None = None,
+        tools: AgentTools | None = None,
         plugins: PluginHost | None = None,
     ) -> None:
         super().__init__(instructions=instructions, tools=tools or [])

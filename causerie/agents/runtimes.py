@@ -30,6 +30,7 @@ from .folder import AgentFolder, version_of
 if TYPE_CHECKING:
     from livekit.agents.inference import TurnDetector
 
+    from ..agent.voice_agent import AgentTools
     from ..providers.info import Stage
     from ..providers.registry import Registry
 
@@ -97,7 +98,7 @@ class AgentRuntimes:
         self._defs: dict[str, Definition] = {}
         self._stages: dict[str, asyncio.Future[Any]] = {}
         self._owned: set[str] = set()
-        self._tools: dict[int, tuple[LoadedConfig, asyncio.Future[list[Any]]]] = {}
+        self._tools: dict[int, tuple[LoadedConfig, asyncio.Future[AgentTools]]] = {}
         for key, path in folder.definitions().items():
             loaded = (preloaded or {}).get(key) or self._load(path)
             self._defs[key] = Definition(key, path, loaded, version_of(path.read_bytes()))
@@ -226,7 +227,7 @@ class AgentRuntimes:
         }
         return Pipeline.from_stages(built, turn_detector=turn, chains=chains)
 
-    async def tools(self, loaded: LoadedConfig) -> list[Any]:
+    async def tools(self, loaded: LoadedConfig) -> AgentTools:
         """``loaded``'s function tools, built once per definition in a thread (the catalogue
         and knowledge base are read and indexed there, never on the loop at a session's
         start) and shared by its conversations (their state is in ``SessionData``)."""

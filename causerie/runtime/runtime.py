@@ -38,13 +38,14 @@ from ..userdata import SessionData
 if TYPE_CHECKING:
     from livekit.agents.voice import io
 
+    from ..agent.voice_agent import AgentTools
     from ..metrics.runtime import MetricsRuntime
     from ..providers.info import Stage
     from ..providers.registry import Registry
 
 logger = logging.getLogger(__name__)
 
-ToolsFactory = Callable[[SessionData], list[Any]]
+ToolsFactory = Callable[[SessionData], "AgentTools"]
 ClientAction = Callable[[Any, dict[str, Any]], Awaitable[dict[str, Any]]]
 """``(session, event) -> {"ok": bool, ...}``: a click in the client (add to cart...)."""
 SessionHook = Callable[[Any], None]
@@ -77,7 +78,7 @@ class Runtime:
     pipeline: Pipeline
     faults: Faults = field(default_factory=Faults)
     """The process's fault counters and observers; each conversation reports to them."""
-    tools: list[Any] | None = None
+    tools: AgentTools | None = None
     """The agent's function tools, built once (catalogue and knowledge base indexed);
     None: built per conversation from ``loaded`` (or ``tools_factory``)."""
     tools_factory: ToolsFactory | None = None
@@ -137,7 +138,7 @@ class Runtime:
             self, loaded=loaded, pipeline=pipeline, tools=tools, owns_pipeline=False
         )
 
-    def tools_for(self, data: SessionData) -> list[Any] | None:
+    def tools_for(self, data: SessionData) -> AgentTools | None:
         """One conversation's tools; None lets the agent build what ``loaded`` enables."""
         if self.tools_factory is not None:
             return self.tools_factory(data)
@@ -148,7 +149,7 @@ class Runtime:
             await self.pipeline.aclose()
 
 
-def build_tools_for(loaded: LoadedConfig) -> list[Any]:
+def build_tools_for(loaded: LoadedConfig) -> AgentTools:
     """The tools ``loaded`` enables (blocking: the catalogue and knowledge base load and
     are indexed); a bad catalogue or tool name raises ConfigError here."""
     from ..tools import build_tools
