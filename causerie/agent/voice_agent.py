@@ -25,7 +25,7 @@ from typing import Any, TypeAlias
 
 from livekit import rtc
 from livekit.agents import StopResponse, llm
-from livekit.agents.voice import Agent, ModelSettings
+from livekit.agents.voice import Agent, ModelSettings, SpeechHandle
 
 from ..compat.livekit import speech_input_modality
 from ..plugins.context import PluginSession
@@ -142,7 +142,7 @@ class CauserieAgent(Agent):
             await self.plugins.session_end(self._plugin_session)
         await self.plugins.aclose()
 
-    def speak(self, text: str) -> Any:
+    def speak(self, text: str) -> SpeechHandle:
         """``session.say`` for texts the agent produces itself, through the text hooks."""
         if self.plugins is not None and self._plugin_session is not None:
             text = self.plugins.agent_text(self._plugin_session, text, 0)
