@@ -91,6 +91,12 @@ CONFIGURATION = [
     "one worker. Pipecat's VAD runs in the user aggregator, after the STT, as its "
     "examples do. Per-session memory at N sessions is not measured for Pipecat here.",
     "",
+    "On a loaded machine the figures say little about turn-taking: pocketsphinx decodes at "
+    "~0.3 of a core when idle, so with a load average well above the 2 cores its worker falls "
+    "behind real time and every stack waits for the STT's final (each stack's spread, and its "
+    "p90, show it). livekit's default endpointing waits ~2.5 s anyway, which hides that lag. "
+    "The <= 0.5x target needs a run on an idle machine.",
+    "",
 ]
 
 
