@@ -135,6 +135,17 @@ def agents_router(store: AgentHistory, admin_token: SecretStr | None) -> APIRout
             return _error(404, "unknown_agent", f"no agent {key!r}; agents: {', '.join(r.keys())}")
         return r.get(key)
 
+    async def find_version(
+        request: Request, key: str, number: int
+    ) -> tuple[Definition, AgentVersion] | JSONResponse:
+        d = find(request, key)
+        if isinstance(d, JSONResponse):
+            return d
+        v = await store.get_agent_version(key, number)
+        if v is None:
+            return _error(404, "unknown_version", f"{key} has no version {number}")
+        return d, v
+
     @public.get("/api/agents", response_model=list[AgentSummary])
     async def list_agents(request: Request) -> list[AgentSummary]:
         """Keys, names and languages: the talk page's agent selector."""
@@ -271,13 +282,10 @@ def agents_router(store: AgentHistory, admin_token: SecretStr | None) -> APIRout
         responses=errors(401, 404),
     )
     async def version(request: Request, key: Key, number: int) -> Any:
-        d = find(request, key)
-        if isinstance(d, JSONResponse):
-            return d
-        v = await store.get_agent_version(key, number)
-        if v is None:
-            return _error(404, "unknown_version", f"{key} has no version {number}")
-        return VersionDoc(**v.to_dict())
+        found = await find_version(request, key, number)
+        if isinstance(found, JSONResponse):
+            return found
+        return VersionDoc(**found[1].to_dict())
 
     @private.post(
         "/api/agents/{key}/history/{number}/restore",
@@ -286,12 +294,10 @@ def agents_router(store: AgentHistory, admin_token: SecretStr | None) -> APIRout
     )
     async def restore(request: Request, key: Key, number: int, body: Restore) -> Any:
         """Make version ``number`` the current definition (a new version, history kept)."""
-        d = find(request, key)
-        if isinstance(d, JSONResponse):
-            return d
-        v = await store.get_agent_version(key, number)
-        if v is None:
-            return _error(404, "unknown_version", f"{key} has no version {number}")
+        found = await find_version(request, key, number)
+        if isinstance(found, JSONResponse):
+            return found
+        d, v = found
         edit = Edit(base_version=body.base_version, text=v.text, author=body.author)
         return await save(request, d, body.base_version, v.text, edit, f"restore of {number}")
 
