@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigError
-from .catalogue import Catalogue, Category, Producer, Product
-from .catalogue_loader import _add, _Problems, _product
+from .catalogue import Catalogue
+from .catalogue_loader import _Parts, _Problems, _product
 
 
 def from_csv(path: Path) -> Catalogue:
@@ -24,9 +24,7 @@ def from_csv(path: Path) -> Catalogue:
 
 def _from_csv(path: Path) -> Catalogue:
     problems = _Problems(path)
-    products: dict[str, Product] = {}
-    producers: dict[str, Producer] = {}
-    categories: dict[str, Category] = {}
+    parts = _Parts({}, {}, {})
     with path.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
         if not reader.fieldnames or "id" not in reader.fieldnames:
@@ -39,20 +37,11 @@ def _from_csv(path: Path) -> Catalogue:
                 continue
             row = _csv_row(raw, problems, line, where)
             product = _product(row, problems, where, lambda _f, ln=line: ln) if row else None
-            _add(
-                product,
-                products,
-                producers,
-                categories,
-                problems,
-                where,
-                line,
-                strict_producers=False,
-            )
+            parts.add(product, problems, where, line, strict_producers=False)
     problems.raise_if_any()
-    if not products:
+    if not parts.products:
         raise ConfigError(f"{path}: no products")
-    return Catalogue(products, producers, categories, "EUR", path)
+    return Catalogue(*parts, "EUR", path)
 
 
 def _csv_row(

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ruamel.yaml import YAML
 
@@ -83,7 +83,7 @@ def from_document(path: Path) -> Catalogue:
     problems = _Problems(path)
     categories = _categories(doc.get("categories") or {}, problems)
     producers = _producers(doc.get("producers") or [], problems)
-    products: dict[str, Product] = {}
+    parts = _Parts({}, producers, categories)
     for i, row in enumerate(doc["products"]):
         line = _line(row)
         if not isinstance(row, dict):
@@ -92,18 +92,10 @@ def from_document(path: Path) -> Catalogue:
         where = f"products[{i}]" + (f" (id {row.get('id')!r})" if row.get("id") else "")
         flat = {str(k): _plain(v) for k, v in row.items()}
         product = _product(flat, problems, where, lambda f, r=row, ln=line: _line(r, f) or ln)
-        _add(
-            product,
-            products,
-            producers,
-            categories,
-            problems,
-            where,
-            _line(row, "id") or line,
-            strict_producers=bool(doc.get("producers")),
-        )
+        strict = bool(doc.get("producers"))
+        parts.add(product, problems, where, _line(row, "id") or line, strict_producers=strict)
     problems.raise_if_any()
-    return Catalogue(products, producers, categories, str(doc.get("currency") or "EUR"), path)
+    return Catalogue(*parts, str(doc.get("currency") or "EUR"), path)
 
 
 def _line(node: Any, key: str | None = None) -> int | None:
@@ -242,31 +234,40 @@ def _scalar(v: Any) -> bool:
     return v is None or isinstance(v, (str, int, float, bool))
 
 
-def _add(
-    product: Product | None,
-    products: dict[str, Product],
-    producers: dict[str, Producer],
-    categories: dict[str, Category],
-    problems: _Problems,
-    where: str,
-    line: int | None,
-    *,
-    strict_producers: bool,
-) -> None:
-    if product is None:
-        return
-    if product.id in products:
-        problems.add(line, where, "id", f"duplicate id {product.id!r}")
-        return
-    if product.producer not in producers:
-        if strict_producers:
-            known = ", ".join(sorted(producers))
-            problems.add(
-                line, where, "producer", f"unknown producer {product.producer!r}; known: {known}"
-            )
+class _Parts(NamedTuple):
+    """What a catalogue is built from, filled row by row by either reader."""
+
+    products: dict[str, Product]
+    producers: dict[str, Producer]
+    categories: dict[str, Category]
+
+    def add(
+        self,
+        product: Product | None,
+        problems: _Problems,
+        where: str,
+        line: int | None,
+        *,
+        strict_producers: bool,
+    ) -> None:
+        products, producers, categories = self
+        if product is None:
             return
-        producers[product.producer] = Producer(id=product.producer, name=product.producer)
-    categories.setdefault(
-        product.category, Category(product.category, Localized({"en": product.category}))
-    )
-    products[product.id] = product
+        if product.id in products:
+            problems.add(line, where, "id", f"duplicate id {product.id!r}")
+            return
+        if product.producer not in producers:
+            if strict_producers:
+                known = ", ".join(sorted(producers))
+                problems.add(
+                    line,
+                    where,
+                    "producer",
+                    f"unknown producer {product.producer!r}; known: {known}",
+                )
+                return
+            producers[product.producer] = Producer(id=product.producer, name=product.producer)
+        categories.setdefault(
+            product.category, Category(product.category, Localized({"en": product.category}))
+        )
+        products[product.id] = product
