@@ -14,8 +14,9 @@ Sort = Literal["relevance", "price_asc", "price_desc", "name"]
 
 
 @dataclass
-class Query:
-    text: str = ""
+class Filters:
+    """The structured filters of a search (also what the scripted shop skill fills in)."""
+
     category: str | None = None
     producer: str | None = None
     min_price: float | None = None
@@ -23,6 +24,11 @@ class Query:
     attributes: list[str] = field(default_factory=list)
     """'organic' (must be true) or 'colour=red' (equal, or contained for text and lists)."""
     exclude_allergens: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Query(Filters):
+    text: str = ""
     sort: Sort = "relevance"
     limit: int = 5
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ....providers.local.scripted.brain import ToolResult
 from ....tools.textnorm import normalize, singular, terms
 from ..catalogue import Catalogue, Product
+from ..search import Filters
 from ..state import ALLERGEN_SYNONYMS
 
 _NUMBERS = {
@@ -71,13 +72,7 @@ SEARCH_WORDS = frozenset(
 
 
 @dataclass
-class Slots:
-    category: str | None = None
-    producer: str | None = None
-    min_price: float | None = None
-    max_price: float | None = None
-    attributes: list[str] = field(default_factory=list)
-    exclude_allergens: list[str] = field(default_factory=list)
+class Slots(Filters):
     sort: str = "relevance"
     query: str = ""
 
