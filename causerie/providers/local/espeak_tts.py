@@ -262,18 +262,24 @@ class EspeakTTS(tts.TTS):
         return samples / opts.sample_rate
 
 
+def _initialize(output_emitter: tts.AudioEmitter, espeak: EspeakTTS, *, stream: bool) -> None:
+    """Both streams emit espeak's raw mono PCM."""
+    output_emitter.initialize(
+        request_id=utils.shortuuid(),
+        sample_rate=espeak.sample_rate,
+        num_channels=1,
+        mime_type="audio/pcm",
+        stream=stream,
+    )
+
+
 class EspeakChunkedStream(tts.ChunkedStream):
     def __init__(self, *, tts: EspeakTTS, input_text: str, conn_options: APIConnectOptions) -> None:
         super().__init__(tts=tts, input_text=input_text, conn_options=conn_options)
         self._espeak = tts
 
     async def _run(self, output_emitter: tts.AudioEmitter) -> None:
-        output_emitter.initialize(
-            request_id=utils.shortuuid(),
-            sample_rate=self._espeak.sample_rate,
-            num_channels=1,
-            mime_type="audio/pcm",
-        )
+        _initialize(output_emitter, self._espeak, stream=False)
         await self._espeak._speak(self._input_text, output_emitter.push)
 
 
@@ -333,13 +339,7 @@ class EspeakSynthesizeStream(tts.SynthesizeStream):
     async def _run(self, output_emitter: tts.AudioEmitter) -> None:
         from livekit.agents.voice.io import TimedString
 
-        output_emitter.initialize(
-            request_id=utils.shortuuid(),
-            sample_rate=self._espeak.sample_rate,
-            num_channels=1,
-            mime_type="audio/pcm",
-            stream=True,
-        )
+        _initialize(output_emitter, self._espeak, stream=True)
         output_emitter.start_segment(segment_id=utils.shortuuid())
         pieces: asyncio.Queue[str | None] = asyncio.Queue()
         playout_end = 0.0  # estimated monotonic time when the audio sent so far is played
