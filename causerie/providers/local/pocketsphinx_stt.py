@@ -63,6 +63,7 @@ from livekit.agents.types import (
 from ...config.spec import ProviderSpec
 from ...errors import ProviderError
 from ..info import BuildContext, ProviderInfo
+from .batch_stt import BatchSTT
 from .pocketsphinx_options import options_model
 from .pocketsphinx_pool import DecoderLoadError, DecoderPool, Worker, WorkerDied, get_pool
 from .pocketsphinx_worker import CMN_SEED_S, Event, RecognizerOptions, new_request_id
@@ -321,7 +322,7 @@ class PocketSphinxStream(stt.RecognizeStream):
             await decoding.close()
 
 
-class PocketSphinxSTT(stt.STT):
+class PocketSphinxSTT(BatchSTT):
     """Offline streaming STT. See the module docstring for how finals are triggered."""
 
     def __init__(
@@ -393,15 +394,11 @@ class PocketSphinxSTT(stt.STT):
         self._streams.add(stream)
         return stream
 
-    async def _recognize_impl(
-        self,
-        buffer: utils.AudioBuffer,
-        *,
-        language: NotGivenOr[str] = NOT_GIVEN,
-        conn_options: APIConnectOptions,
+    async def _recognize_frame(
+        self, frame: rtc.AudioFrame, language: str | None
     ) -> stt.SpeechEvent:
-        lang = LanguageCode(language) if utils.is_given(language) else self._opts.language
-        pcm = self._to_pcm(rtc.combine_audio_frames(buffer))
+        lang = LanguageCode(language) if language is not None else self._opts.language
+        pcm = self._to_pcm(frame)
         worker = await self._pool.acquire()
         try:
             reply = await worker.request(("recognize", pcm))

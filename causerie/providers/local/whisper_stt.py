@@ -19,9 +19,8 @@ from typing import Any
 
 import numpy as np
 from livekit import rtc
-from livekit.agents import stt, utils
+from livekit.agents import stt
 from livekit.agents.language import LanguageCode
-from livekit.agents.types import NOT_GIVEN, APIConnectOptions, NotGivenOr
 from pydantic import Field, field_validator
 
 from ...audio.wav import resample
@@ -29,12 +28,13 @@ from ...config.options import Options
 from ...config.spec import ProviderSpec
 from ...errors import ProviderError
 from ..info import BuildContext, ProviderInfo
+from .batch_stt import BatchSTT
 
 _MODEL_FILES = ("model.bin", "config.json")  # what every CTranslate2 Whisper folder holds
 _VAD_AUTO_S = 10.0
 
 
-class WhisperSTT(stt.STT):
+class WhisperSTT(BatchSTT):
     def __init__(
         self,
         model: Any,
@@ -59,14 +59,9 @@ class WhisperSTT(stt.STT):
     def provider(self) -> str:
         return "whisper"
 
-    async def _recognize_impl(
-        self,
-        buffer: utils.AudioBuffer,
-        *,
-        language: NotGivenOr[str] = NOT_GIVEN,
-        conn_options: APIConnectOptions,
+    async def _recognize_frame(
+        self, frame: rtc.AudioFrame, language: str | None
     ) -> stt.SpeechEvent:
-        frame = rtc.combine_audio_frames(buffer)
         pcm = np.frombuffer(frame.data, dtype=np.int16)
         if frame.num_channels > 1:
             pcm = pcm.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
@@ -74,7 +69,7 @@ class WhisperSTT(stt.STT):
         audio = pcm.astype(np.float32) / 32768.0
         # Whisper wants a bare code ("en"), callers may pass "en-US".
         lang = self._language
-        if isinstance(language, str) and language:
+        if language:
             lang = LanguageCode(language).language
         # CTranslate2 releases the GIL: a thread keeps the event loop free.
         text, used = await asyncio.to_thread(self._transcribe, audio, lang)
