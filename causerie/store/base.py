@@ -159,7 +159,6 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def start_session(self, session: SessionRecord) -> None: ...
 
-    @abc.abstractmethod
     async def end_session(
         self,
         session_id: str,
@@ -169,6 +168,15 @@ class Store(abc.ABC):
         ended_at: float | None = None,
     ) -> None:
         """Mark a session ended; ``ended_at`` defaults to now."""
+        check_outcome(outcome)
+        await self._end_session(
+            session_id, outcome, error, time.time() if ended_at is None else ended_at
+        )
+
+    @abc.abstractmethod
+    async def _end_session(
+        self, session_id: str, outcome: Outcome, error: str | None, at: float
+    ) -> None: ...
 
     @abc.abstractmethod
     async def add_turn(self, turn: TurnRecord) -> None: ...
@@ -189,7 +197,6 @@ class Store(abc.ABC):
     async def get_memory(self, identity: str) -> MemoryRecord | None:
         """What is remembered of ``identity``, or ``None`` if nothing is."""
 
-    @abc.abstractmethod
     async def remember(
         self,
         identity: str,
@@ -207,6 +214,24 @@ class Store(abc.ABC):
         are kept: they are the few values the user asked to be remembered (through the
         memory tool), which is the point of the feature. A write with no facts and no
         exchange left does nothing."""
+        check_memory_args(identity, keep)
+        kept = self._scrub_exchanges(exchanges)
+        if not facts and not kept:
+            return
+        await self._remember(
+            identity, dict(facts or {}), kept, keep, time.time() if at is None else at
+        )
+
+    @abc.abstractmethod
+    async def _remember(
+        self,
+        identity: str,
+        facts: dict[str, Any],
+        exchanges: list[TranscriptEntry],
+        keep: int,
+        at: float,
+    ) -> None:
+        """:meth:`remember` once checked: the exchanges scrubbed, ``at`` set."""
 
     @abc.abstractmethod
     async def forget(self, identity: str) -> bool:

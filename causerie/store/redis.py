@@ -30,20 +30,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import CauserieError
 from .base import (
-    DEFAULT_KEEP,
     AgentVersion,
     MemoryRecord,
     SessionFilter,
     Store,
-    check_memory_args,
-    check_outcome,
 )
 from .records import ErrorRecord, Outcome, SessionRecord, TranscriptEntry, TurnRecord
 
@@ -250,16 +246,9 @@ class RedisStore(Store):
                 p.rpush(self._k("transcript", s.id), *(_entry_json(e) for e in s.transcript))
             await p.execute()
 
-    async def end_session(
-        self,
-        session_id: str,
-        outcome: Outcome = "completed",
-        error: str | None = None,
-        *,
-        ended_at: float | None = None,
+    async def _end_session(
+        self, session_id: str, outcome: Outcome, error: str | None, at: float
     ) -> None:
-        check_outcome(outcome)
-        at = time.time() if ended_at is None else ended_at
         await self._check_layout()
         await self._end(
             keys=[self._k("session", session_id), self._active],
@@ -310,21 +299,14 @@ class RedisStore(Store):
         existed = await self._delete(keys=self._session_keys(session_id), args=[session_id])
         return bool(existed)
 
-    async def remember(
+    async def _remember(
         self,
         identity: str,
-        *,
-        facts: Mapping[str, Any] | None = None,
-        exchanges: Sequence[TranscriptEntry] | None = None,
-        keep: int = DEFAULT_KEEP,
-        at: float | None = None,
+        facts: dict[str, Any],
+        kept: list[TranscriptEntry],
+        keep: int,
+        now: float,
     ) -> None:
-        check_memory_args(identity, keep)
-        kept = self._scrub_exchanges(exchanges)
-        if not facts and not kept:
-            return
-        now = time.time() if at is None else at
-        facts = dict(facts or {})
         put = {k: json.dumps(v) for k, v in facts.items() if v is not None}
         drop = [k for k, v in facts.items() if v is None]
         fkey, xkey = self._k("facts", identity), self._k("exchanges", identity)

@@ -19,7 +19,6 @@ import asyncio
 import dataclasses
 import json
 import sqlite3
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -28,13 +27,10 @@ from typing import Any, TypeVar
 
 from ..errors import CauserieError
 from .base import (
-    DEFAULT_KEEP,
     AgentVersion,
     MemoryRecord,
     SessionFilter,
     Store,
-    check_memory_args,
-    check_outcome,
 )
 from .records import ErrorRecord, Outcome, SessionRecord, TranscriptEntry, TurnRecord
 
@@ -255,16 +251,9 @@ class SQLiteStore(Store):
     async def start_session(self, session: SessionRecord) -> None:
         await self._write(_start_session, self._scrub_session(session))
 
-    async def end_session(
-        self,
-        session_id: str,
-        outcome: Outcome = "completed",
-        error: str | None = None,
-        *,
-        ended_at: float | None = None,
+    async def _end_session(
+        self, session_id: str, outcome: Outcome, error: str | None, at: float
     ) -> None:
-        check_outcome(outcome)
-        at = time.time() if ended_at is None else ended_at
         await self._write(
             lambda c: c.execute(
                 "UPDATE sessions SET ended_at = ?, outcome = ?, error = ? WHERE id = ?",
@@ -311,23 +300,16 @@ class SQLiteStore(Store):
     async def delete_session(self, session_id: str) -> bool:
         return await self._write(_delete_session, session_id)
 
-    async def remember(
+    async def _remember(
         self,
         identity: str,
-        *,
-        facts: Mapping[str, Any] | None = None,
-        exchanges: Sequence[TranscriptEntry] | None = None,
-        keep: int = DEFAULT_KEEP,
-        at: float | None = None,
+        facts: dict[str, Any],
+        exchanges: list[TranscriptEntry],
+        keep: int,
+        at: float,
     ) -> None:
-        check_memory_args(identity, keep)
-        kept = self._scrub_exchanges(exchanges)
-        if not facts and not kept:
-            return
-        patch = json.dumps(dict(facts or {}))
-        rows = [(identity, e.at, e.role, e.text) for e in kept]
-        now = time.time() if at is None else at
-        await self._write(_remember, identity, patch, rows, keep, now)
+        rows = [(identity, e.at, e.role, e.text) for e in exchanges]
+        await self._write(_remember, identity, json.dumps(facts), rows, keep, at)
 
     async def forget(self, identity: str) -> bool:
         return await self._write(_forget, identity)
