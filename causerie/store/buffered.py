@@ -27,14 +27,11 @@ attempts), ``dropped``, ``healthy`` and ``last_error``.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, ParamSpec
 
 from .base import (
-    AgentVersion,
-    MemoryRecord,
-    SessionPage,
     Store,
     check_memory_args,
     check_outcome,
@@ -44,13 +41,23 @@ from .observers import Observers
 from .records import (
     ErrorRecord,
     Outcome,
-    Percentiles,
     SessionEnd,
     SessionRecord,
     TranscriptEntry,
     TurnRecord,
 )
 from .write_queue import WriteQueue
+
+P = ParamSpec("P")
+
+
+def _buffered(nowait: Callable[P, bool]) -> Callable[P, Coroutine[Any, Any, None]]:
+    async def write(*args: P.args, **kwargs: P.kwargs) -> None:
+        nowait(*args, **kwargs)
+
+    write.__name__ = nowait.__name__.removesuffix("_nowait")
+    write.__doc__ = f":meth:`{nowait.__name__}` for async callers."
+    return write
 
 
 class BufferedStore:
@@ -73,6 +80,21 @@ class BufferedStore:
         self.transcripts = backend.transcripts
         self.observers = observers
         self._write_timeout = write_timeout
+        # Reads, and the writes a person waits for (a saved agent version is acknowledged
+        # to someone), go straight to the backend: a write still buffered is not seen yet.
+        self.get_session = backend.get_session
+        self.list_sessions = backend.list_sessions
+        self.turns_between = backend.turns_between
+        self.list_errors = backend.list_errors
+        self.count_active = backend.count_active
+        self.percentiles = backend.percentiles
+        self.get_memory = backend.get_memory
+        self.delete_session = backend.delete_session
+        self.add_agent_version = backend.add_agent_version
+        self.agent_versions = backend.agent_versions
+        self.get_agent_version = backend.get_agent_version
+        self.apply_retention = backend.apply_retention
+        self.is_transient = backend.is_transient
         self.queue = WriteQueue(
             name=repr(backend),
             is_transient=backend.is_transient,
@@ -206,128 +228,17 @@ class BufferedStore:
     ) -> None:
         await self.backend.remember(identity, facts=facts, exchanges=exchanges, keep=keep, at=at)
 
-    async def start_session(self, session: SessionRecord) -> None:
-        self.start_session_nowait(session)
-
-    async def end_session(
-        self,
-        session_id: str,
-        outcome: Outcome = "completed",
-        error: str | None = None,
-        *,
-        ended_at: float | None = None,
-    ) -> None:
-        self.end_session_nowait(session_id, outcome, error, ended_at=ended_at)
-
-    async def add_turn(self, turn: TurnRecord) -> None:
-        self.add_turn_nowait(turn)
-
-    async def add_transcript_entry(self, session_id: str, entry: TranscriptEntry) -> None:
-        self.add_transcript_entry_nowait(session_id, entry)
-
-    async def annotate_session(self, session_id: str, annotations: Mapping[str, Any]) -> None:
-        self.annotate_session_nowait(session_id, annotations)
-
-    async def add_error(self, error: ErrorRecord) -> None:
-        self.add_error_nowait(error)
-
-    async def remember(
-        self,
-        identity: str,
-        *,
-        facts: Mapping[str, Any] | None = None,
-        exchanges: Sequence[TranscriptEntry] | None = None,
-        keep: int = DEFAULT_KEEP,
-        at: float | None = None,
-    ) -> None:
-        self.remember_nowait(identity, facts=facts, exchanges=exchanges, keep=keep, at=at)
-
-    # -- reads and housekeeping go straight to the backend ------------------------------
-
-    async def get_session(self, session_id: str) -> SessionRecord | None:
-        return await self.backend.get_session(session_id)
-
-    async def list_sessions(
-        self,
-        *,
-        limit: int = 50,
-        offset: int = 0,
-        transport: str | None = None,
-        outcome: str | None = None,
-        agent_name: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        text: str | None = None,
-    ) -> SessionPage:
-        return await self.backend.list_sessions(
-            limit=limit,
-            offset=offset,
-            transport=transport,
-            outcome=outcome,
-            agent_name=agent_name,
-            since=since,
-            until=until,
-            text=text,
-        )
-
-    async def turns_between(
-        self, since: float, until: float | None = None, *, limit: int | None = None
-    ) -> list[TurnRecord]:
-        return await self.backend.turns_between(since, until, limit=limit)
-
-    async def list_errors(
-        self,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        session_id: str | None = None,
-        limit: int = 100,
-    ) -> list[ErrorRecord]:
-        return await self.backend.list_errors(
-            since=since, until=until, session_id=session_id, limit=limit
-        )
-
-    async def count_active(self) -> int:
-        return await self.backend.count_active()
-
-    async def percentiles(
-        self, metric: str, since: float, until: float | None = None
-    ) -> Percentiles:
-        return await self.backend.percentiles(metric, since, until)
-
-    async def get_memory(self, identity: str) -> MemoryRecord | None:
-        """Straight from the backend: a ``remember`` still buffered is not seen yet."""
-        return await self.backend.get_memory(identity)
+    # The interface's async writes: the same calls, returning once the record is buffered.
+    start_session = _buffered(start_session_nowait)
+    end_session = _buffered(end_session_nowait)
+    add_turn = _buffered(add_turn_nowait)
+    add_transcript_entry = _buffered(add_transcript_entry_nowait)
+    annotate_session = _buffered(annotate_session_nowait)
+    add_error = _buffered(add_error_nowait)
+    remember = _buffered(remember_nowait)
 
     async def forget(self, identity: str) -> bool:
         """Flushes first (bounded by ``write_timeout``), so that a ``remember`` still in the
         buffer cannot bring the memory back after it is forgotten."""
         await self.flush(self._write_timeout)
         return await self.backend.forget(identity)
-
-    async def delete_session(self, session_id: str) -> bool:
-        return await self.backend.delete_session(session_id)
-
-    # A saved version is acknowledged to a person: written through, never buffered.
-    async def add_agent_version(self, version: AgentVersion) -> AgentVersion:
-        return await self.backend.add_agent_version(version)
-
-    async def agent_versions(self, agent: str, limit: int = 50) -> list[AgentVersion]:
-        return await self.backend.agent_versions(agent, limit)
-
-    async def get_agent_version(self, agent: str, number: int) -> AgentVersion | None:
-        return await self.backend.get_agent_version(agent, number)
-
-    async def apply_retention(
-        self,
-        *,
-        max_age_days: float | None = None,
-        max_sessions: int | None = None,
-        now: float | None = None,
-    ) -> int:
-        return await self.backend.apply_retention(
-            max_age_days=max_age_days, max_sessions=max_sessions, now=now
-        )
-
-    def is_transient(self, exc: BaseException) -> bool:
-        return self.backend.is_transient(exc)
