@@ -218,20 +218,13 @@ class Store(abc.ABC):
         kept = self._scrub_exchanges(exchanges)
         if not facts and not kept:
             return
-        await self._remember(
-            identity, dict(facts or {}), kept, keep, time.time() if at is None else at
-        )
+        now = time.time() if at is None else at
+        await self._remember(MemoryRecord(identity, dict(facts or {}), kept, now), keep)
 
     @abc.abstractmethod
-    async def _remember(
-        self,
-        identity: str,
-        facts: dict[str, Any],
-        exchanges: list[TranscriptEntry],
-        keep: int,
-        at: float,
-    ) -> None:
-        """:meth:`remember` once checked: the exchanges scrubbed, ``at`` set."""
+    async def _remember(self, patch: MemoryRecord, keep: int) -> None:
+        """:meth:`remember` once checked: the exchanges scrubbed, ``updated_at`` set; a
+        fact set to ``None`` is to be removed."""
 
     @abc.abstractmethod
     async def forget(self, identity: str) -> bool:
@@ -288,7 +281,6 @@ class Store(abc.ABC):
     ) -> list[TurnRecord]:
         """Turns that started in ``[since, until)``, oldest first."""
 
-    @abc.abstractmethod
     async def list_errors(
         self,
         *,
@@ -298,6 +290,12 @@ class Store(abc.ABC):
         limit: int = 100,
     ) -> list[ErrorRecord]:
         """Errors, newest first."""
+        return await self._list_errors(since, until, session_id, limit)
+
+    @abc.abstractmethod
+    async def _list_errors(
+        self, since: float | None, until: float | None, session_id: str | None, limit: int
+    ) -> list[ErrorRecord]: ...
 
     @abc.abstractmethod
     async def count_active(self) -> int:

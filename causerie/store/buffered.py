@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import Any, ParamSpec
 
 from .base import (
+    MemoryRecord,
     Store,
     check_memory_args,
     check_outcome,
@@ -209,24 +210,18 @@ class BufferedStore:
     ) -> bool:
         """:meth:`Store.remember`, buffered; ``updated_at`` is now, not when it is written."""
         check_memory_args(identity, keep)
-        return self._put(
-            self._remember,
-            identity,
-            dict(facts or {}),
-            list(exchanges or []),
-            keep,
-            time.time() if at is None else at,
-        )
+        now = time.time() if at is None else at
+        patch = MemoryRecord(identity, dict(facts or {}), list(exchanges or []), now)
+        return self._put(self._remember, patch, keep)
 
-    async def _remember(
-        self,
-        identity: str,
-        facts: dict[str, Any],
-        exchanges: list[TranscriptEntry],
-        keep: int,
-        at: float,
-    ) -> None:
-        await self.backend.remember(identity, facts=facts, exchanges=exchanges, keep=keep, at=at)
+    async def _remember(self, patch: MemoryRecord, keep: int) -> None:
+        await self.backend.remember(
+            patch.identity,
+            facts=patch.facts,
+            exchanges=patch.exchanges,
+            keep=keep,
+            at=patch.updated_at,
+        )
 
     # The interface's async writes: the same calls, returning once the record is buffered.
     start_session = _buffered(start_session_nowait)

@@ -299,14 +299,8 @@ class RedisStore(Store):
         existed = await self._delete(keys=self._session_keys(session_id), args=[session_id])
         return bool(existed)
 
-    async def _remember(
-        self,
-        identity: str,
-        facts: dict[str, Any],
-        kept: list[TranscriptEntry],
-        keep: int,
-        now: float,
-    ) -> None:
+    async def _remember(self, patch: MemoryRecord, keep: int) -> None:
+        identity, facts, kept, now = patch.identity, patch.facts, patch.exchanges, patch.updated_at
         put = {k: json.dumps(v) for k, v in facts.items() if v is not None}
         drop = [k for k, v in facts.items() if v is None]
         fkey, xkey = self._k("facts", identity), self._k("exchanges", identity)
@@ -485,13 +479,8 @@ class RedisStore(Store):
             found = await p.execute()
         return [TurnRecord.from_json(t) for t in found if t is not None]
 
-    async def list_errors(
-        self,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        session_id: str | None = None,
-        limit: int = 100,
+    async def _list_errors(
+        self, since: float | None, until: float | None, session_id: str | None, limit: int
     ) -> list[ErrorRecord]:
         await self._check_layout()
         if session_id is not None:

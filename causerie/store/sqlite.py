@@ -300,16 +300,10 @@ class SQLiteStore(Store):
     async def delete_session(self, session_id: str) -> bool:
         return await self._write(_delete_session, session_id)
 
-    async def _remember(
-        self,
-        identity: str,
-        facts: dict[str, Any],
-        exchanges: list[TranscriptEntry],
-        keep: int,
-        at: float,
-    ) -> None:
-        rows = [(identity, e.at, e.role, e.text) for e in exchanges]
-        await self._write(_remember, identity, json.dumps(facts), rows, keep, at)
+    async def _remember(self, patch: MemoryRecord, keep: int) -> None:
+        rows = [(patch.identity, e.at, e.role, e.text) for e in patch.exchanges]
+        facts = json.dumps(patch.facts)
+        await self._write(_remember, patch.identity, facts, rows, keep, patch.updated_at)
 
     async def forget(self, identity: str) -> bool:
         return await self._write(_forget, identity)
@@ -363,13 +357,8 @@ class SQLiteStore(Store):
         rows = await self._read(lambda c: c.execute(sql, params).fetchall())
         return [TurnRecord.from_json(r[0]) for r in rows]
 
-    async def list_errors(
-        self,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        session_id: str | None = None,
-        limit: int = 100,
+    async def _list_errors(
+        self, since: float | None, until: float | None, session_id: str | None, limit: int
     ) -> list[ErrorRecord]:
         where, params = _where(
             ("at >= ?", since), ("at < ?", until), ("session_id = ?", session_id)
