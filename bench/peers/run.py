@@ -217,6 +217,7 @@ def report(
     sums = {k: summarize(v) for k, v in results.items()}
     ours = sums.get("causerie")
     cmd = "python bench/peers/run.py" + (" --quick" if quick else "")
+    cmd += f" --turns {n}" if not quick and n != 24 else ""
     lines = [
         SECTION,
         "",
