@@ -10,7 +10,7 @@
 // The page asks our server for a token, which also dispatches the agent to a new room: the
 // talk page uses POST /api/page-token (same origin only, so CAUSERIE_TOKEN_API_KEY never
 // reaches the browser); other pages GET /token, with the key if the server wants one. livekit-client (vendored, 600 KB) is loaded only when this transport is used.
-import { ConnectError } from "./transports.js";
+import { ConnectError, Transport } from "./transports.js";
 
 export const EVENTS_TOPIC = "causerie.events";
 export const CLIENT_RPC = "causerie.client";
@@ -75,8 +75,9 @@ export async function fetchToken({ tokenUrl = "/token", room, identity, name = n
   return body;
 }
 
-export class LiveKitTransport {
+export class LiveKitTransport extends Transport {
   constructor({ mic, audioElement, audioContext, onEvent, onClosed, room, identity, name, tokenUrl, apiKey, pageToken }) {
+    super();
     this.mic = mic; // MediaStream or null (text only)
     this.audioElement = audioElement;
     this.ctx = audioContext;
@@ -181,19 +182,11 @@ export class LiveKitTransport {
     this.send({ type: "mute", muted });
   }
 
-  dropped(reason) {
-    if (this.closing) return;
-    this.teardown();
-    this.onClosed(reason);
-  }
-
   teardown() {
     this.closing = true;
     if (this.room) this.room.disconnect();
     if (this.audioElement) this.audioElement.srcObject = null;
   }
-
-  close() { this.teardown(); }
 }
 
 function disconnectReason(LK, reason) {

@@ -13,6 +13,18 @@ export class ConnectError extends Error {
   }
 }
 
+// What a transport does when its connection ends, whichever side ended it: tear down once
+// (teardown() sets this.closing), then tell the page.
+export class Transport {
+  dropped(reason) {
+    if (this.closing) return;
+    this.teardown();
+    this.onClosed(reason);
+  }
+
+  close() { this.teardown(); }
+}
+
 const BUSY_CLOSE = 1013;
 
 function wsUrl(path) {
@@ -117,8 +129,9 @@ export class WebSocketTransport {
 // WebRTC: the mic as an Opus track, the agent's voice as a remote track, events on a data
 // channel. The server (aiortc) does not trickle ICE: we send a complete offer.
 
-export class WebRTCTransport {
+export class WebRTCTransport extends Transport {
   constructor({ mic, audioElement, audioContext, onEvent, onClosed }) {
+    super();
     this.mic = mic;
     this.audioElement = audioElement;
     this.ctx = audioContext;
@@ -194,20 +207,12 @@ export class WebRTCTransport {
     this.send({ type: "mute", muted });
   }
 
-  dropped(reason) {
-    if (this.closing) return;
-    this.teardown();
-    this.onClosed(reason);
-  }
-
   teardown() {
     this.closing = true;
     if (this.dc) this.dc.onclose = null;
     if (this.pc) this.pc.close();
     this.audioElement.srcObject = null;
   }
-
-  close() { this.teardown(); }
 }
 
 function iceGatheringDone(pc, timeoutMs) {
