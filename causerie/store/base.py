@@ -32,7 +32,14 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from .interfaces import DEFAULT_KEEP, Retention
+from .interfaces import (
+    DEFAULT_KEEP,
+    AgentHistory,
+    MemoryStore,
+    RecordReader,
+    RecordWriter,
+    Retention,
+)
 from .records import (
     OUTCOMES,
     ErrorRecord,
@@ -129,11 +136,13 @@ def check_memory_args(identity: str, keep: int) -> None:
         raise ValueError(f"keep must be >= 0, got {keep}")
 
 
-class Store(abc.ABC):
+class Store(RecordWriter, RecordReader, MemoryStore, AgentHistory, Retention, abc.ABC):
     """A backend: async persistence for sessions, turns, transcripts, errors, memory per
     identity and agent versions. Callers ask for the narrower interface they need
     (:class:`~causerie.store.interfaces.RecordWriter`, ``RecordReader``, ``MemoryStore``,
-    ``AgentHistory``); this class offers all of them.
+    ``AgentHistory``); this class implements all of them, so their methods' signatures and
+    docs are theirs. It checks the arguments of the public methods once and leaves the
+    storage to the backends' ``_``-prefixed hooks and the interfaces' abstract methods.
 
     Backends do no I/O in ``__init__``: they connect on first use, or at ``await open()``
     when a caller wants configuration errors at startup. ``async with store:`` opens and
@@ -142,7 +151,7 @@ class Store(abc.ABC):
 
     transcripts: bool = True
 
-    async def open(self) -> None:  # noqa: B027 - optional hook, not abstract
+    async def open(self) -> None:
         """Connect (and migrate) now instead of on first use."""
 
     async def __aenter__(self) -> Store:
@@ -156,9 +165,6 @@ class Store(abc.ABC):
 
     # -- writes -------------------------------------------------------------------------
 
-    @abc.abstractmethod
-    async def start_session(self, session: SessionRecord) -> None: ...
-
     async def end_session(
         self,
         session_id: str,
@@ -167,7 +173,6 @@ class Store(abc.ABC):
         *,
         ended_at: float | None = None,
     ) -> None:
-        """Mark a session ended; ``ended_at`` defaults to now."""
         check_outcome(outcome)
         await self._end_session(
             session_id, outcome, error, time.time() if ended_at is None else ended_at
@@ -178,24 +183,7 @@ class Store(abc.ABC):
         self, session_id: str, outcome: Outcome, error: str | None, at: float
     ) -> None: ...
 
-    @abc.abstractmethod
-    async def add_turn(self, turn: TurnRecord) -> None: ...
-
-    @abc.abstractmethod
-    async def add_transcript_entry(self, session_id: str, entry: TranscriptEntry) -> None: ...
-
-    @abc.abstractmethod
-    async def annotate_session(self, session_id: str, annotations: Mapping[str, Any]) -> None:
-        """Merge ``annotations`` into the session's, key by key (a key is replaced whole)."""
-
-    @abc.abstractmethod
-    async def add_error(self, error: ErrorRecord) -> None: ...
-
     # -- memory per user identity --------------------------------------------------------
-
-    @abc.abstractmethod
-    async def get_memory(self, identity: str) -> MemoryRecord | None:
-        """What is remembered of ``identity``, or ``None`` if nothing is."""
 
     async def remember(
         self,
@@ -206,14 +194,6 @@ class Store(abc.ABC):
         keep: int = DEFAULT_KEEP,
         at: float | None = None,
     ) -> None:
-        """Merge ``facts`` into the identity's, key by key (a key is replaced whole; a key
-        set to ``None`` is removed), append ``exchanges`` and keep only the last ``keep``
-        (0: none), in one atomic write; ``at`` (default now) becomes ``updated_at``.
-
-        With ``transcripts=False`` the exchanges are dropped: they are what was said. Facts
-        are kept: they are the few values the user asked to be remembered (through the
-        memory tool), which is the point of the feature. A write with no facts and no
-        exchange left does nothing."""
         check_memory_args(identity, keep)
         kept = self._scrub_exchanges(exchanges)
         if not facts and not kept:
@@ -226,28 +206,7 @@ class Store(abc.ABC):
         """:meth:`remember` once checked: the exchanges scrubbed, ``updated_at`` set; a
         fact set to ``None`` is to be removed."""
 
-    @abc.abstractmethod
-    async def forget(self, identity: str) -> bool:
-        """Delete everything remembered of ``identity``; ``False`` if nothing was."""
-
-    # -- agent definitions' history (kept apart from sessions, never aged out) ----------
-
-    @abc.abstractmethod
-    async def add_agent_version(self, version: AgentVersion) -> AgentVersion:
-        """Append a version (its ``number`` is ignored); returns it with its number."""
-
-    @abc.abstractmethod
-    async def agent_versions(self, agent: str, limit: int = 50) -> list[AgentVersion]:
-        """The agent's versions, newest first."""
-
-    @abc.abstractmethod
-    async def get_agent_version(self, agent: str, number: int) -> AgentVersion | None: ...
-
     # -- reads --------------------------------------------------------------------------
-
-    @abc.abstractmethod
-    async def get_session(self, session_id: str) -> SessionRecord | None:
-        """The session with its turns (by index) and transcript (in order), or ``None``."""
 
     async def list_sessions(
         self,
@@ -261,7 +220,6 @@ class Store(abc.ABC):
         until: float | None = None,
         text: str | None = None,
     ) -> SessionPage:
-        """Session summaries (no turns, no transcript), newest first."""
         if not 1 <= limit <= MAX_PAGE:
             raise ValueError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
         if offset < 0:
@@ -275,12 +233,6 @@ class Store(abc.ABC):
         self, flt: SessionFilter, limit: int, offset: int
     ) -> tuple[list[SessionRecord], int]: ...
 
-    @abc.abstractmethod
-    async def turns_between(
-        self, since: float, until: float | None = None, *, limit: int | None = None
-    ) -> list[TurnRecord]:
-        """Turns that started in ``[since, until)``, oldest first."""
-
     async def list_errors(
         self,
         *,
@@ -289,7 +241,6 @@ class Store(abc.ABC):
         session_id: str | None = None,
         limit: int = 100,
     ) -> list[ErrorRecord]:
-        """Errors, newest first."""
         return await self._list_errors(since, until, session_id, limit)
 
     @abc.abstractmethod
@@ -297,21 +248,12 @@ class Store(abc.ABC):
         self, since: float | None, until: float | None, session_id: str | None, limit: int
     ) -> list[ErrorRecord]: ...
 
-    @abc.abstractmethod
-    async def count_active(self) -> int:
-        """Sessions whose outcome is still ``"active"``."""
-
     async def percentiles(
         self, metric: str, since: float, until: float | None = None
     ) -> Percentiles:
-        """p50/p90/p99 of a per-turn metric (see ``TURN_METRICS``) over a time window."""
         return turn_percentiles(await self.turns_between(since, until), metric)
 
     # -- housekeeping -------------------------------------------------------------------
-
-    @abc.abstractmethod
-    async def delete_session(self, session_id: str) -> bool:
-        """Delete a session, its turns, transcript and errors; ``False`` if unknown."""
 
     async def apply_retention(
         self,
@@ -320,8 +262,6 @@ class Store(abc.ABC):
         max_sessions: int | None = None,
         now: float | None = None,
     ) -> int:
-        """Delete sessions that started more than ``max_age_days`` ago (errors too), then
-        the oldest sessions beyond ``max_sessions``. Returns how many sessions went."""
         if max_age_days is not None and max_age_days < 0:
             raise ValueError("max_age_days must be >= 0")
         if max_sessions is not None and max_sessions < 0:

@@ -20,6 +20,7 @@ call returns; a ``BufferedStore``'s only once its drain task wrote it (see its d
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -49,6 +50,7 @@ class RecordWriter(Protocol):
     """False: no user or agent text is kept (turn texts, transcript entries, tool-call
     arguments are dropped before they reach the backend)."""
 
+    @abc.abstractmethod
     async def start_session(self, session: SessionRecord) -> None: ...
 
     async def end_session(
@@ -58,14 +60,20 @@ class RecordWriter(Protocol):
         error: str | None = None,
         *,
         ended_at: float | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Mark a session ended; ``ended_at`` defaults to now."""
 
+    @abc.abstractmethod
     async def add_turn(self, turn: TurnRecord) -> None: ...
 
+    @abc.abstractmethod
     async def add_transcript_entry(self, session_id: str, entry: TranscriptEntry) -> None: ...
 
-    async def annotate_session(self, session_id: str, annotations: Mapping[str, Any]) -> None: ...
+    @abc.abstractmethod
+    async def annotate_session(self, session_id: str, annotations: Mapping[str, Any]) -> None:
+        """Merge ``annotations`` into the session's, key by key (a key is replaced whole)."""
 
+    @abc.abstractmethod
     async def add_error(self, error: ErrorRecord) -> None: ...
 
 
@@ -75,7 +83,9 @@ class RecordReader(Protocol):
     newest first, turns oldest first. ``delete_session`` is here because whoever reads a
     session (the dashboard, the API) is who may delete it."""
 
-    async def get_session(self, session_id: str) -> SessionRecord | None: ...
+    @abc.abstractmethod
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        """The session with its turns (by index) and transcript (in order), or ``None``."""
 
     async def list_sessions(
         self,
@@ -88,11 +98,14 @@ class RecordReader(Protocol):
         since: float | None = None,
         until: float | None = None,
         text: str | None = None,
-    ) -> SessionPage: ...
+    ) -> SessionPage:
+        """Session summaries (no turns, no transcript), newest first."""
 
+    @abc.abstractmethod
     async def turns_between(
         self, since: float, until: float | None = None, *, limit: int | None = None
-    ) -> list[TurnRecord]: ...
+    ) -> list[TurnRecord]:
+        """Turns that started in ``[since, until)``, oldest first."""
 
     async def list_errors(
         self,
@@ -101,15 +114,21 @@ class RecordReader(Protocol):
         until: float | None = None,
         session_id: str | None = None,
         limit: int = 100,
-    ) -> list[ErrorRecord]: ...
+    ) -> list[ErrorRecord]:
+        """Errors, newest first."""
 
-    async def count_active(self) -> int: ...
+    @abc.abstractmethod
+    async def count_active(self) -> int:
+        """Sessions whose outcome is still ``"active"``."""
 
     async def percentiles(
         self, metric: str, since: float, until: float | None = None
-    ) -> Percentiles: ...
+    ) -> Percentiles:
+        """p50/p90/p99 of a per-turn metric (see ``TURN_METRICS``) over a time window."""
 
-    async def delete_session(self, session_id: str) -> bool: ...
+    @abc.abstractmethod
+    async def delete_session(self, session_id: str) -> bool:
+        """Delete a session, its turns, transcript and errors; ``False`` if unknown."""
 
     def is_transient(self, exc: BaseException) -> bool:
         """Whether a failed call may succeed later (backend down) rather than never."""
@@ -121,7 +140,9 @@ class MemoryStore(Protocol):
     """What is remembered per user identity, apart from sessions (deleting a session or
     retention leaves it alone)."""
 
-    async def get_memory(self, identity: str) -> MemoryRecord | None: ...
+    @abc.abstractmethod
+    async def get_memory(self, identity: str) -> MemoryRecord | None:
+        """What is remembered of ``identity``, or ``None`` if nothing is."""
 
     async def remember(
         self,
@@ -131,19 +152,34 @@ class MemoryStore(Protocol):
         exchanges: Sequence[TranscriptEntry] | None = None,
         keep: int = DEFAULT_KEEP,
         at: float | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Merge ``facts`` into the identity's, key by key (a key is replaced whole; a key
+        set to ``None`` is removed), append ``exchanges`` and keep only the last ``keep``
+        (0: none), in one atomic write; ``at`` (default now) becomes ``updated_at``.
 
-    async def forget(self, identity: str) -> bool: ...
+        With ``transcripts=False`` the exchanges are dropped: they are what was said. Facts
+        are kept: they are the few values the user asked to be remembered (through the
+        memory tool), which is the point of the feature. A write with no facts and no
+        exchange left does nothing."""
+
+    @abc.abstractmethod
+    async def forget(self, identity: str) -> bool:
+        """Delete everything remembered of ``identity``; ``False`` if nothing was."""
 
 
 @runtime_checkable
 class AgentHistory(Protocol):
     """The saved versions of agent definitions (never aged out)."""
 
-    async def add_agent_version(self, version: AgentVersion) -> AgentVersion: ...
+    @abc.abstractmethod
+    async def add_agent_version(self, version: AgentVersion) -> AgentVersion:
+        """Append a version (its ``number`` is ignored); returns it with its number."""
 
-    async def agent_versions(self, agent: str, limit: int = 50) -> list[AgentVersion]: ...
+    @abc.abstractmethod
+    async def agent_versions(self, agent: str, limit: int = 50) -> list[AgentVersion]:
+        """The agent's versions, newest first."""
 
+    @abc.abstractmethod
     async def get_agent_version(self, agent: str, number: int) -> AgentVersion | None: ...
 
 
@@ -155,4 +191,6 @@ class Retention(Protocol):
         max_age_days: float | None = None,
         max_sessions: int | None = None,
         now: float | None = None,
-    ) -> int: ...
+    ) -> int:
+        """Delete sessions that started more than ``max_age_days`` ago (errors too), then
+        the oldest sessions beyond ``max_sessions``. Returns how many sessions went."""
