@@ -41,13 +41,9 @@ class RecordSink(Protocol):
 
     def start_session_nowait(self, session: SessionRecord) -> bool: ...
 
+    # Only what a collector passes: the session ends when it says so (no ``ended_at``).
     def end_session_nowait(
-        self,
-        session_id: str,
-        outcome: Outcome = "completed",
-        error: str | None = None,
-        *,
-        ended_at: float | None = None,
+        self, session_id: str, outcome: Outcome = "completed", error: str | None = None
     ) -> bool: ...
 
     def add_turn_nowait(self, turn: TurnRecord) -> bool: ...
