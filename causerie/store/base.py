@@ -30,15 +30,17 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 from .interfaces import (
     DEFAULT_KEEP,
     AgentHistory,
     MemoryStore,
+    MemoryUpdate,
     RecordReader,
     RecordWriter,
     Retention,
+    SessionQuery,
 )
 from .records import (
     OUTCOMES,
@@ -129,11 +131,26 @@ class AgentVersion:
         return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d})
 
 
-def check_memory_args(identity: str, keep: int) -> None:
+def check_keywords(typed: Any, given: Mapping[str, object]) -> None:
+    """A keyword the ``TypedDict`` ``typed`` lacks is a caller's mistake, not a no-op."""
+    unknown = set(given) - set(typed.__optional_keys__)
+    if unknown:
+        allowed = ", ".join(sorted(typed.__optional_keys__))
+        raise TypeError(f"unexpected keyword(s) {', '.join(sorted(unknown))}; allowed: {allowed}")
+
+
+def memory_patch(identity: str, update: MemoryUpdate) -> tuple[MemoryRecord, int]:
+    """:meth:`Store.remember`'s arguments, checked: the patch (``updated_at`` set) and
+    ``keep``."""
+    check_keywords(MemoryUpdate, update)
     if not identity:
         raise ValueError("a memory identity must be a non-empty string")
+    keep = update.get("keep", DEFAULT_KEEP)
     if keep < 0:
         raise ValueError(f"keep must be >= 0, got {keep}")
+    at = update.get("at")
+    facts, exchanges = dict(update.get("facts") or {}), list(update.get("exchanges") or [])
+    return MemoryRecord(identity, facts, exchanges, time.time() if at is None else at), keep
 
 
 class Store(RecordWriter, RecordReader, MemoryStore, AgentHistory, Retention, abc.ABC):
@@ -185,21 +202,11 @@ class Store(RecordWriter, RecordReader, MemoryStore, AgentHistory, Retention, ab
 
     # -- memory per user identity --------------------------------------------------------
 
-    async def remember(
-        self,
-        identity: str,
-        *,
-        facts: Mapping[str, Any] | None = None,
-        exchanges: Sequence[TranscriptEntry] | None = None,
-        keep: int = DEFAULT_KEEP,
-        at: float | None = None,
-    ) -> None:
-        check_memory_args(identity, keep)
-        kept = self._scrub_exchanges(exchanges)
-        if not facts and not kept:
-            return
-        now = time.time() if at is None else at
-        await self._remember(MemoryRecord(identity, dict(facts or {}), kept, now), keep)
+    async def remember(self, identity: str, **update: Unpack[MemoryUpdate]) -> None:
+        patch, keep = memory_patch(identity, update)
+        patch.exchanges = self._scrub_exchanges(patch.exchanges)
+        if patch.facts or patch.exchanges:
+            await self._remember(patch, keep)
 
     @abc.abstractmethod
     async def _remember(self, patch: MemoryRecord, keep: int) -> None:
@@ -208,23 +215,21 @@ class Store(RecordWriter, RecordReader, MemoryStore, AgentHistory, Retention, ab
 
     # -- reads --------------------------------------------------------------------------
 
-    async def list_sessions(
-        self,
-        *,
-        limit: int = 50,
-        offset: int = 0,
-        transport: str | None = None,
-        outcome: str | None = None,
-        agent_name: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        text: str | None = None,
-    ) -> SessionPage:
+    async def list_sessions(self, **query: Unpack[SessionQuery]) -> SessionPage:
+        check_keywords(SessionQuery, query)
+        limit, offset = query.get("limit", 50), query.get("offset", 0)
         if not 1 <= limit <= MAX_PAGE:
             raise ValueError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
         if offset < 0:
             raise ValueError(f"offset must be >= 0, got {offset}")
-        flt = SessionFilter(transport, outcome, agent_name, since, until, text or None)
+        flt = SessionFilter(
+            query.get("transport"),
+            query.get("outcome"),
+            query.get("agent_name"),
+            query.get("since"),
+            query.get("until"),
+            query.get("text") or None,
+        )
         items, total = await self._list_sessions(flt, limit, offset)
         return SessionPage(items, total, limit, offset, flt)
 

@@ -27,17 +27,17 @@ attempts), ``dropped``, ``healthy`` and ``last_error``.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import TracebackType
-from typing import Any, ParamSpec
+from typing import Any, ParamSpec, Unpack
 
 from .base import (
     MemoryRecord,
     Store,
-    check_memory_args,
     check_outcome,
+    memory_patch,
 )
-from .interfaces import DEFAULT_KEEP
+from .interfaces import MemoryUpdate
 from .observers import Observers
 from .records import (
     ErrorRecord,
@@ -199,19 +199,9 @@ class BufferedStore:
         self._notify(error)
         return self._put(self.backend.add_error, error)
 
-    def remember_nowait(
-        self,
-        identity: str,
-        *,
-        facts: Mapping[str, Any] | None = None,
-        exchanges: Sequence[TranscriptEntry] | None = None,
-        keep: int = DEFAULT_KEEP,
-        at: float | None = None,
-    ) -> bool:
+    def remember_nowait(self, identity: str, **update: Unpack[MemoryUpdate]) -> bool:
         """:meth:`Store.remember`, buffered; ``updated_at`` is now, not when it is written."""
-        check_memory_args(identity, keep)
-        now = time.time() if at is None else at
-        patch = MemoryRecord(identity, dict(facts or {}), list(exchanges or []), now)
+        patch, keep = memory_patch(identity, update)
         return self._put(self._remember, patch, keep)
 
     async def _remember(self, patch: MemoryRecord, keep: int) -> None:

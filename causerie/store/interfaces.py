@@ -22,22 +22,40 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack, runtime_checkable
 
-from .records import (
-    ErrorRecord,
-    Outcome,
-    Percentiles,
-    SessionRecord,
-    TranscriptEntry,
-    TurnRecord,
-)
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only
+    from . import records
     from .base import AgentVersion, MemoryRecord, SessionPage
 
 DEFAULT_KEEP = 20
 """How many memory exchanges :meth:`MemoryStore.remember` keeps per identity by default."""
+
+
+class SessionQuery(TypedDict, total=False):
+    """What :meth:`RecordReader.list_sessions` takes, by keyword: a page (``limit``, default
+    50, at most 500; ``offset``, default 0) and filters, each off when ``None``."""
+
+    limit: int
+    offset: int
+    transport: str | None
+    outcome: str | None
+    agent_name: str | None
+    since: float | None
+    until: float | None
+    text: str | None
+    """Words in the session's transcript."""
+
+
+class MemoryUpdate(TypedDict, total=False):
+    """What :meth:`MemoryStore.remember` takes, by keyword (see there)."""
+
+    facts: Mapping[str, Any] | None
+    exchanges: Sequence[records.TranscriptEntry] | None
+    keep: int
+    """Default :data:`DEFAULT_KEEP`."""
+    at: float | None
+    """Default now."""
 
 
 @runtime_checkable
@@ -51,30 +69,33 @@ class RecordWriter(Protocol):
     arguments are dropped before they reach the backend)."""
 
     @abc.abstractmethod
-    async def start_session(self, session: SessionRecord) -> None: ...
+    async def start_session(self, session: records.SessionRecord) -> None: ...
 
     async def end_session(
         self,
         session_id: str,
-        outcome: Outcome = "completed",
-        error: str | None = None,
+        outcome: records.Outcome = ...,
+        error: str | None = ...,
         *,
-        ended_at: float | None = None,
+        ended_at: float | None = ...,
     ) -> None:
-        """Mark a session ended; ``ended_at`` defaults to now."""
+        """Mark a session ended: ``outcome`` (default ``"completed"``), ``error`` (default
+        none), ``ended_at`` (default now)."""
 
     @abc.abstractmethod
-    async def add_turn(self, turn: TurnRecord) -> None: ...
+    async def add_turn(self, turn: records.TurnRecord) -> None: ...
 
     @abc.abstractmethod
-    async def add_transcript_entry(self, session_id: str, entry: TranscriptEntry) -> None: ...
+    async def add_transcript_entry(
+        self, session_id: str, entry: records.TranscriptEntry
+    ) -> None: ...
 
     @abc.abstractmethod
     async def annotate_session(self, session_id: str, annotations: Mapping[str, Any]) -> None:
         """Merge ``annotations`` into the session's, key by key (a key is replaced whole)."""
 
     @abc.abstractmethod
-    async def add_error(self, error: ErrorRecord) -> None: ...
+    async def add_error(self, error: records.ErrorRecord) -> None: ...
 
 
 @runtime_checkable
@@ -84,38 +105,28 @@ class RecordReader(Protocol):
     session (the dashboard, the API) is who may delete it."""
 
     @abc.abstractmethod
-    async def get_session(self, session_id: str) -> SessionRecord | None:
+    async def get_session(self, session_id: str) -> records.SessionRecord | None:
         """The session with its turns (by index) and transcript (in order), or ``None``."""
 
-    async def list_sessions(
-        self,
-        *,
-        limit: int = 50,
-        offset: int = 0,
-        transport: str | None = None,
-        outcome: str | None = None,
-        agent_name: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        text: str | None = None,
-    ) -> SessionPage:
+    async def list_sessions(self, **query: Unpack[SessionQuery]) -> SessionPage:
         """Session summaries (no turns, no transcript), newest first."""
 
     @abc.abstractmethod
     async def turns_between(
         self, since: float, until: float | None = None, *, limit: int | None = None
-    ) -> list[TurnRecord]:
+    ) -> list[records.TurnRecord]:
         """Turns that started in ``[since, until)``, oldest first."""
 
     async def list_errors(
         self,
         *,
-        since: float | None = None,
-        until: float | None = None,
-        session_id: str | None = None,
-        limit: int = 100,
-    ) -> list[ErrorRecord]:
-        """Errors, newest first."""
+        since: float | None = ...,
+        until: float | None = ...,
+        session_id: str | None = ...,
+        limit: int = ...,
+    ) -> list[records.ErrorRecord]:
+        """Errors, newest first: in ``[since, until)`` and of ``session_id`` when given, at
+        most ``limit`` (default 100)."""
 
     @abc.abstractmethod
     async def count_active(self) -> int:
@@ -123,7 +134,7 @@ class RecordReader(Protocol):
 
     async def percentiles(
         self, metric: str, since: float, until: float | None = None
-    ) -> Percentiles:
+    ) -> records.Percentiles:
         """p50/p90/p99 of a per-turn metric (see ``TURN_METRICS``) over a time window."""
 
     @abc.abstractmethod
@@ -144,15 +155,7 @@ class MemoryStore(Protocol):
     async def get_memory(self, identity: str) -> MemoryRecord | None:
         """What is remembered of ``identity``, or ``None`` if nothing is."""
 
-    async def remember(
-        self,
-        identity: str,
-        *,
-        facts: Mapping[str, Any] | None = None,
-        exchanges: Sequence[TranscriptEntry] | None = None,
-        keep: int = DEFAULT_KEEP,
-        at: float | None = None,
-    ) -> None:
+    async def remember(self, identity: str, **update: Unpack[MemoryUpdate]) -> None:
         """Merge ``facts`` into the identity's, key by key (a key is replaced whole; a key
         set to ``None`` is removed), append ``exchanges`` and keep only the last ``keep``
         (0: none), in one atomic write; ``at`` (default now) becomes ``updated_at``.
@@ -188,9 +191,10 @@ class Retention(Protocol):
     async def apply_retention(
         self,
         *,
-        max_age_days: float | None = None,
-        max_sessions: int | None = None,
-        now: float | None = None,
+        max_age_days: float | None = ...,
+        max_sessions: int | None = ...,
+        now: float | None = ...,
     ) -> int:
         """Delete sessions that started more than ``max_age_days`` ago (errors too), then
-        the oldest sessions beyond ``max_sessions``. Returns how many sessions went."""
+        the oldest sessions beyond ``max_sessions``. Returns how many sessions went. Each
+        is off when ``None`` (the default); ``now`` defaults to the time of the call."""

@@ -480,6 +480,11 @@ async def test_memory_round_trip(store: Store) -> None:
         await store.remember("", facts={"x": 1})
     with pytest.raises(ValueError):
         await store.remember("alice", facts={"x": 1}, keep=-1)
+    # Typed keywords (TypedDict): a misspelt one is an error naming the allowed ones.
+    with pytest.raises(TypeError, match="fact; allowed: at, exchanges, facts, keep"):
+        await store.remember("alice", fact={"x": 1})  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="agent; allowed: agent_name"):
+        await store.list_sessions(agent="a")  # type: ignore[call-arg]
 
 
 async def test_memory_is_apart_from_sessions(store: Store) -> None:
