@@ -122,7 +122,5 @@ def test_cmn_seed_option() -> None:
 
     assert build(None) is None  # pocketsphinx's own live CMN
     assert build(0.8) == 0.8
-    with pytest.raises(
-        ProviderError, match=r"stt.options.cmn_seed must be a number from 0.3 to 2.8"
-    ):
+    with pytest.raises(ProviderError, match=r"stt.options.cmn_seed: .*less than or equal to 2.8"):
         build(5)

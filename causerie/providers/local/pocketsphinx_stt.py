@@ -64,7 +64,7 @@ from ...config.spec import ProviderSpec
 from ...errors import ProviderError
 from ..info import BuildContext, ProviderInfo
 from .batch_stt import BatchSTT
-from .pocketsphinx_options import options_model
+from .pocketsphinx_options import PocketsphinxOptions, options_model
 from .pocketsphinx_pool import DecoderLoadError, DecoderPool, Worker, WorkerDied, get_pool
 from .pocketsphinx_worker import CMN_SEED_S, Event, RecognizerOptions, new_request_id
 from .vocabulary import (
@@ -454,58 +454,35 @@ def _number(value: Any, key: str, lo: float, hi: float) -> float:
 
 
 def _build(spec: ProviderSpec, ctx: BuildContext) -> PocketSphinxSTT:
-    options = dict(spec.options)
+    opts: PocketsphinxOptions = PROVIDER.parse_options(spec)  # ours and pocketsphinx's settings
     language = ctx.language_for(spec)
     if spec.model not in (None, "en-us"):
         raise ProviderError(
             f"stt.model {spec.model!r}: pocketsphinx has one built-in model, 'en-us'; "
             "give other models with stt.options.hmm/dict/lm"
         )
+    given = opts.model_fields_set
     config: dict[str, Any] = {}
-    for key in ("hmm", "dict", "lm"):
-        if key in options:
-            value = options.pop(key)
+    for field, key in (("hmm", "hmm"), ("dict_", "dict"), ("lm", "lm")):
+        if field in given:
+            value = getattr(opts, field)
             # lm: null drops the language model, for a grammar (jsgf, kws...) instead.
             config[key] = None if key == "lm" and value is None else _path(value, key, ctx.base_dir)
-    interim = _number(options.pop("interim_interval", 0.3), "interim_interval", 0.05, 5.0)
-    endpoint = options.pop("endpoint_silence", 1.5)
-    if endpoint in (None, 0, False):
-        endpoint = None
-    else:
-        endpoint = _number(endpoint, "endpoint_silence", 0.2, 30.0)
-    cmn_seed = options.pop("cmn_seed", CMN_SEED_S)
-    if cmn_seed is not None:  # null: pocketsphinx's own live CMN (the model's default first)
-        cmn_seed = _number(cmn_seed, "cmn_seed", 0.3, 2.8)
-    vocab_weight = _number(
-        options.pop("vocabulary_weight", DEFAULT_WEIGHT), "vocabulary_weight", 0.0, 1.0
-    )
-    vad_mode = options.pop("vad_mode", 0)
-    if vad_mode not in (0, 1, 2, 3) or isinstance(vad_mode, bool):
-        raise ProviderError(
-            f"stt.options.vad_mode must be 0 (loose) to 3 (strict), got {vad_mode!r}"
-        )
-    for key, value in options.items():
-        if key == "vocabulary":
-            continue
-        if not isinstance(value, str | int | float | bool):
-            raise ProviderError(
-                f"stt.options.{key} must be a string, number or boolean "
-                f"(a pocketsphinx setting), got {value!r}"
-            )
-        config[key] = value
-
+    for key in sorted(given - set(PocketsphinxOptions.model_fields)):  # pocketsphinx's own
+        if getattr(opts, key) is not None:
+            config[key] = getattr(opts, key)
     _check_language(language, config)
-    _check_config(config)
-    vocabulary = options.get("vocabulary")  # not a pocketsphinx setting: popped below
-    if vocabulary is not None:
-        config["vocabulary"] = _vocabulary(vocabulary, vocab_weight, config, ctx.base_dir)
+    if opts.vocabulary is not None:
+        weight = opts.vocabulary_weight
+        weight = DEFAULT_WEIGHT if weight is None else _number(weight, "vocabulary_weight", 0, 1)
+        config["vocabulary"] = _vocabulary(opts.vocabulary, weight, config, ctx.base_dir)
     return PocketSphinxSTT(
         decoder_config=config,
         language=language,
-        interim_interval=interim,
-        endpoint_silence=endpoint,
-        vad_mode=int(vad_mode),
-        cmn_seed=cmn_seed,
+        interim_interval=opts.interim_interval,
+        endpoint_silence=opts.endpoint_silence,
+        vad_mode=opts.vad_mode,
+        cmn_seed=opts.cmn_seed,
     )
 
 
@@ -545,25 +522,6 @@ def _check_language(language: str, config: Mapping[str, Any]) -> None:
             f"stt.options.lm (or a grammar: {', '.join(_GRAMMARS)}); "
             "the bundled ones are English"
         )
-
-
-def _check_config(config: Mapping[str, Any]) -> None:
-    """Unknown keys and bad values fail when the agent is built, not in a session."""
-    from pocketsphinx import Config
-
-    unknown = sorted(set(config) - {key for key, _ in Config().items()})
-    if unknown:
-        raise ProviderError(
-            f"stt.options: unknown option(s) {unknown} for pocketsphinx; allowed: "
-            "interim_interval, endpoint_silence, vad_mode, cmn_seed, vocabulary, "
-            "vocabulary_weight, and pocketsphinx settings "
-            "(any pocketsphinx.Config key: beam, maxhmmpf, fwdflat, ...)"
-        )
-    for key, value in config.items():
-        try:
-            Config(**{key: value})
-        except ValueError as e:
-            raise ProviderError(f"stt.options.{key}: invalid value {value!r} ({e})") from e
 
 
 PROVIDER = ProviderInfo(
