@@ -112,12 +112,11 @@ QUIET_AFTER_CUT = """() => {
   const d = window.causerie;
   const cut = d.events.find(e => e.type === 'interrupted');
   if (!cut) return null;
-  // Until the answer to the interrupting question starts (or 1.5 s). The question is still
-  // being said at the cut, so its answer is normally over a second away; the long bound keeps
-  // a few level samples in the window when a loaded machine slows the page's sampling.
+  // Until the answer to the interrupting question starts (or 500 ms). The question is long
+  // and still being said at the cut, so its answer is well over 500 ms away.
   const next = d.events.find(
     e => e._at > cut._at && e.type === 'agent_state' && e.state === 'speaking');
-  const end = Math.min(cut._at + 1500, next ? next._at : Infinity);
+  const end = Math.min(cut._at + 500, next ? next._at : Infinity);
   if (performance.now() < end + 50) return null;  // not yet
   const window_ = d.agentLevels.filter(([t]) => t > cut._at + %d && t < end);
   const before = d.agentLevels.filter(([t]) => t > cut._at - 600 && t < cut._at);
