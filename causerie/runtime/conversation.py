@@ -18,10 +18,11 @@ from typing import Any
 
 from livekit import rtc
 from livekit.agents.types import NOT_GIVEN
-from livekit.agents.voice import AgentSession, io, room_io
+from livekit.agents.voice import AgentSession, AgentStateChangedEvent, io, room_io
 
 from ..agent.faults import session_faults
 from ..agent.session import build_agent, build_session
+from ..compat.livekit import KEEP_EVENTS, trim_recorded_events
 from ..events.schema import (
     ClientAction,
     EventError,
@@ -88,6 +89,9 @@ class Conversation:
         """Called when the client types (voice-to-voice is not measured for such a turn)."""
         self._tasks: set[asyncio.Task[Any]] = set()  # client actions in flight
         self._http = contextlib.AsyncExitStack()  # the vendor plugins' HTTP session
+        self.keep_events = KEEP_EVENTS
+        """livekit's session keeps every event it emits: trimmed to this after each reply."""
+        self.session.on("agent_state_changed", self._on_agent_state)
 
     @property
     def session_id(self) -> str:
@@ -119,6 +123,10 @@ class Conversation:
             self.session.input.audio = self.mute
         if audio_out is not None:
             self.session.output.audio = audio_out
+
+    def _on_agent_state(self, ev: AgentStateChangedEvent) -> None:
+        if ev.new_state == "listening":  # a reply is over, on every transport
+            trim_recorded_events(self.session, self.keep_events)
 
     # -- lifecycle -------------------------------------------------------------------------
 

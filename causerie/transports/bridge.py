@@ -27,7 +27,6 @@ from livekit.agents.voice.transcription import TranscriptSynchronizer
 
 from ..agent.faults import Faults
 from ..agent.pipeline import Pipeline
-from ..compat.livekit import trim_recorded_events
 from ..config.loader import LoadedConfig
 from ..plugins.stores import PluginStores
 from ..runtime import Conversation, Runtime
@@ -206,7 +205,6 @@ class LiveSession:
         self._segment_started_at = time.monotonic()
 
     def _on_segment_end(self, seg: Segment) -> None:
-        trim_recorded_events(self.session)  # once a reply: livekit's list never shrinks
         if seg.interrupted:
             # Frames already queued to the peer would keep the agent talking over the user.
             self._drop_audio()
