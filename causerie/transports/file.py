@@ -63,6 +63,10 @@ class TalkResult:
     turns: list[Turn] = field(default_factory=list)
     output: PCM | None = None
     dropped_frames: int = 0
+    utterances: list[tuple[float, float]] = field(default_factory=list)
+    """Wall time each input utterance's first and last loud frames were pushed."""
+    reply_starts: list[float] = field(default_factory=list)
+    """Wall time each reply's first audible sample left."""
 
     @property
     def latencies(self) -> list[float]:
@@ -118,6 +122,7 @@ async def talk(
     recorder = _Recorder(t0, out_rate)
     result = TalkResult()
     ends: list[float] = []  # wall time each utterance ended, in order
+    starts: list[float] = []  # and began
     replies: list[Segment] = []
 
     def on_segment_start(seg: Segment) -> None:
@@ -195,6 +200,8 @@ async def talk(
             ):
                 continue
             audio_in.push(rtc.AudioFrame(chunk.tobytes(), IN_RATE, 1, spf))
+            if next_seg is not None and len(starts) == len(ends) and pos >= next_seg[0]:
+                starts.append(time.time())
             if next_seg is not None and pos + FRAME_MS / 1000 >= next_seg[1]:
                 ends.append(time.time())
                 next_seg = next(seg_iter, None)
@@ -229,6 +236,8 @@ async def talk(
         if collector is not None:
             collector.close()  # a no-op once the session's close event has done it
     _match_replies(result.turns, replies)
+    result.utterances = list(zip(starts, ends, strict=False))
+    result.reply_starts = [r.first_audible_at for r in replies if r.first_audible_at is not None]
     result.output = recorder.render(int(len(pcm.samples) / IN_RATE * out_rate))
     result.dropped_frames = audio_in.dropped_frames
     return result

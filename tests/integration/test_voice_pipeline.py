@@ -64,6 +64,11 @@ async def test_two_turns_heard_and_answered(registry: Registry, pipeline: Pipeli
     for t in result.turns:
         # Measured and positive (the answer follows the question); its size is bench/'s job.
         assert t.voice_to_voice is not None and t.voice_to_voice > 0, lines
+    # The timeline bench/false_cut.py reads: each utterance said, then its reply.
+    assert len(result.utterances) == 2 and len(result.reply_starts) >= 2, lines
+    for (start, end), turn in zip(result.utterances, result.turns, strict=True):
+        assert start < end == turn.user_end < (turn.reply_start or 0), lines
+        assert turn.reply_start in result.reply_starts
     assert any(line.startswith("user: ") for line in lines) and any(
         line.startswith("agent: ") for line in lines
     )
