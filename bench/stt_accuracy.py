@@ -15,6 +15,7 @@ cards/*.wav with cards.transcription, librivox/*.wav with *.txt); none is commit
 
     python bench/stt_accuracy.py --human /path/to/pocketsphinx-5.1.1/test/data
     python bench/stt_accuracy.py --quick          # a smaller corpus, no file written
+    python bench/stt_accuracy.py --search --human DIR   # CPU and WER per search limits
 """
 
 from __future__ import annotations
@@ -247,7 +248,9 @@ def run(
     subsets: dict[str, list[list[tuple[np.ndarray, str]]]],
     seed: float | None,
     vocabulary: dict[str, object] | None = None,
+    decoder: dict[str, object] | None = None,
 ) -> dict[str, Tally]:
+    """``decoder``: pocketsphinx settings over Causerie's defaults."""
     from causerie.providers.local.pocketsphinx_stt import _DEFAULTS
     from causerie.providers.local.pocketsphinx_worker import (
         Recognizer,
@@ -256,7 +259,7 @@ def run(
         with_floor,
     )
 
-    config = {**_DEFAULTS, **({"vocabulary": vocabulary} if vocabulary else {})}
+    config = {**_DEFAULTS, **(decoder or {}), **({"vocabulary": vocabulary} if vocabulary else {})}
     streaming, whole = load_decoder(config), load_decoder(config)
     default_cmn = streaming.get_cmn()
     opts = RecognizerOptions(16000, 0.3, None, 0, 30.0, cmn_seed_s=seed)
@@ -323,16 +326,86 @@ def table(results: dict[str, Tally]) -> str:
     return "\n".join(rows)
 
 
+SEARCH_HEADING = "## Speech recognition CPU (pocketsphinx search limits)"
+
+
+def search_limits(human: Path | None, out: Path | None, seed: float) -> None:
+    """pocketsphinx's own search limits against Causerie's, side by side in one run: the
+    same corpus, WER and decode CPU; the first configuration again at the end, to show
+    how much the CPU figure drifts within the run."""
+    from causerie.providers.local.pocketsphinx_stt import _DEFAULTS
+
+    ours = {k: _DEFAULTS[k] for k in ("maxhmmpf", "maxwpf") if k in _DEFAULTS}
+    configs = [
+        (
+            "pocketsphinx's defaults (`maxhmmpf: 30000, maxwpf: -1`)",
+            {"maxhmmpf": 30000, "maxwpf": -1},
+        ),
+        ("Causerie's (`" + ", ".join(f"{k}: {v}" for k, v in ours.items()) + "`)", {}),
+    ]
+    configs.append((configs[0][0] + ", again", configs[0][1]))
+    groups = {"espeak (all subsets above)": espeak_sessions(False)}
+    if human:
+        groups = {
+            "human": {k: v for k, v in human_sessions(human).items() if "each" in k},
+            **groups,
+        }
+    shop = shop_sessions(False)
+    load = os.getloadavg()[0]
+    rows = []
+    for label, cfg in configs:
+        print(f"{label} ...", file=sys.stderr, flush=True)
+        results = {g: run(subs, seed, decoder=cfg) for g, subs in groups.items()}
+        results["shop queries, with the shop vocabulary"] = run(
+            shop, seed, shop_vocabulary(), decoder=cfg
+        )
+        for group, res in results.items():
+            t = Tally()
+            for x in res.values():
+                t.stream_err += x.stream_err
+                t.batch_err += x.batch_err
+                t.words += x.words
+                t.flush_ms += x.flush_ms
+                t.cpu_s += x.cpu_s
+                t.audio_s += x.audio_s
+            rows.append(
+                f"| {label} | {group} | {t.words} | {100 * t.stream_err / t.words:.1f} % "
+                f"| {100 * t.batch_err / t.words:.1f} % | {pct(t.flush_ms, 50):.0f} / "
+                f"{pct(t.flush_ms, 90):.0f} ms | {t.cpu_s / t.audio_s:.3f} |"
+            )
+            print(rows[-1], flush=True)
+    cmd = "python bench/stt_accuracy.py --search" + (
+        " --human <pocketsphinx sdist>/test/data" if human else ""
+    )
+    section = (
+        f"{SEARCH_HEADING}\n\n`{cmd}`, load average (1 min) {load:.1f} at the start. "
+        "The streaming recognizer's decode CPU (RTF: CPU seconds per second of audio, in "
+        "the process that decodes) and WER with pocketsphinx's search limits and with "
+        "Causerie's, which cap the HMMs and words kept active per frame. The corpus is the "
+        "accuracy section's (CMN seed on). Compare the RTF of rows of this run only.\n\n"
+        "| search limits | subset | words | streaming WER | batch WER "
+        "| flush→FINAL p50 / p90 | RTF |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
+    print(section)
+    if out is not None:
+        write_section(out, SEARCH_HEADING, section)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--human", type=Path, help="pocketsphinx-5.1.1/test/data (from its sdist)")
     ap.add_argument("--quick", action="store_true", help="smaller corpus, no file written")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
     ap.add_argument("--only-shop", action="store_true", help="only the vocabulary section")
+    ap.add_argument("--search", action="store_true", help="only the search limits' section")
     args = ap.parse_args()
 
     from causerie.providers.local.pocketsphinx_worker import CMN_SEED_S
     from causerie.providers.local.vocabulary import DEFAULT_WEIGHT
+
+    if args.search:
+        search_limits(args.human, None if args.quick else args.out, CMN_SEED_S)
+        return
 
     load = os.getloadavg()[0]
     shop = shop_sessions(args.quick)

@@ -26,6 +26,7 @@ from causerie.errors import ProviderError
 from causerie.providers.info import BuildContext
 from causerie.providers.local import pocketsphinx_stt
 from causerie.providers.local.pocketsphinx_stt import (
+    _DEFAULTS,
     PROVIDER,
     PocketSphinxSTT,
     _build,
@@ -287,7 +288,7 @@ async def test_pool_reuses_decoders_across_sessions() -> None:
     events = await transcribe(second, [silence(0.3), speak(MORNING[0]), FLUSH])
     assert len(finals(events)) == 1
     assert first.pool.loads == 1 and first.pool.idle >= 1  # one model load, shared
-    assert get_pool({"loglevel": "ERROR", "fwdflat": False, **config}) is first.pool
+    assert get_pool({**_DEFAULTS, **config}) is first.pool
 
 
 def build(language: str = "en", **options: object) -> PocketSphinxSTT:
