@@ -13,7 +13,7 @@ loud sample pushed -> the first audible sample of the next reply.
 
     python bench/false_cut.py                   # writes its section of docs/PERFORMANCE.md
     python bench/false_cut.py --quick           # 12 espeak utterances, print only
-    python bench/false_cut.py --variants pinned,endpointing-0.4 --human DIR
+    python bench/false_cut.py --variants pinned,endpointing-0.6 --human DIR
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ GAP_S = 4.0  # after each utterance (skipped once the reply is over, as --fast d
 VARIANTS: dict[str, dict[str, Any]] = {
     "pinned": {},  # agent.yaml as shipped
     "endpointing-0.4": {"turn.min_endpointing_delay": 0.4},
+    "endpointing-0.6": {"turn.min_endpointing_delay": 0.6},
     "vad-silence-0.4": {"vad.options.min_silence_duration": 0.4},
     "turn-model": {"turn.detection": "turn_model"},
 }
@@ -170,8 +171,8 @@ def main() -> None:
     ap.add_argument("--human", type=Path, help="pocketsphinx sdist's test/data folder")
     ap.add_argument(
         "--variants",
-        default="pinned,endpointing-0.4",
-        help=f"comma-separated, from: {', '.join(VARIANTS)} (default: pinned,endpointing-0.4)",
+        default="pinned,endpointing-0.6",
+        help=f"comma-separated, from: {', '.join(VARIANTS)} (default: pinned,endpointing-0.6)",
     )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--wav", type=Path, help=argparse.SUPPRESS)
