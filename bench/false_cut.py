@@ -210,7 +210,8 @@ def main() -> None:
         f"false_cut: {len(items)} utterances, {total_pauses} inner pauses of 150-400 ms",
         file=sys.stderr,
     )
-    rows = []
+    rows: list[str] = []
+    notes: list[str] = []
     for name in names:
         print(f"[{name}] real-time playback...", file=sys.stderr, flush=True)
         proc = subprocess.run(
@@ -243,8 +244,17 @@ def main() -> None:
                 f"| {pct(v2v, 90):.0f} ms |"
             )
             print(rows[-1], file=sys.stderr, flush=True)
-            if cuts and subset == "espeak":
+            if cuts:
                 print(f"  cut: {', '.join(cuts)}", file=sys.stderr)
+        by_pause = []
+        for pause in PAUSES_MS:
+            these = [
+                s
+                for s, it in zip(scored, items, strict=True)
+                if it["subset"] == "espeak" and it["pauses"] == [pause]
+            ]
+            by_pause.append(f"{pause} ms: {sum(s['cut'] for s in these)}/{len(these)}")
+        notes.append(f"*{name}*, espeak false cuts by pause: {', '.join(by_pause)}.")
     settings = "; ".join(
         f"*{n}*: " + (", ".join(f"`{k}={v}`" for k, v in VARIANTS[n].items()) or "agent.yaml")
         for n in names
@@ -266,6 +276,8 @@ def main() -> None:
             "| variant | subset | utterances | false cuts | answered | v2v median | v2v p90 |",
             "|---|---|---|---|---|---|---|",
             *rows,
+            "",
+            " ".join(notes),
             "",
         ]
     )
