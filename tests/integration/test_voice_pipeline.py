@@ -13,7 +13,7 @@ from causerie.audio.wav import PCM
 from causerie.config import load_config
 from causerie.providers.registry import Registry
 from causerie.transports.file import IN_RATE, talk
-from tests.speech import conversation
+from tests.speech import conversation, speak
 
 pytestmark = pytest.mark.slow
 VOICE = "en-us+f2"  # the espeak voice pocketsphinx understands best
@@ -123,3 +123,33 @@ async def test_bundled_turn_model_by_config(registry: Registry) -> None:
     assert result.turns[0].agent_text, lines
     v2v = result.turns[0].voice_to_voice
     assert v2v is not None and v2v > 0, lines
+
+
+async def test_a_short_pause_inside_a_sentence_does_not_end_the_turn(
+    registry: Registry, pipeline: Pipeline
+) -> None:
+    """A 150 ms pause is shorter than the VAD's silence (0.2 s): no reply to half a sentence
+    (bench/false_cut.py measures longer pauses and the rate)."""
+
+    def said(text: str) -> np.ndarray:
+        pcm = speak(text, IN_RATE, voice=VOICE)
+        loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > 200)
+        return pcm[loud[0] : loud[-1] + 1]  # espeak's own silence off: the pause is ours
+
+    quiet = np.zeros(int(0.15 * IN_RATE), dtype=np.int16)
+    lead, tail = np.zeros(IN_RATE // 2, dtype=np.int16), np.zeros(5 * IN_RATE, dtype=np.int16)
+    pcm = np.concatenate([lead, said("What can you"), quiet, said("do for me"), tail])
+    loaded = load_config(None, environ={}, dotenv=None, registry=registry)
+    lines: list[str] = []
+    result = await talk(
+        build_session(loaded, pipeline),
+        build_agent(loaded, Faults()),
+        PCM(pcm, IN_RATE),
+        fast=True,
+        printer=lines.append,
+    )
+    assert len(result.utterances) == 1, lines
+    start, end = result.utterances[0]
+    assert result.reply_starts, lines  # answered...
+    assert not [r for r in result.reply_starts if start < r < end], lines  # ...once it was said
+    assert len(result.turns) == 1, lines
