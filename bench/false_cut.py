@@ -235,7 +235,11 @@ def main() -> None:
         scored = score(whole, res["replies"])
         for subset in dict.fromkeys(it["subset"] for it in items):
             mine = [s for s, it in zip(scored, items, strict=True) if it["subset"] == subset]
-            cuts = [it["label"] for s, it in zip(scored, items, strict=True) if s["cut"]]
+            cuts = [
+                it["label"]
+                for s, it in zip(scored, items, strict=True)
+                if s["cut"] and it["subset"] == subset
+            ]
             v2v = [s["v2v"] * 1000 for s in mine if s["v2v"] is not None and not s["cut"]]
             n_cut = sum(s["cut"] for s in mine)
             rows.append(
