@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 PREROLL_S = 0.3  # audio kept from before the gate opens, so the first phone is not cut
 START_WINDOW, START_FRAMES = 5, 3  # open the gate on 3 speech frames out of 5 (30 ms each)
 DECODE_CHUNK_S = 0.1  # audio per process_raw call (no GIL to share here; keeps calls short)
+HOLD_AFTER_S = 0.3  # an utterance's non-speech past this is held, not decoded (see _frame)
 CMN_SEED_S = 1.2  # see pocketsphinx_cmn; chosen on held-in human speech (not the bench's)
 CMN_REDECODE: float | None = 15.0  # later utterances: when the mean jumped (a new voice, level)
 RECOGNIZE_SEED_S = 2.5  # a whole buffer: its mean over up to this much (see pocketsphinx_cmn)
@@ -158,6 +159,7 @@ class Recognizer:
         self._recent: deque[bool] = deque(maxlen=START_WINDOW)
         self._pos = opts.start_pos  # samples gated so far: the stream clock
         self._pending: list[bytes] = []  # frames for the next process_raw call
+        self._held: list[bytes] = []  # an open utterance's trailing non-speech, undecoded
         self._utt: _Utterance | None = None
         self._flushed = opts.flushed  # a caller that flushes (the session) owns the boundaries
         self._cmn = CmnSeed(decoder, opts.sample_rate, opts.cmn_seed_s, opts.cmn_redecode)
@@ -187,9 +189,17 @@ class Recognizer:
             if sum(self._recent) >= START_FRAMES:
                 self._open(events)
             return
-        self._pending.append(frame)
         utt.samples += len(frame) // 2
         utt.silence = 0.0 if speech else utt.silence + self._frame_s
+        if utt.silence > HOLD_AFTER_S:
+            # The words have ended: more silence adds nothing to them, yet costs a full
+            # decode, and a late flush (a busy server) would make every utterance dearer.
+            # Held, it is decoded only if speech resumes within the utterance.
+            self._held.append(frame)
+        else:
+            self._pending.extend(self._held)
+            self._held.clear()
+            self._pending.append(frame)
         utt.since_interim += self._frame_s
         if self._cmn.waiting(utt.samples):  # the utterance's own mean: settle it now
             self._decode_pending()
@@ -238,10 +248,11 @@ class Recognizer:
                 events.append(("final", new_request_id(), "", 0.0, 0.0, 0.0))
             return
         if flush and self._buf:  # the tail short of a VAD frame belongs to this utterance
-            self._pending.append(bytes(self._buf))
+            (self._held if self._held else self._pending).append(bytes(self._buf))
             utt.samples += len(self._buf) // 2
             self._pos += len(self._buf) // 2
             self._buf.clear()
+        self._held.clear()  # silence after the words: never decoded
         if drop:
             self._pending.clear()
         else:
@@ -260,6 +271,7 @@ class Recognizer:
 
     def close(self) -> None:
         """End any open utterance, unheard: the decoder is ready for another stream."""
+        self._held.clear()
         if self._utt is not None:
             self._utt = None
             self._decoder.end_utt()

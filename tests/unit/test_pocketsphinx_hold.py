@@ -1,0 +1,62 @@
+"""An open utterance's silence after the words: held, not decoded, unless speech resumes.
+
+A late flush (a busy server's VAD) must not make an utterance dearer to decode: that fed
+on itself until 12 conversations got no answer (docs/RELIABILITY.md, Soak). Real decoder,
+in this process, through the worker's Recognizer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pocketsphinx import Decoder
+
+from causerie.providers.local import pocketsphinx_worker
+from causerie.providers.local.pocketsphinx_stt import _DEFAULTS
+from causerie.providers.local.pocketsphinx_worker import Recognizer, RecognizerOptions
+from tests.speech import speak
+
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def decoder() -> Decoder:
+    return Decoder(**_DEFAULTS)
+
+
+def pcm(*parts: str | float) -> bytes:
+    """Speech (a text) and silence (seconds), in order."""
+    chunks = [
+        np.zeros(int(p * RATE)) if isinstance(p, float) else speak(p, RATE, voice="en-us+f2")
+        for p in parts
+    ]
+    return np.concatenate(chunks).astype(np.int16).tobytes()
+
+
+def final(decoder: Decoder, audio: bytes) -> tuple[str, int]:
+    """The flushed utterance's text, and how many frames the decoder searched for it."""
+    rec = Recognizer(decoder, RecognizerOptions(RATE, 0.3, None, 0, 30.0, flushed=True))
+    events = [e for i in range(0, len(audio), 640) for e in rec.process([audio[i : i + 640]])]
+    events += rec.process([None])
+    texts = [e[2] for e in events if e[0] == "final"]
+    assert len(texts) == 1, events
+    return texts[0], decoder.n_frames()
+
+
+def test_silence_before_a_late_flush_is_not_decoded(decoder: Decoder) -> None:
+    on_time = final(decoder, pcm(0.5, "good morning", 1.0))
+    late = final(decoder, pcm(0.5, "good morning", 6.0))
+    assert on_time[0] and on_time[1] < 250  # the words, and 0.3 s of the silence after them
+    assert late == on_time  # the same frames searched: 5 s more silence cost nothing
+
+
+def test_speech_after_a_long_pause_is_decoded_with_what_was_held(
+    decoder: Decoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audio = pcm(0.5, "good morning", 1.5, "thank you", 0.35)
+    (text, frames) = final(decoder, audio)
+    monkeypatch.setattr(pocketsphinx_worker, "HOLD_AFTER_S", 1e9)
+    (unheld_text, unheld_frames) = final(decoder, audio)
+    # Every frame decoded, the pause included (100 a second), as without holding. The texts
+    # may differ in a word: the noise floor's phase follows the decode calls' boundaries.
+    assert frames == unheld_frames > 300
+    assert text.split()[-1] == unheld_text.split()[-1]  # the words after the pause
