@@ -247,9 +247,20 @@ def main() -> None:
         print(profiled)
     if args.quick:
         return
+    command = (
+        f"python bench/capacity.py --max-sessions {args.max_sessions} --levels {args.levels} "
+        f"--turns {args.turns} --base-turns {args.base_turns}"
+        + (f" --profile {args.profile}" if args.profile else "")
+    )
+    where = (
+        f"\n\nWhere the server tree's CPU goes at {args.profile} sessions (py-spy, 20 s; a "
+        f"sample is a thread running or waiting for a core):\n\n{profiled}\n"
+        if profiled
+        else ""
+    )
     section = f"""{HEADING}
 
-`python bench/capacity.py --max-sessions {args.max_sessions}` on {time.strftime("%Y-%m-%d")}, \
+`{command}` on {time.strftime("%Y-%m-%d")}, \
 {os.cpu_count()}-core machine, Python {platform.python_version()}; load average {load0:.1f} at \
 the start, {load1:.1f} at the end (the machine is shared: *machine busy before* is every \
 process's CPU over the 3 s before each level, so read each row with it). One `causerie serve` \
@@ -264,7 +275,7 @@ tree: {idle_pss:.0f} MB PSS.
 **Capacity: {timely} concurrent sessions on latency** (p90 voice-to-voice, as heard, at most
 twice the single-session median, every question answered), **{strict} with no underrun at
 all**. Server tree CPU and PSS include the pocketsphinx fork server and workers (a worker
-per open session, forked from the fork server, sharing its model).
+per open session, forked from the fork server, sharing its model).{where}
 """
     write_section(ROOT / "docs" / "PERFORMANCE.md", HEADING, section)
     progress(f"written: docs/PERFORMANCE.md ({HEADING})")
