@@ -59,12 +59,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def trimmed(pcm: np.ndarray, floor: int = 200) -> np.ndarray:
-    """espeak's leading and trailing silence removed, so the pause is the one we insert."""
-    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > floor)
-    return pcm[loud[0] : loud[-1] + 1] if len(loud) else pcm
-
-
 def espeak_items(quick: bool) -> list[dict[str, Any]]:
     from tests.speech import speak
 
@@ -74,7 +68,7 @@ def espeak_items(quick: bool) -> list[dict[str, Any]]:
             for p, pause in enumerate(PAUSES_MS):
                 if quick and (v or p == 1):
                     continue
-                first, second = (trimmed(speak(t, RATE, voice, wpm)) for t in (a, b))
+                first, second = (speak(t, RATE, voice, wpm, trim=True) for t in (a, b))
                 gap = np.zeros(int(pause * RATE / 1000), dtype=np.int16)
                 items.append(
                     {

@@ -10,10 +10,17 @@ from causerie.audio.wav import PCM, resample, write_wav
 from causerie.providers.local.espeak_engine import get_engine
 
 
-def speak(text: str, sample_rate: int = 16000, voice: str = "en-us", rate: int = 160) -> np.ndarray:
+def speak(
+    text: str, sample_rate: int = 16000, voice: str = "en-us", rate: int = 160, trim: bool = False
+) -> np.ndarray:
+    """espeak-ng's speech; ``trim``: its own leading and trailing silence cut off (|sample|
+    over 200), so that a pause a test inserts is the only one."""
     eng = get_engine()
-    pcm = eng.synthesize_pcm(text, voice=voice, rate=rate)
-    return resample(pcm, eng.sample_rate, sample_rate)
+    pcm = resample(eng.synthesize_pcm(text, voice=voice, rate=rate), eng.sample_rate, sample_rate)
+    if trim:
+        loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > 200)
+        pcm = pcm[loud[0] : loud[-1] + 1] if len(loud) else pcm
+    return pcm
 
 
 def conversation(
