@@ -10,6 +10,7 @@ and warns (once per call site); it never raises into a session.
 =========================================  ===================================================
 ``livekit.speech_input_modality``          ``_SpeechHandleContextVar``: typed or spoken turn
 ``livekit.trim_recorded_events``           ``AgentSession._recorded_events`` grows forever
+``livekit.recorded_events``                the same list, read (tests count it)
 ``livekit.mark_tts_started``               ``SynthesizeStream._mark_started`` (TTS ttfb)
 ``livekit.connect_attempts``               the text of ``AgentServer``'s give-up error
 ``aiortc.allow_loopback_candidates``       process-wide patch of ``aioice.ice``

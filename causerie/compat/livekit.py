@@ -34,6 +34,15 @@ def speech_input_modality() -> Literal["audio", "text"] | None:
     return modality
 
 
+def recorded_events(session: Any) -> list[Any]:
+    """The events ``AgentSession`` has recorded and not yet trimmed (a copy; tests)."""
+    events = getattr(session, "_recorded_events", None)
+    if not isinstance(events, list):
+        warn_broken("recorded_events", DIST, "AgentSession._recorded_events is not a list")
+        return []
+    return list(events)
+
+
 def trim_recorded_events(session: Any, keep: int = KEEP_EVENTS) -> int:
     """Drop all but the last ``keep`` events ``AgentSession`` recorded (once there are twice
     as many); returns how many were dropped.

@@ -78,8 +78,10 @@ async def test_trim_recorded_events_trims_what_the_session_records() -> None:
         "livekit-agents",
         "AgentSession.emit no longer appends to _recorded_events",
     )
+    assert len(compat_livekit.recorded_events(session)) == 600
     assert compat_livekit.trim_recorded_events(session, keep=100) == 500
     assert len(session._recorded_events) == 100
+    assert compat_livekit.recorded_events(session) == session._recorded_events
     assert compat_livekit.trim_recorded_events(session, keep=100) == 0  # under twice: kept
 
 

@@ -3,6 +3,7 @@ after each reply, whatever the transport (it used to be the browser bridge's job
 
 from __future__ import annotations
 
+from causerie.compat.livekit import recorded_events
 from causerie.config import load_config
 from causerie.providers.registry import Registry
 from causerie.runtime import Conversation, Runtime
@@ -34,9 +35,9 @@ async def test_recorded_events_stay_bounded_over_many_replies() -> None:
             assert conversation.handle_client_event({"type": "text", "text": "hello"})["ok"]
             await until(lambda n=i: len(replies) > n, f"reply {i + 1}")
             await until(lambda: session.agent_state == "listening", "the reply to end")
-            most = max(most, len(session._recorded_events))
+            most = max(most, len(recorded_events(session)))
         assert 0 < most <= 2 * KEEP + 10  # trimmed after each reply (~8 events a reply)
-        kinds = {type(ev).__name__ for ev in session._recorded_events}
+        kinds = {type(ev).__name__ for ev in recorded_events(session)}
         assert "AgentStateChangedEvent" in kinds  # the latest ones are the ones kept
     finally:
         await conversation.aclose()
