@@ -22,6 +22,7 @@ import statistics
 import time
 
 import numpy as np
+from perfdoc import pct  # bench/ is on sys.path when run as a script
 
 RATE, FRAME = 16000, 320
 QUESTIONS = ["what can you do", "who are you", "how are you today", "what is your name"]
@@ -94,11 +95,6 @@ async def client(
 def one_client(args: tuple[str, list[np.ndarray], int, float]) -> list[float | None]:
     url, speech, turns, delay = args
     return asyncio.run(client(url, speech, turns, delay))
-
-
-def pct(v: list[float], q: float) -> float:
-    s = sorted(v)
-    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from perfdoc import write_section  # bench/ is on sys.path when run as a script
+from perfdoc import pct, write_section  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -56,11 +56,6 @@ REPLIES = [
     "Sorry, I didn't catch that.",
     "Hello! How can I help you today?",
 ]
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
 
 
 def serve(port: int) -> None:

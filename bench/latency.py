@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from perfdoc import write_section  # bench/ is on sys.path when run as a script
+from perfdoc import pct, write_section  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,11 +41,6 @@ UTTERANCES = [
     "Good evening.",
     "Thanks a lot.",
 ]
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
 
 
 async def run_one(mode: str, wav: Path) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""docs/PERFORMANCE.md is shared by every benchmark: each rewrites only its own section."""
+"""docs/PERFORMANCE.md is shared by every benchmark: each rewrites only its own section.
+Also the percentile the benchmarks report."""
 
 from __future__ import annotations
 
@@ -20,3 +21,9 @@ def write_section(path: Path, heading: str, text: str) -> None:
     else:
         old = old.rstrip() + "\n\n" + text
     path.write_text(old.rstrip() + "\n")
+
+
+def pct(values: list[float], q: float) -> float:
+    """The nearest-rank ``q`` quantile (0 to 1) of ``values``: a sample that was measured."""
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]

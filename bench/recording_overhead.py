@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from perfdoc import write_section  # bench/ is on sys.path when run as a script
+from perfdoc import pct, write_section  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -35,11 +35,6 @@ sys.path.insert(0, str(ROOT))
 HEADING = "## Recording"
 LOAD = (0.0, 0.0, 0.0)
 TEXTS = ["hello", "what can you do", "what is the weather", "thanks", "who are you"]
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
 
 
 def timed_collector_class() -> Any:

@@ -558,8 +558,9 @@ def report(
     cmd: str,
     load: tuple[str, str],
 ) -> str:
+    shared = ", shared with other work" if float(load[0].split()[0]) > 1.5 else ""
     ran = (
-        f"`{cmd}` on {platform.node()} ({os.cpu_count()} cores, shared with other work), "
+        f"`{cmd}` on {platform.node()} ({os.cpu_count()} cores{shared}), "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average (1, 5, 15 min) "
         f"before: {load[0]}, after: {load[1]}."
     )

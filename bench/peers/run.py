@@ -221,7 +221,8 @@ def report(
     lines = [
         SECTION,
         "",
-        f"`{cmd}` on {date}, 2-core machine shared with other work "
+        f"`{cmd}` on {date}, 2-core machine"
+        f"{' shared with other work' if load_start[0] > 1.5 else ''} "
         f"(load average {load_start[0]:.1f} at the start, {load_end[0]:.1f} at the end): "
         "compare the stacks with each other, in this run only.",
         f"{n} espeak utterances (bench/latency.py's, repeated) played at real-time pace "
