@@ -124,3 +124,98 @@ def test_cmn_seed_option() -> None:
     assert build(0.8) == 0.8
     with pytest.raises(ProviderError, match=r"stt.options.cmn_seed: .*less than or equal to 2.8"):
         build(5)
+
+
+def _settled(seed: CmnSeed, decoder: Decoder, pcm: bytes, cuts: list[float]) -> list[bool]:
+    """Feed ``pcm`` up to each cut (seconds), settling there; whether each re-decoded."""
+    redecodes: list[bool] = []
+    done = 0
+    for cut in cuts:
+        end = int(cut * RATE) * 2
+        part = with_floor(pcm[done:end])
+        decoder.process_raw(part, False, False)
+        seed.fed([part])
+        done = end
+        calls: list[bytes] = []
+
+        def again(audio: bytes, calls: list[bytes] = calls) -> None:
+            calls.append(audio)
+            decoder.process_raw(audio, False, False)
+
+        seed.settle(again)
+        redecodes.append(bool(calls))
+    return redecodes
+
+
+def test_reseed_settles_the_longer_part_mean() -> None:
+    """The second settle finds the mean of the first 2.8 s, as a batch decode of them does,
+    though the first settle reset the decoder's sums (a fresh decoder each: the front end's
+    noise estimate carries over between utterances, and so would change the cepstra)."""
+    pcm = utterance("would you tell me more about the cheese and the honey from the valley")
+    assert len(pcm) > 3.2 * RATE * 2
+    batch = batch_mean(pcm[: int(2.8 * RATE) * 2])
+    for again in (None, 4.0):
+        decoder = Decoder(**_DEFAULTS)
+        seed = CmnSeed(decoder, RATE, 1.2, None, reseed_s=2.8, reseed_redecode=again)
+        seed.first = False  # a later utterance: the first settle decodes nothing again
+        seed.start()
+        decoder.start_utt()
+        redecoded = _settled(seed, decoder, pcm, [1.2, 2.8])
+        own = parse(decoder.get_cmn())
+        decoder.end_utt()
+        assert redecoded == [False, again is not None]  # it moved by more than 4
+        assert abs(own[0] - batch[0]) < 0.5, (own, batch)
+        assert max(abs(a - b) for a, b in zip(own, batch, strict=True)) < 1.0
+        assert not seed.due  # two settles, then no more
+
+
+def test_reseed_after_a_redecode_counts_the_second_pass(decoder: Decoder) -> None:
+    """A re-decode's cepstra differ from the first pass's (the noise estimate moved on);
+    the next settle counts the ones the decoder used, so its mean stays near the batch's."""
+    pcm = utterance("would you tell me more about the cheese and the honey from the valley")
+    decoder.set_cmn("40,3,-1")
+    seed = CmnSeed(decoder, RATE, 1.2, None, reseed_s=2.8, reseed_redecode=0.0)
+    seed.start()
+    decoder.start_utt()
+    assert _settled(seed, decoder, pcm, [1.2, 2.8]) == [True, True]
+    own, batch = parse(decoder.get_cmn()), batch_mean(pcm[: int(2.8 * RATE) * 2])
+    decoder.end_utt()
+    assert abs(own[0] - batch[0]) < 4.0 and seed.moved > 0, (own, batch)
+
+
+def test_reseed_at_the_flush_sets_the_mean_without_a_decode(decoder: Decoder) -> None:
+    """An utterance that ends between the two settles: the flush must not wait on a decode."""
+    pcm = utterance("tell me about the cheese")
+    decoder.set_cmn("40,3,-1")
+    seed = CmnSeed(decoder, RATE, 1.2, None, reseed_s=2.8, reseed_redecode=0.0)
+    seed.start()
+    decoder.start_utt()
+    _settled(seed, decoder, pcm, [1.2])
+    part = with_floor(pcm[int(1.2 * RATE) * 2 :])
+    decoder.process_raw(part, False, False)
+    seed.fed([part])
+    calls: list[bytes] = []
+    seed.settle(calls.append, final=True)
+    mean = parse(decoder.get_cmn())
+    decoder.end_utt()
+    assert not calls and seed.moved > 0
+    assert abs(mean[0] - batch_mean(pcm)[0]) < 4.0  # after a re-decode: see above
+
+
+def test_cmn_reseed_option() -> None:
+    from causerie.config.spec import ProviderSpec
+    from causerie.errors import ProviderError
+    from causerie.providers.info import BuildContext
+    from causerie.providers.local.pocketsphinx_stt import _build
+
+    def build(**options: object) -> object:
+        spec = ProviderSpec(provider="pocketsphinx", options=options)
+        return _build(spec, BuildContext(language="en"))._opts.cmn_reseed_s  # type: ignore[attr-defined]
+
+    assert build() == 2.8
+    assert build(cmn_reseed=None) is None  # settled once
+    assert build(cmn_seed=None, cmn_reseed=1.0) == 1.0  # unused with pocketsphinx's own CMN
+    with pytest.raises(ProviderError, match=r"cmn_reseed \(1.0\) must be more than cmn_seed"):
+        build(cmn_seed=1.5, cmn_reseed=1.0)
+    with pytest.raises(ProviderError, match=r"stt.options.cmn_reseed: .*less than or equal"):
+        build(cmn_reseed=3.5)

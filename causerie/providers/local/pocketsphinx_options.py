@@ -11,10 +11,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, ValidationInfo, create_model, field_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from ...config.options import Options
-from .pocketsphinx_worker import CMN_SEED_S
+from .pocketsphinx_worker import CMN_RESEED_S, CMN_SEED_S
 
 Scalar = str | int | float | bool
 
@@ -35,6 +42,13 @@ class PocketsphinxOptions(Options):
         le=2.8,
         description="Seconds of speech that seed the cepstral mean; null: pocketsphinx's own.",
     )
+    cmn_reseed: float | None = Field(
+        default=CMN_RESEED_S,
+        ge=0.5,
+        le=2.8,
+        description="Seconds of a longer utterance after which its mean is settled again "
+        "(more than cmn_seed); null: once only.",
+    )
     vad_mode: Literal[0, 1, 2, 3] = Field(default=0, description="0 (loose) to 3 (strict).")
     vocabulary: str | Path | list[str] | None = None
     vocabulary_weight: float | None = Field(
@@ -44,12 +58,21 @@ class PocketsphinxOptions(Options):
     dict_: str | Path | None = Field(default=None, alias="dict")
     lm: str | Path | None = Field(default=None, description="null: no LM (for a grammar).")
 
-    @field_validator("interim_interval", "vocabulary_weight", "cmn_seed", mode="before")
+    @field_validator(
+        "interim_interval", "vocabulary_weight", "cmn_seed", "cmn_reseed", mode="before"
+    )
     @classmethod
     def _number(cls, value: Any) -> Any:
         if isinstance(value, bool):
             raise ValueError(f"must be a number, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _reseed_after_seed(self) -> PocketsphinxOptions:
+        seed, reseed = self.cmn_seed, self.cmn_reseed
+        if seed is not None and reseed is not None and reseed <= seed:
+            raise ValueError(f"cmn_reseed ({reseed}) must be more than cmn_seed ({seed}), or null")
+        return self
 
     @field_validator("endpoint_silence", mode="before")
     @classmethod

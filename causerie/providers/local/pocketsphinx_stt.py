@@ -12,7 +12,8 @@ How an utterance flows:
 * INTERIM transcripts come from ``decoder.hyp()`` every ``interim_interval`` s of audio.
 * Each utterance is decoded under its own cepstral mean, as a whole-utterance decode would
   be (:mod:`.pocketsphinx_cmn`): settled after ``cmn_seed`` s of it, or at the flush of a
-  shorter one; a stream's first utterance, and one whose mean jumped, is decoded again.
+  shorter one, and again after ``cmn_reseed`` s of a longer one; a stream's first
+  utterance, and one whose mean jumped, is decoded again.
 * An app's words and phrases (``vocabulary``, :mod:`.vocabulary`) reach the decoder: new
   words get espeak-ng pronunciations, the phrases an app language model heard alongside the
   general one (:mod:`.vocabulary_decoder`).
@@ -66,7 +67,7 @@ from ..info import BuildContext, ProviderInfo
 from .batch_stt import BatchSTT
 from .pocketsphinx_options import PocketsphinxOptions, options_model
 from .pocketsphinx_pool import DecoderLoadError, DecoderPool, Worker, WorkerDied, get_pool
-from .pocketsphinx_worker import CMN_SEED_S, Event, RecognizerOptions, new_request_id
+from .pocketsphinx_worker import CMN_RESEED_S, CMN_SEED_S, Event, RecognizerOptions, new_request_id
 from .vocabulary import (
     DEFAULT_WEIGHT,
     VocabularyError,
@@ -97,6 +98,7 @@ class _StreamOptions:
     vad_mode: int
     max_utterance_s: float
     cmn_seed_s: float | None = CMN_SEED_S
+    cmn_reseed_s: float | None = CMN_RESEED_S
 
 
 def _event(
@@ -204,6 +206,7 @@ class _Decoding:
                 vad_mode=o.vad_mode,
                 max_utterance_s=o.max_utterance_s,
                 cmn_seed_s=o.cmn_seed_s,
+                cmn_reseed_s=o.cmn_reseed_s,
                 start_pos=self._samples,
                 flushed=self._flushed,
             )
@@ -336,6 +339,7 @@ class PocketSphinxSTT(BatchSTT):
         endpoint_silence: float | None = 1.5,
         vad_mode: int = 0,
         cmn_seed: float | None = CMN_SEED_S,
+        cmn_reseed: float | None = CMN_RESEED_S,
     ) -> None:
         super().__init__(
             capabilities=stt.STTCapabilities(
@@ -354,6 +358,7 @@ class PocketSphinxSTT(BatchSTT):
             vad_mode=vad_mode,
             max_utterance_s=_MAX_UTTERANCE_S,
             cmn_seed_s=cmn_seed,
+            cmn_reseed_s=cmn_reseed,
         )
         self._streams: weakref.WeakSet[PocketSphinxStream] = weakref.WeakSet()
 
@@ -485,6 +490,7 @@ def _build(spec: ProviderSpec, ctx: BuildContext) -> PocketSphinxSTT:
         endpoint_silence=opts.endpoint_silence,
         vad_mode=opts.vad_mode,
         cmn_seed=opts.cmn_seed,
+        cmn_reseed=opts.cmn_reseed,
     )
 
 

@@ -53,6 +53,8 @@ DECODE_CHUNK_S = 0.1  # audio per process_raw call (no GIL to share here; keeps 
 HOLD_AFTER_S = 0.3  # an utterance's non-speech past this is held, not decoded (see _frame)
 CMN_SEED_S = 1.2  # see pocketsphinx_cmn; chosen on held-in human speech (not the bench's)
 CMN_REDECODE: float | None = 15.0  # later utterances: when the mean jumped (a new voice, level)
+CMN_RESEED_S: float | None = 2.8  # a longer utterance's mean, again (see pocketsphinx_cmn)
+CMN_RESEED_REDECODE: float | None = 4.0  # ...and its audio re-decoded when the mean moved
 RECOGNIZE_SEED_S = 2.5  # a whole buffer: its mean over up to this much (see pocketsphinx_cmn)
 
 # Events, as sent to the parent. ``rid`` is the utterance's request id; times are seconds on
@@ -78,6 +80,9 @@ class RecognizerOptions:
     """Audio (pre-roll included) after which the utterance's own cepstral mean is used."""
     cmn_redecode: float | None = CMN_REDECODE
     """How far that mean must move from the prior for the audio so far to be re-decoded."""
+    cmn_reseed_s: float | None = CMN_RESEED_S
+    """A second settle, over this much of a longer utterance (None: none)."""
+    cmn_reseed_redecode: float | None = CMN_RESEED_REDECODE
 
 
 @dataclass
@@ -162,7 +167,14 @@ class Recognizer:
         self._held: list[bytes] = []  # an open utterance's trailing non-speech, undecoded
         self._utt: _Utterance | None = None
         self._flushed = opts.flushed  # a caller that flushes (the session) owns the boundaries
-        self._cmn = CmnSeed(decoder, opts.sample_rate, opts.cmn_seed_s, opts.cmn_redecode)
+        self._cmn = CmnSeed(
+            decoder,
+            opts.sample_rate,
+            opts.cmn_seed_s,
+            opts.cmn_redecode,
+            opts.cmn_reseed_s,
+            opts.cmn_reseed_redecode,
+        )
 
     def process(self, items: list[bytes | None]) -> list[Event]:
         events: list[Event] = []
@@ -231,7 +243,9 @@ class Recognizer:
             self._cmn.fed(self._pending)
             self._pending.clear()
         if self._utt is not None and (final or self._cmn.due):
-            self._cmn.settle(lambda pcm: decode(self._decoder, pcm, self._opts.sample_rate))
+            self._cmn.settle(
+                lambda pcm: decode(self._decoder, pcm, self._opts.sample_rate), final=final
+            )
 
     def _interim(self, utt: _Utterance, events: list[Event]) -> None:
         self._decode_pending()
@@ -248,7 +262,8 @@ class Recognizer:
                 events.append(("final", new_request_id(), "", 0.0, 0.0, 0.0))
             return
         if flush and self._buf:  # the tail short of a VAD frame belongs to this utterance
-            (self._held if self._held else self._pending).append(bytes(self._buf))
+            if not self._held:  # after held silence it is silence too: dropped with it
+                self._pending.append(bytes(self._buf))
             utt.samples += len(self._buf) // 2
             self._pos += len(self._buf) // 2
             self._buf.clear()
