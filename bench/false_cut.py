@@ -56,6 +56,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "endpointing-0.6": {"turn.min_endpointing_delay": 0.6},
     "vad-silence-0.4": {"vad.options.min_silence_duration": 0.4},
     "turn-model": {"turn.detection": "turn_model"},
+    # The recognizer's language model: 0.2 s after a likely sentence end, 0.6 s otherwise.
+    "lm-0.6": {"turn.detection": "lm", "turn.max_endpointing_delay": 0.6},
 }
 
 

@@ -21,6 +21,9 @@ from ..providers.registry import Registry
 if TYPE_CHECKING:
     from livekit.agents.inference import TurnDetector
 
+    from ..config.spec import TurnSpec
+    from .lm_turn import LmTurnDetector
+
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
@@ -35,7 +38,7 @@ class Pipeline:
     llm: lk_llm.LLM | None
     tts: lk_tts.TTS | None
     vad: lk_vad.VAD | None
-    turn_detector: TurnDetector | None = None
+    turn_detector: TurnDetector | LmTurnDetector | None = None
     load_seconds: dict[str, float] = field(default_factory=dict)
     chains: dict[str, list[str]] = field(default_factory=dict)
     """Stage -> its providers in order, for stages given as a fallback chain."""
@@ -45,7 +48,7 @@ class Pipeline:
         cls,
         stages: Mapping[str, Stage | None],
         *,
-        turn_detector: TurnDetector | None = None,
+        turn_detector: TurnDetector | LmTurnDetector | None = None,
         load_seconds: dict[str, float] | None = None,
         chains: dict[str, list[str]] | None = None,
     ) -> Pipeline:
@@ -151,13 +154,11 @@ def build_pipeline(
             chains[kind] = [p.label for p in spec.chain(kind)]
         timings[kind] = time.perf_counter() - t0
     turn_detector = None
-    if spec.turn.detection == "turn_model":
+    if spec.turn.detection != "vad":
         if progress:
-            progress("loading turn model: v1-mini")
+            progress(f"loading turn detection: {spec.turn.detection}")
         t0 = time.perf_counter()
-        from livekit.agents import inference
-
-        turn_detector = inference.TurnDetector(version="v1-mini")
+        turn_detector = build_turn_detector(spec.turn)
         timings["turn_model"] = time.perf_counter() - t0
     return Pipeline.from_stages(
         built, turn_detector=turn_detector, load_seconds=timings, chains=chains
@@ -165,6 +166,19 @@ def build_pipeline(
 
 
 PIPELINE_ORDER: tuple[ProviderKind, ...] = ("vad", "stt", "llm", "tts")
+
+
+def build_turn_detector(turn: TurnSpec) -> TurnDetector | LmTurnDetector | None:
+    """``turn.detection``'s model (blocking: it loads); None for plain VAD endpointing."""
+    if turn.detection == "turn_model":
+        from livekit.agents import inference
+
+        return inference.TurnDetector(version="v1-mini")
+    if turn.detection == "lm":
+        from .lm_turn import LmTurnDetector
+
+        return LmTurnDetector.load(turn.lm_threshold)
+    return None
 
 
 def build_stage(

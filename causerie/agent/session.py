@@ -21,7 +21,9 @@ def turn_handling(turn: TurnSpec, pipeline: Pipeline) -> TurnHandlingOptions:
     """livekit's defaults assume LiveKit Cloud (cloud turn and interruption models, 0.5 s
     endpointing); offline they cost seconds. Every field is set explicitly."""
     detection: TurnDetectionMode | None = (
-        pipeline.turn_detector if turn.detection == "turn_model" else "vad"
+        pipeline.turn_detector
+        if turn.detection != "vad" and pipeline.turn_detector is not None
+        else "vad"
     )
     if pipeline.vad is None:  # a text conversation (chat, scenarios): no audio to end turns
         detection = "manual"

@@ -20,6 +20,7 @@ from ..agent.pipeline import (
     PIPELINE_ORDER,
     Pipeline,
     build_stage,
+    build_turn_detector,
     built_vad,
     import_vendor_modules,
 )
@@ -30,6 +31,7 @@ from .folder import AgentFolder, version_of
 if TYPE_CHECKING:
     from livekit.agents.inference import TurnDetector
 
+    from ..agent.lm_turn import LmTurnDetector
     from ..agent.voice_agent import AgentTools
     from ..providers.info import Stage
     from ..providers.registry import Registry
@@ -136,14 +138,14 @@ class AgentRuntimes:
 
     def _stage_keys(
         self, loaded: LoadedConfig, pipeline: Pipeline
-    ) -> dict[str, Stage | TurnDetector | None]:
+    ) -> dict[str, Stage | TurnDetector | LmTurnDetector | None]:
         vad = stage_key("vad", loaded)
-        out: dict[str, Stage | TurnDetector | None] = {vad: pipeline.vad}
+        out: dict[str, Stage | TurnDetector | LmTurnDetector | None] = {vad: pipeline.vad}
         out[stage_key("stt", loaded, vad)] = pipeline.stt
         out[stage_key("llm", loaded)] = pipeline.llm
         out[stage_key("tts", loaded)] = pipeline.tts
         if pipeline.turn_detector is not None:
-            out[TURN_MODEL] = pipeline.turn_detector
+            out[turn_key(loaded)] = pipeline.turn_detector
         return out
 
     def reload(self, key: str) -> Definition:
@@ -219,8 +221,9 @@ class AgentRuntimes:
             except Exception as e:
                 raise StageFailed(kind, e) from e
         turn = None
-        if loaded.spec.turn.detection == "turn_model":
-            turn = await self._stage(TURN_MODEL, _turn_model)
+        if loaded.spec.turn.detection != "vad":
+            build_turn = functools.partial(build_turn_detector, loaded.spec.turn)
+            turn = await self._stage(turn_key(loaded), build_turn)
         spec = loaded.spec
         chains: dict[str, list[str]] = {
             k: [p.label for p in spec.chain(k)] for k in PIPELINE_ORDER if len(spec.chain(k)) > 1
@@ -278,14 +281,11 @@ class AgentRuntimes:
         self._owned.clear()
 
 
-TURN_MODEL = "turn_model"
+def turn_key(loaded: LoadedConfig) -> str:
+    """The turn detector's key among the shared stages (its settings: one per value)."""
+    turn = loaded.spec.turn
+    return f"turn:{turn.detection}" + (f":{turn.lm_threshold}" if turn.detection == "lm" else "")
 
 
 def _failed(fut: asyncio.Future[Any]) -> bool:
     return fut.done() and (fut.cancelled() or fut.exception() is not None)
-
-
-def _turn_model() -> TurnDetector:
-    from livekit.agents import inference
-
-    return inference.TurnDetector(version="v1-mini")

@@ -6,10 +6,11 @@ It reads answers with ``click.prompt``, so it also works with piped input (tests
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 
+from ..config.spec import TurnDetection
 from .common import CliState
 
 TEMPLATE = """\
@@ -103,7 +104,7 @@ def init(state: CliState, output: Path | None, force: bool) -> None:
     tts = choose("Text-to-speech provider", "tts", "espeak")
     voice = click.prompt("TTS voice (empty for the default)", default="", show_default=False)
     detection = click.prompt(
-        "Turn detection", type=click.Choice(["vad", "turn_model"]), default="vad"
+        "Turn detection", type=click.Choice(get_args(TurnDetection)), default="vad"
     )
     barge_in = click.confirm("Allow barge-in (the user may interrupt the agent)?", default=True)
 

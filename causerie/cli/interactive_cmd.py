@@ -7,10 +7,11 @@ the same validated, comment-keeping edit as ``config set``. Answers may be piped
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, get_args
 
 import click
 
+from ..config.spec import TurnDetection
 from .common import CliState
 
 _LANGUAGE = re.compile(r"^[a-z]{2}(-[A-Za-z]{2})?$")
@@ -83,7 +84,7 @@ def interactive(state: CliState) -> None:
                 value_proc=_optional,
             )
     answers["turn.detection"] = click.prompt(
-        "Turn detection", type=click.Choice(["vad", "turn_model"]), default=spec.turn.detection
+        "Turn detection", type=click.Choice(get_args(TurnDetection)), default=spec.turn.detection
     )
     answers["turn.interruptions"] = click.confirm(
         "Allow barge-in (the user may interrupt the agent)?", default=spec.turn.interruptions

@@ -91,16 +91,34 @@ class FallbackSpec(_Strict):
     )
 
 
+TurnDetection = Literal["vad", "lm", "turn_model"]
+
+
 class TurnSpec(_Strict):
     """Turn-taking. Every value is pinned: livekit-agents' defaults assume LiveKit Cloud."""
 
-    detection: Literal["vad", "turn_model"] = Field(
+    detection: TurnDetection = Field(
         default="vad",
         description="'vad': end of turn after a short silence (lowest latency); "
+        "'lm': after a silence whose length depends on whether the words so far end a "
+        "sentence (the recognizer's English language model); "
         "'turn_model': the bundled local turn model (v1-mini) decides.",
     )
+    lm_threshold: float = Field(
+        default=0.07,
+        gt=0.0,
+        lt=1.0,
+        description="detection 'lm': below this chance that the sentence ends there, wait "
+        "max_endpointing_delay instead of min_endpointing_delay.",
+    )
     min_endpointing_delay: float = Field(default=0.2, ge=0.0, le=5.0)
-    max_endpointing_delay: float = Field(default=3.0, ge=0.1, le=30.0)
+    max_endpointing_delay: float = Field(
+        default=3.0,
+        ge=0.1,
+        le=30.0,
+        description="With detection 'lm' or 'turn_model': the wait after words that do not "
+        "end a sentence (0.6 s suits 'lm').",
+    )
     interruptions: bool = Field(
         default=True, description="Barge-in: the user may talk over the agent."
     )

@@ -151,3 +151,43 @@ async def test_a_short_pause_inside_a_sentence_does_not_end_the_turn(
     assert result.reply_starts, lines  # answered...
     assert not [r for r in result.reply_starts if start < r < end], lines  # ...once it was said
     assert len(result.turns) == 1, lines
+
+
+async def _paused(
+    registry: Registry, pipeline: Pipeline, detection: str
+) -> tuple[list[tuple[float, float]], list[float], list[str]]:
+    """'I would like' + 400 ms + 'two jars of honey': (utterances, reply starts, lines)."""
+    import dataclasses
+
+    from causerie.agent.pipeline import build_turn_detector
+
+    quiet = np.zeros(int(0.4 * IN_RATE), dtype=np.int16)
+    lead, tail = np.zeros(IN_RATE // 2, dtype=np.int16), np.zeros(5 * IN_RATE, dtype=np.int16)
+    first, second = (
+        speak(t, IN_RATE, voice="en-us", trim=True) for t in ("I would like", "two jars of honey")
+    )
+    pcm = np.concatenate([lead, first, quiet, second, tail])
+    overrides = {"turn.detection": detection, "turn.max_endpointing_delay": 0.8}
+    loaded = load_config(None, environ={}, dotenv=None, registry=registry, overrides=overrides)
+    turn = build_turn_detector(loaded.spec.turn)
+    lines: list[str] = []
+    result = await talk(
+        build_session(loaded, dataclasses.replace(pipeline, turn_detector=turn)),
+        build_agent(loaded, Faults()),
+        PCM(pcm, IN_RATE),
+        fast=True,
+        printer=lines.append,
+    )
+    return result.utterances, result.reply_starts, lines
+
+
+async def test_lm_detection_waits_out_a_pause_after_unfinished_words(
+    registry: Registry, pipeline: Pipeline
+) -> None:
+    """turn.detection: lm holds the turn open after "I would like" (a 400 ms pause, which
+    plain VAD endpointing cuts: bench/false_cut.py), and answers once the sentence is said."""
+    utterances, replies, lines = await _paused(registry, pipeline, "lm")
+    assert len(utterances) == 1, lines
+    start, end = utterances[0]
+    assert replies, lines
+    assert not [r for r in replies if start < r < end], lines

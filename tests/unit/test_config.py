@@ -104,7 +104,7 @@ def test_switching_provider_by_env_drops_the_old_vendors_model(tmp_path: Path) -
             {},
             ["turn.min_endpointing_delay", "less than or equal to 5"],
         ),
-        ("turn:\n  detection: magic\n", {}, ["turn.detection", "'vad' or 'turn_model'"]),
+        ("turn:\n  detection: magic\n", {}, ["turn.detection", "'vad', 'lm' or 'turn_model'"]),
         (
             "",
             {"MIN_ENDPOINTING_DELAY": "-1"},

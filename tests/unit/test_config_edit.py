@@ -64,7 +64,7 @@ def test_changing_provider_drops_the_old_voice(cfg: Path) -> None:
         ("turn.min_endpointing_delay", "99", "less than or equal to 5"),
         ("llm.provider", "nope", "allowed: "),
         ("turn.colour", "blue", "unknown field"),
-        ("turn.detection", "psychic", "'vad' or 'turn_model'"),
+        ("turn.detection", "psychic", "'vad', 'lm' or 'turn_model'"),
         ("name.first", "x", "not a section"),
     ],
 )
