@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from livekit.agents import NOT_GIVEN, APIConnectOptions, TurnHandlingOptions
 from livekit.agents.voice import AgentSession
 from livekit.agents.voice.agent_session import SessionConnectOptions
@@ -63,7 +65,9 @@ def build_session(
             retry_interval=0.1,
             timeout=spec.fallback.timeout if spec.tts.fallbacks else 10.0,
         ),
-        max_unrecoverable_errors=1000,
+        # livekit relays a shared provider's errors to every session using it, and would
+        # close a listening session after a few of other users' failures: no limit here.
+        max_unrecoverable_errors=sys.maxsize,
     )
     # The one place a session is constructed (causerie.runtime.Conversation calls this).
     session: AgentSession[SessionData] = AgentSession(
