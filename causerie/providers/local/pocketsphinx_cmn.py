@@ -24,9 +24,9 @@ CMN, is a good prior for the same speaker and microphone.
 
 A longer utterance is settled a second time, after ``reseed`` seconds: the first second of a
 sentence is a poor estimate of its whole (on the bench's human recordings, the mean at 2.8 s
-lies 5-18 units from the one at 1.2 s). The decoder's sums then hold only what followed the
-first settle (plus, after a re-decode, the frames decoded again), so the utterance's mean
-so far is the first part's sum plus what the sums add. Its audio is decoded again if that
+lies 5-18 units from the one at 1.2 s). Each settle resets the decoder's sums to the mean it
+sets (after a re-decode, once the replayed cepstra are counted), so the utterance's mean so
+far is the known part's sum plus what the sums added since. Its audio is decoded again if that
 mean moved more than ``reseed_redecode``, but never at the flush, where the reply waits.
 Past ``_MAX_FRAMES`` the sums are rescaled and nothing more can be told.
 
