@@ -339,9 +339,11 @@ def run(
     seed: float | None,
     vocabulary: dict[str, object] | None = None,
     decoder: dict[str, object] | None = None,
-    reseed: float | Literal["default"] | None = "default",
+    reseed: float | tuple[float, ...] | Literal["default"] | None = "default",
+    spare: bool = True,
 ) -> dict[str, Tally]:
-    """``decoder``: pocketsphinx settings over Causerie's defaults."""
+    """``decoder``: pocketsphinx settings over Causerie's defaults. ``spare``: the worker's
+    spare decoder, which runs the later settles' re-decodes (False: in line)."""
     from causerie.providers.local.pocketsphinx_stt import _DEFAULTS
     from causerie.providers.local.pocketsphinx_worker import (
         CMN_RESEED_S,
@@ -353,6 +355,7 @@ def run(
 
     config = {**_DEFAULTS, **(decoder or {}), **({"vocabulary": vocabulary} if vocabulary else {})}
     streaming, whole = load_decoder(config), load_decoder(config)
+    second = load_decoder(config) if spare else None  # the worker's spare (see catchup)
     default_cmn = streaming.get_cmn()
     reseed = CMN_RESEED_S if reseed == "default" else reseed
     opts = RecognizerOptions(16000, 0.3, None, 0, 30.0, cmn_seed_s=seed, cmn_reseed_s=reseed)
@@ -363,7 +366,9 @@ def run(
         for session in sessions:
             fresh_front_end(streaming)  # a fresh worker: no noise estimate from before
             streaming.set_cmn(default_cmn)
-            rec = Recognizer(streaming, opts)
+            if second is not None:
+                fresh_front_end(second)
+            rec = Recognizer(streaming, opts, second)
             for i, (pcm, ref) in enumerate(session):
                 raw = pcm.tobytes()
                 events = []
@@ -408,8 +413,9 @@ def run(
 def flush_by_length(data: Path, reps: int = 3) -> str:
     """The flush's answer in real time against the utterance's length: the longest human
     recording cut at 0.3 to 6.0 s (then the usual tail of silence), each the first utterance
-    of a fresh worker, with the default settles and with the second one off; median of
-    ``reps``. A re-decode still running when the utterance ends shows as a slow answer."""
+    of a fresh worker, with the default settles (on the spare, and in line), round 6's, and
+    none after the seed; median of ``reps``. A re-decode still running when the utterance
+    ends shows as a slow answer."""
     from causerie.providers.local.pocketsphinx_worker import CMN_RESEED_S, CMN_SEED_S
 
     (longest, _), *_ = sorted(
@@ -419,12 +425,19 @@ def flush_by_length(data: Path, reps: int = 3) -> str:
     pad = np.zeros(int(TAIL_S * 16000), dtype=np.int16)
     lengths = [round(0.3 * i, 1) for i in range(1, 21)]
     columns: dict[str, list[float]] = {}
-    for label, reseed in [(f"cmn_reseed {CMN_RESEED_S} (default)", "default"), ("off", None)]:
+    points = ", ".join(f"{p:g}" for p in CMN_RESEED_S or ())
+    variants: list[tuple[str, float | tuple[float, ...] | None, bool]] = [
+        (f"cmn_reseed [{points}], on the spare (default)", CMN_RESEED_S, True),
+        (f"[{points}], in line (`spare_decoder: false`)", CMN_RESEED_S, False),
+        ("2.8, in line (round 6's default)", 2.8, False),
+        ("cmn_reseed off", None, False),
+    ]
+    for label, reseed, spare in variants:
         col = columns[label] = []
         for length in lengths:
             x = np.concatenate([longest[: int(length * 16000)], pad])
             runs = [
-                run({"x": [[(x, "")]]}, CMN_SEED_S, reseed=reseed)["x"].flush_ms[0]
+                run({"x": [[(x, "")]]}, CMN_SEED_S, reseed=reseed, spare=spare)["x"].flush_ms[0]
                 for _ in range(reps)
             ]
             col.append(float(np.median(runs)))
@@ -566,22 +579,31 @@ def main() -> None:
     if args.human:
         subsets = {**human_sessions(args.human), **subsets}
     sections = []
-    for label, seed, reseed in [
-        ("before: pocketsphinx's live CMN from the model default (cmn_seed off)", None, None),
+    points = ", ".join(f"{p:g}" for p in CMN_RESEED_S or ())
+    for label, seed, reseed, spare in [
         (
-            f"the utterance's own CMN, settled once (seed {CMN_SEED_S} s, cmn_reseed off)",
-            CMN_SEED_S,
+            "before: pocketsphinx's live CMN from the model default (cmn_seed off)",
             None,
+            None,
+            False,
         ),
         (
-            f"after: settled again at {CMN_RESEED_S} s (seed {CMN_SEED_S} s, cmn_reseed "
-            f"{CMN_RESEED_S} s: the default)",
+            f"round 6's default: settled at {CMN_SEED_S} s, again at 2.8 s and re-decoded in "
+            "line (`cmn_reseed: 2.8, spare_decoder: false`)",
+            CMN_SEED_S,
+            2.8,
+            False,
+        ),
+        (
+            f"after: settled at {CMN_SEED_S} s, again at {points} s, the later re-decodes on "
+            f"the worker's spare decoder (the default: `cmn_reseed: [{points}]`)",
             CMN_SEED_S,
             CMN_RESEED_S,
+            True,
         ),
     ]:
         print(f"{label} ...", file=sys.stderr, flush=True)
-        text = f"**{label}**\n\n{table(run(subsets, seed, reseed=reseed))}\n"
+        text = f"**{label}**\n\n{table(run(subsets, seed, reseed=reseed, spare=spare))}\n"
         print(text, flush=True)
         sections.append(text)
     if args.human:
@@ -624,10 +646,11 @@ def main() -> None:
         'the worker\'s -80 dBFS noise floor, "before" included. Human speech: the '
         "recordings in pocketsphinx's source package (5 card-game commands, 5 LibriVox "
         "sentences, 92 words); the CMN seed was chosen on its other recordings "
-        "(goforward, numbers, something, forever), not on these; the second settle's "
-        "point is the longest the live sums allow (see pocketsphinx_cmn), and its "
-        "re-decode threshold (4) was chosen with these recordings and the espeak corpus "
-        "in view (the held-in ones do not tell the settings apart). espeak subsets are 66 "
+        "(goforward, numbers, something, forever), not on these; the later settles' "
+        "points (2.8 s: the longest the live sums allow after the seed, see "
+        "pocketsphinx_cmn; 4.5 s), their re-decode threshold (4) and the spare's catch-up "
+        "rate (8x) were chosen with these recordings and the espeak corpus in view (the "
+        "held-in ones do not tell the settings apart). espeak subsets are 66 "
         "words each: one word is 1.5 points. Levels are the peak's dBFS. "
         f"Load average (1 min) {load:.1f} at the start: "
         "latency and RTF figures move with the load; WER does not.\n\n"

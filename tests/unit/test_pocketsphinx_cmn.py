@@ -212,10 +212,20 @@ def test_cmn_reseed_option() -> None:
         spec = ProviderSpec(provider="pocketsphinx", options=options)
         return _build(spec, BuildContext(language="en"))._opts.cmn_reseed_s  # type: ignore[attr-defined]
 
-    assert build() == 2.8
+    assert build() == (2.8, 4.5)
+    assert build(cmn_reseed=2.5) == (2.5,)
     assert build(cmn_reseed=None) is None  # settled once
-    assert build(cmn_seed=None, cmn_reseed=1.0) == 1.0  # unused with pocketsphinx's own CMN
+    assert build(cmn_reseed=[]) is None
+    assert build(cmn_seed=None, cmn_reseed=1.0) == (1.0,)  # unused with pocketsphinx's own CMN
     with pytest.raises(ProviderError, match=r"cmn_reseed \(1.0\) must be more than cmn_seed"):
         build(cmn_seed=1.5, cmn_reseed=1.0)
-    with pytest.raises(ProviderError, match=r"stt.options.cmn_reseed: .*less than or equal"):
+    with pytest.raises(
+        ProviderError, match=r"stt.options.cmn_reseed: .*3.5 must be from 0.5 to 2.8"
+    ):
         build(cmn_reseed=3.5)
+    with pytest.raises(ProviderError, match=r"cmn_reseed: .*2.0 must be from 2.5 to 5.5 s, after"):
+        build(cmn_reseed=[2.5, 2.0])
+    with pytest.raises(ProviderError, match=r"cmn_reseed: .*6.0 must be from 2.5 to 5.5"):
+        build(cmn_reseed=[2.5, 6.0])
+    with pytest.raises(ProviderError, match=r"stt.options.cmn_reseed: .*number"):
+        build(cmn_reseed=[2.5, True])

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, TypeAlias
 if TYPE_CHECKING:
     from pocketsphinx import Decoder as _Decoder
 
+    from .pocketsphinx_catchup import CatchUp
     from .vocabulary_decoder import DecoderPair
 
     Decoder: TypeAlias = _Decoder | DecoderPair
@@ -74,15 +75,19 @@ class CmnSeed:
         rate: int,
         seed_s: float | None,
         redecode: float | None,
-        reseed_s: float | None = None,
+        reseed_s: float | Sequence[float] | None = None,
         reseed_redecode: float | None = None,
+        catchup: CatchUp | None = None,
     ) -> None:
         self._decoder = decoder
         self._rate = rate
         self._on = seed_s is not None  # None: pocketsphinx's own live CMN, untouched
         self._points = [int((seed_s or 0.0) * rate)]
-        if reseed_s is not None and seed_s is not None and reseed_s > seed_s:
-            self._points.append(int(reseed_s * rate))
+        later = [reseed_s] if isinstance(reseed_s, (int, float)) else list(reseed_s or ())
+        for point in sorted(later):
+            if seed_s is not None and point > seed_s:
+                self._points.append(int(point * rate))
+        self._catchup = catchup
         self._redecode = redecode
         self._reseed_redecode = reseed_redecode
         config = decoder.config
@@ -151,6 +156,12 @@ class CmnSeed:
         else:
             limit = self._reseed_redecode
             again = not final and limit is not None and self.moved > limit
+            catchup = self._catchup
+            if catchup is not None and not final and (again or catchup.active):
+                # The spare decodes it again, in the background (a pass under an older
+                # mean is dropped); the live pass goes on under the new mean meanwhile.
+                catchup.begin(fmt(own), audio)
+                again = False
         self._base, self._known, self._known_n = own, total, frames
         if again:
             self._decoder.end_utt()
@@ -162,6 +173,21 @@ class CmnSeed:
             # noise estimate has moved on): count the ones the decoder used.
             self._known = self._sums(frames)
         self._decoder.set_cmn(fmt(own))  # the sums hold the prior only, from here
+
+    def adopt(self, decoder: Decoder) -> None:
+        """``decoder``, whose pass under the current mean has caught up, takes over from the
+        live one (call before ending that one: the sums so far are read from it)."""
+        if self._audio is not None:
+            frames = int((self._samples - self._window) / self._shift) + 1
+            new = frames - self._known_n
+            if new > _MAX_FRAMES:
+                self._audio = None  # past what the sums can tell: no settle left
+            else:
+                added = self._sums(new)
+                self._known = [k + a for k, a in zip(self._known, added, strict=False)]
+                self._known_n = frames
+            decoder.set_cmn(fmt(self._base))  # its sums hold the prior only, from here
+        self._decoder = decoder
 
     def _sums(self, frames: int) -> list[float]:
         """The sum of the cepstra the decoder's live CMN added since the last set_cmn."""

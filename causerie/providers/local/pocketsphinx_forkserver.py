@@ -3,7 +3,8 @@
 A loaded decoder is ~90 MB of acoustic model, dictionary and language model, nearly all of
 it read-only once loaded. The fork server is one process (started with ``spawn``, as the
 workers were) that loads a decoder and then only forks: each child inherits that decoder
-copy-on-write and runs the worker loop of :mod:`.pocketsphinx_worker` on it. A child
+copy-on-write (with its spare, a second decoder for the settles' re-decodes: see
+:mod:`.pocketsphinx_catchup`) and runs the worker loop of :mod:`.pocketsphinx_worker`. A child
 copies only the pages it writes (search state, its Python heap), so a session costs a few
 MB instead of a model, and starting one takes a fork (milliseconds) instead of a load.
 
@@ -52,7 +53,7 @@ def serve(control: Connection, config: dict[str, Any]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we end
     pocketsphinx_worker.batch_priority()  # inherited by every child
     try:
-        decoder = pocketsphinx_worker.load_decoder(config)  # with the app's vocabulary
+        decoder, spare = pocketsphinx_worker.load_decoders(config)  # with the app's vocabulary
     except Exception as e:
         _send(control, ("error", f"pocketsphinx decoder failed to load: {e!r}"))
         return
@@ -77,7 +78,7 @@ def serve(control: Connection, config: dict[str, Any]) -> None:
                 control.close()
                 ours.close()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                pocketsphinx_worker.serve(theirs, decoder, rate)
+                pocketsphinx_worker.serve(theirs, decoder, rate, spare)
             except BaseException:
                 code = 1
             finally:

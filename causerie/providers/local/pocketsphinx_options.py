@@ -42,12 +42,17 @@ class PocketsphinxOptions(Options):
         le=2.8,
         description="Seconds of speech that seed the cepstral mean; null: pocketsphinx's own.",
     )
-    cmn_reseed: float | None = Field(
-        default=CMN_RESEED_S,
-        ge=0.5,
-        le=2.8,
-        description="Seconds of a longer utterance after which its mean is settled again "
-        "(more than cmn_seed); null: once only.",
+    cmn_reseed: float | list[float] | None = Field(
+        default=list(CMN_RESEED_S or ()),
+        description="Seconds of a longer utterance after which its mean is settled again: "
+        "one or a list, rising, the first more than cmn_seed and at most 2.8, each next at "
+        "most 3 after the one before; null: once only.",
+    )
+    spare_decoder: bool = Field(
+        default=True,
+        description="A second decoder per worker (shared model, in the fork server) that "
+        "re-decodes a long utterance under its settled mean while the live pass goes on; "
+        "false: re-decoded in line, and a final waits for it.",
     )
     vad_mode: Literal[0, 1, 2, 3] = Field(default=0, description="0 (loose) to 3 (strict).")
     vocabulary: str | Path | list[str] | None = None
@@ -63,15 +68,40 @@ class PocketsphinxOptions(Options):
     )
     @classmethod
     def _number(cls, value: Any) -> Any:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or (
+            isinstance(value, list) and any(isinstance(v, bool) for v in value)
+        ):
             raise ValueError(f"must be a number, got {value!r}")
+        return value
+
+    @property
+    def reseed_points(self) -> tuple[float, ...] | None:
+        reseed = self.cmn_reseed
+        if reseed is None or reseed == []:
+            return None
+        return tuple(reseed) if isinstance(reseed, list) else (reseed,)
+
+    @field_validator("cmn_reseed")
+    @classmethod
+    def _reseed_points(cls, value: float | list[float] | None) -> float | list[float] | None:
+        points = value if isinstance(value, list) else [] if value is None else [value]
+        # Each settle reads the decoder's sums since the one before: ~3 s of audio at most.
+        for i, point in enumerate(points):
+            least, most = (0.5, 2.8) if i == 0 else (points[i - 1], points[i - 1] + 3.0)
+            if not least <= point <= most or (i and point == least):
+                raise ValueError(
+                    f"{point} must be from {least:g} to {most:g} "
+                    + ("s" if i == 0 else "s, after the one before")
+                )
         return value
 
     @model_validator(mode="after")
     def _reseed_after_seed(self) -> PocketsphinxOptions:
-        seed, reseed = self.cmn_seed, self.cmn_reseed
-        if seed is not None and reseed is not None and reseed <= seed:
-            raise ValueError(f"cmn_reseed ({reseed}) must be more than cmn_seed ({seed}), or null")
+        seed, points = self.cmn_seed, self.reseed_points
+        if seed is not None and points and points[0] <= seed:
+            raise ValueError(
+                f"cmn_reseed ({points[0]}) must be more than cmn_seed ({seed}), or null"
+            )
         return self
 
     @field_validator("endpoint_silence", mode="before")

@@ -12,8 +12,10 @@ How an utterance flows:
 * INTERIM transcripts come from ``decoder.hyp()`` every ``interim_interval`` s of audio.
 * Each utterance is decoded under its own cepstral mean, as a whole-utterance decode would
   be (:mod:`.pocketsphinx_cmn`): settled after ``cmn_seed`` s of it, or at the flush of a
-  shorter one, and again after ``cmn_reseed`` s of a longer one; a stream's first
-  utterance, and one whose mean jumped, is decoded again.
+  shorter one, and again after each of ``cmn_reseed`` s of a longer one; a stream's first
+  utterance, and one whose mean jumped, is decoded again. The later settles' re-decodes
+  run on the worker's spare decoder while the live one goes on (``spare_decoder``,
+  :mod:`.pocketsphinx_catchup`), so a flush never waits for one.
 * An app's words and phrases (``vocabulary``, :mod:`.vocabulary`) reach the decoder: new
   words get espeak-ng pronunciations, the phrases an app language model heard alongside the
   general one (:mod:`.vocabulary_decoder`).
@@ -98,7 +100,7 @@ class _StreamOptions:
     vad_mode: int
     max_utterance_s: float
     cmn_seed_s: float | None = CMN_SEED_S
-    cmn_reseed_s: float | None = CMN_RESEED_S
+    cmn_reseed_s: float | tuple[float, ...] | None = CMN_RESEED_S
 
 
 def _event(
@@ -339,7 +341,8 @@ class PocketSphinxSTT(BatchSTT):
         endpoint_silence: float | None = 1.5,
         vad_mode: int = 0,
         cmn_seed: float | None = CMN_SEED_S,
-        cmn_reseed: float | None = CMN_RESEED_S,
+        cmn_reseed: float | tuple[float, ...] | None = CMN_RESEED_S,
+        spare_decoder: bool = True,
     ) -> None:
         super().__init__(
             capabilities=stt.STTCapabilities(
@@ -347,6 +350,8 @@ class PocketSphinxSTT(BatchSTT):
             )
         )
         config = {**_DEFAULTS, **(decoder_config or {})}
+        if not spare_decoder:  # the settles' re-decodes in line (see pocketsphinx_catchup)
+            config["spare"] = False
         self._pool = get_pool(config)
         self._pool.attach()
         self._closed = False
@@ -490,7 +495,8 @@ def _build(spec: ProviderSpec, ctx: BuildContext) -> PocketSphinxSTT:
         endpoint_silence=opts.endpoint_silence,
         vad_mode=opts.vad_mode,
         cmn_seed=opts.cmn_seed,
-        cmn_reseed=opts.cmn_reseed,
+        cmn_reseed=opts.reseed_points,
+        spare_decoder=opts.spare_decoder,
     )
 
 

@@ -38,6 +38,7 @@ from multiprocessing.connection import Connection
 from operator import add
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from .pocketsphinx_catchup import CatchUp
 from .pocketsphinx_cmn import CmnSeed
 
 if TYPE_CHECKING:
@@ -53,7 +54,8 @@ DECODE_CHUNK_S = 0.1  # audio per process_raw call (no GIL to share here; keeps 
 HOLD_AFTER_S = 0.3  # an utterance's non-speech past this is held, not decoded (see _frame)
 CMN_SEED_S = 1.2  # see pocketsphinx_cmn; chosen on held-in human speech (not the bench's)
 CMN_REDECODE: float | None = 15.0  # later utterances: when the mean jumped (a new voice, level)
-CMN_RESEED_S: float | None = 2.8  # a longer utterance's mean, again (see pocketsphinx_cmn)
+# A longer utterance's mean, again at each of these (see pocketsphinx_cmn and _catchup).
+CMN_RESEED_S: tuple[float, ...] | None = (2.8, 4.5)
 CMN_RESEED_REDECODE: float | None = 4.0  # ...and its audio re-decoded when the mean moved
 RECOGNIZE_SEED_S = 2.5  # a whole buffer: its mean over up to this much (see pocketsphinx_cmn)
 
@@ -80,8 +82,8 @@ class RecognizerOptions:
     """Audio (pre-roll included) after which the utterance's own cepstral mean is used."""
     cmn_redecode: float | None = CMN_REDECODE
     """How far that mean must move from the prior for the audio so far to be re-decoded."""
-    cmn_reseed_s: float | None = CMN_RESEED_S
-    """A second settle, over this much of a longer utterance (None: none)."""
+    cmn_reseed_s: float | tuple[float, ...] | None = CMN_RESEED_S
+    """Later settles, over this much of a longer utterance (None: none)."""
     cmn_reseed_redecode: float | None = CMN_RESEED_REDECODE
 
 
@@ -152,10 +154,17 @@ def result(decoder: Decoder, rate: int, start: int) -> tuple[str, float, float, 
 class Recognizer:
     """One stream on one decoder: the gate, interims, and the finalization rules."""
 
-    def __init__(self, decoder: Decoder, opts: RecognizerOptions) -> None:
+    def __init__(
+        self, decoder: Decoder, opts: RecognizerOptions, spare: Decoder | None = None
+    ) -> None:
         from pocketsphinx import Vad
 
         self._decoder, self._opts = decoder, opts
+        rate = opts.sample_rate
+        # A later settle's re-decode runs on the spare, in the background (see catchup).
+        self._catchup = (
+            None if spare is None else CatchUp(spare, lambda d, pcm: decode(d, pcm, rate), rate)
+        )
         self._vad = Vad(opts.vad_mode, opts.sample_rate, 0.03)
         self._frame_bytes: int = self._vad.frame_bytes
         self._frame_s: float = self._vad.frame_length
@@ -174,22 +183,34 @@ class Recognizer:
             opts.cmn_redecode,
             opts.cmn_reseed_s,
             opts.cmn_reseed_redecode,
+            self._catchup,
         )
 
     def process(self, items: list[bytes | None]) -> list[Event]:
         events: list[Event] = []
+        arrived = 0
         for item in items:
             if item is None:
                 self._flushed = True
                 self._finalize(events, flush=True)
                 continue
             self._buf += item
+            arrived += len(item) // 2
             while len(self._buf) >= self._frame_bytes:
                 frame = bytes(self._buf[: self._frame_bytes])
                 del self._buf[: self._frame_bytes]
                 self._frame(frame, events)
         self._decode_pending()  # keep the decoder current so a flush finalizes at once
+        catchup = self._catchup
+        if catchup is not None and self._utt is not None and catchup.step(arrived):
+            self._swap()
         return events
+
+    def _swap(self) -> None:
+        """The spare's pass has caught up: it is the live decoder now."""
+        assert self._catchup is not None
+        self._cmn.adopt(self._catchup.spare)
+        self._decoder = self._catchup.swapped(self._decoder)
 
     def _frame(self, frame: bytes, events: list[Event]) -> None:
         speech = self._vad.is_speech(frame)
@@ -241,6 +262,8 @@ class Recognizer:
         if self._pending:
             decode(self._decoder, b"".join(self._pending), self._opts.sample_rate)
             self._cmn.fed(self._pending)
+            if self._catchup is not None:
+                self._catchup.feed(self._pending)
             self._pending.clear()
         if self._utt is not None and (final or self._cmn.due):
             self._cmn.settle(
@@ -272,6 +295,11 @@ class Recognizer:
             self._pending.clear()
         else:
             self._decode_pending(final=True)
+        if self._catchup is not None and self._catchup.active:
+            if not drop and self._catchup.finish():
+                self._swap()  # the re-decoded pass answers
+            else:
+                self._catchup.cancel()  # too far behind: the live pass answers
         self._utt = None
         self._decoder.end_utt()
         rate = self._opts.sample_rate
@@ -284,9 +312,16 @@ class Recognizer:
         events.append(("usage", utt.request_id, utt.samples / rate))
         events.append(("end", utt.request_id))
 
+    @property
+    def decoders(self) -> tuple[Decoder, Decoder | None]:
+        """The live decoder and the spare, which swap when a background re-decode wins."""
+        return self._decoder, None if self._catchup is None else self._catchup.spare
+
     def close(self) -> None:
         """End any open utterance, unheard: the decoder is ready for another stream."""
         self._held.clear()
+        if self._catchup is not None:
+            self._catchup.cancel()
         if self._utt is not None:
             self._utt = None
             self._decoder.end_utt()
@@ -309,14 +344,22 @@ def _recognize(decoder: Decoder, pcm: bytes, rate: int) -> tuple[str, float, flo
     return result(decoder, rate, 0)
 
 
+def load_decoders(config: Mapping[str, Any]) -> tuple[Decoder, Decoder | None]:
+    """The worker's decoder, and its spare (for the settles' re-decodes, see catchup) unless
+    ``config["spare"]`` is false."""
+    spare = config.get("spare", True)
+    return load_decoder(config), load_decoder(config) if spare else None
+
+
 def load_decoder(config: Mapping[str, Any]) -> Decoder:
-    """A decoder for ``config``; its ``vocabulary`` entry (an app's words, compiled by
-    :mod:`.vocabulary`) is not a pocketsphinx setting: it is applied once loaded."""
+    """A decoder for ``config``. Not pocketsphinx settings: its ``vocabulary`` entry (an app's
+    words, compiled by :mod:`.vocabulary`), applied once loaded, and ``spare``."""
     from pocketsphinx import Decoder
 
     from . import vocabulary_decoder
 
     settings = dict(config)
+    settings.pop("spare", None)
     vocabulary = settings.pop("vocabulary", None)
     if vocabulary:
         return vocabulary_decoder.load(settings, vocabulary)
@@ -329,16 +372,17 @@ def main(conn: Connection, config: dict[str, Any]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     batch_priority()
     try:
-        decoder = load_decoder(config)
+        decoder, spare = load_decoders(config)
     except Exception as e:  # a bad configuration: tell the parent, then exit
         _send(conn, ("error", f"pocketsphinx decoder failed to load: {e!r}"))
         return
-    serve(conn, decoder, int(config.get("samprate", 16000)))
+    serve(conn, decoder, int(config.get("samprate", 16000)), spare)
 
 
-def serve(conn: Connection, decoder: Decoder, rate: int) -> None:
-    """The request loop, on a loaded decoder: until the parent's end of ``conn`` closes.
-    Also what a child of the fork server (:mod:`.pocketsphinx_forkserver`) runs."""
+def serve(conn: Connection, decoder: Decoder, rate: int, spare: Decoder | None = None) -> None:
+    """The request loop, on a loaded decoder (and its spare): until the parent's end of
+    ``conn`` closes. Also what a child of the fork server (:mod:`.pocketsphinx_forkserver`)
+    runs."""
     if not _send(conn, ("ready", os.getpid())):
         return
     recognizer: Recognizer | None = None
@@ -357,16 +401,19 @@ def serve(conn: Connection, decoder: Decoder, rate: int) -> None:
             elif op == "start":
                 if recognizer is not None:
                     recognizer.close()
-                recognizer = Recognizer(decoder, msg[1])
+                    decoder, spare = recognizer.decoders  # they may have swapped
+                recognizer = Recognizer(decoder, msg[1], spare)
                 reply = ("ok",)
             elif op == "reset":
                 if recognizer is not None:
                     recognizer.close()
+                    decoder, spare = recognizer.decoders
                     recognizer = None
                 reply = ("ok",)
             elif op == "recognize":
                 if recognizer is not None:
                     recognizer.close()
+                    decoder, spare = recognizer.decoders
                     recognizer = None
                 reply = ("result", *_recognize(decoder, msg[1], rate))
             elif op == "crash":
