@@ -17,6 +17,7 @@ also played at every level (peak dBFS), rate and through Opus, as the espeak sub
     python bench/stt_accuracy.py --human /path/to/pocketsphinx-5.1.1/test/data
     python bench/stt_accuracy.py --quick          # a smaller corpus, no file written
     python bench/stt_accuracy.py --search --human DIR   # CPU and WER per search limits
+    python bench/stt_accuracy.py --by-length --human DIR   # the flush by length, printed
 """
 
 from __future__ import annotations
@@ -547,11 +548,19 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
     ap.add_argument("--only-shop", action="store_true", help="only the vocabulary section")
     ap.add_argument("--search", action="store_true", help="only the search limits' section")
+    ap.add_argument(
+        "--by-length", action="store_true", help="only the flush by length (printed, not written)"
+    )
     args = ap.parse_args()
 
     from causerie.providers.local.pocketsphinx_worker import CMN_RESEED_S, CMN_SEED_S
     from causerie.providers.local.vocabulary import DEFAULT_WEIGHT
 
+    if args.by_length:
+        if not args.human:
+            ap.error("--by-length needs --human")
+        print(flush_by_length(args.human))
+        return
     if args.search:
         search_limits(args.human, None if args.quick else args.out, CMN_SEED_S)
         return
