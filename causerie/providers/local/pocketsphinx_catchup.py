@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 
     Decoder: TypeAlias = _Decoder | DecoderPair
 
-# Chosen on the human recordings (bench/stt_accuracy.py): at 4x, a pass begun at 4.5 s had
-# not caught up before most long sentences ended, and the live pass answered (25.7 % WER,
-# against 22.9 % at 8x). 8x: a pass catches up 0.64 s after a 4.5 s settle; meanwhile each
-# 20 ms of audio costs the worker ~25 ms of CPU, not ~3.
+# Chosen on the human recordings (docs/PERFORMANCE.md): at 4x or 6x, a pass begun at 4.5 s
+# had not caught up before most long sentences ended, and the live pass answered (25.7 and
+# 24.6 % WER, against 22.9 % at 8x). At 8x a pass catches up 0.64 s after a 4.5 s settle, but
+# meanwhile the worker spends ~22 ms of CPU per 20 ms of audio here: it lags up to ~0.15 s.
 CATCHUP_RATIO = 8.0  # the spare decodes this much audio per second that arrives
 CATCHUP_FINISH_S = 0.5  # at the flush, a pass this close to caught up is finished (~50 ms)
 

@@ -22,12 +22,15 @@ re-decoded only when the mean moved by more than ``redecode`` (Euclidean distanc
 13 coefficients; ``None``: never): the previous utterance's mean, carried over by the live
 CMN, is a good prior for the same speaker and microphone.
 
-A longer utterance is settled a second time, after ``reseed`` seconds: the first second of a
+A longer utterance is settled again at each of the ``reseed`` points: the first second of a
 sentence is a poor estimate of its whole (on the bench's human recordings, the mean at 2.8 s
 lies 5-18 units from the one at 1.2 s). Each settle resets the decoder's sums to the mean it
 sets (after a re-decode, once the replayed cepstra are counted), so the utterance's mean so
 far is the known part's sum plus what the sums added since. Its audio is decoded again if that
-mean moved more than ``reseed_redecode``, but never at the flush, where the reply waits.
+mean moved more than ``reseed_redecode``, but never at the flush, where the reply waits. With
+a ``catchup`` (the worker's spare decoder, :mod:`.pocketsphinx_catchup`) that re-decode runs
+there, in slices, while this decoder goes on under the new mean; :meth:`CmnSeed.adopt` hands
+the sums over when the spare takes its place.
 Past ``_MAX_FRAMES`` the sums are rescaled and nothing more can be told.
 
 Standard library only: this runs in the worker process (see :mod:`.pocketsphinx_worker`).

@@ -15,7 +15,7 @@ How an utterance flows:
   shorter one, and again after each of ``cmn_reseed`` s of a longer one; a stream's first
   utterance, and one whose mean jumped, is decoded again. The later settles' re-decodes
   run on the worker's spare decoder while the live one goes on (``spare_decoder``,
-  :mod:`.pocketsphinx_catchup`), so a flush never waits for one.
+  :mod:`.pocketsphinx_catchup`): a flush drops one that is far behind rather than wait.
 * An app's words and phrases (``vocabulary``, :mod:`.vocabulary`) reach the decoder: new
   words get espeak-ng pronunciations, the phrases an app language model heard alongside the
   general one (:mod:`.vocabulary_decoder`).
