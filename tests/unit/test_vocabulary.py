@@ -130,7 +130,7 @@ async def test_a_new_word_is_recognised_once_in_the_vocabulary(tmp_path: Path) -
         for _ in range(3)
     ]
     (tmp_path / "vocab.txt").write_text(f"# the app's words\n{PHRASE}\nadd two {NEW_WORD}\n")
-    for vocabulary, least in ((None, 0), ("vocab.txt", 2)):
+    for vocabulary in (None, "vocab.txt"):
         options = {"vocabulary": vocabulary} if vocabulary else {}
         engine = build(tmp_path, **options)
         try:
@@ -140,7 +140,7 @@ async def test_a_new_word_is_recognised_once_in_the_vocabulary(tmp_path: Path) -
         finally:
             await engine.aclose()
         heard = sum(NEW_WORD in t.split() for t in texts)
-        assert heard >= least and (vocabulary or heard == 0), texts
+        assert heard >= 2 if vocabulary else heard == 0, texts
     vocab = load_vocabulary(tmp_path / "vocab.txt")
     assert vocab.phrases == (PHRASE, f"add two {NEW_WORD}")
 
