@@ -61,7 +61,7 @@ from .queries import (
     SessionsQuery,
     SummaryQuery,
 )
-from .security import AdminAuth, APIError, install_error_handlers, origin_allowed
+from .security import AdminAuth, APIError, install_error_handlers, one_each, origin_allowed
 from .ui import i18n_router
 
 logger = logging.getLogger(__name__)
@@ -154,7 +154,11 @@ def metrics_router(
         outer.include_router(prometheus_router(prometheus, store, cfg))
     # Every route of this router needs the admin token (when set); a store down is a 503.
     router = APIRouter(
-        dependencies=[Depends(AdminAuth(cfg.admin_token)), Depends(_store_errors(store))],
+        dependencies=[
+            Depends(AdminAuth(cfg.admin_token)),
+            Depends(one_each("metric")),
+            Depends(_store_errors(store)),
+        ],
         responses=documented(401, 422, 503),
     )
 

@@ -46,6 +46,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
+from starlette.datastructures import QueryParams
 
 from ..errors import ConfigError
 from ..transports.livekit.settings import EnvSettings, LiveKitSettings
@@ -59,7 +60,7 @@ from ..transports.livekit.tokens import (
     user_token,
 )
 from .api_docs import errors, json_body, query
-from .security import PathCORSMiddleware
+from .security import PathCORSMiddleware, repeated
 
 logger = logging.getLogger(__name__)
 
@@ -215,6 +216,12 @@ def token_router(
         if key and not authorized(request):
             return _error(
                 401, "unauthorized", "this endpoint needs its API key in the X-API-Key header"
+            )
+        twice = repeated(fields) if isinstance(fields, QueryParams) else []
+        if twice:  # ?room=a&room=b: which one?
+            name = twice[0]
+            return _error(
+                422, "invalid_request", f"{name}: given more than once; give it once", field=name
             )
         room, identity = fields.get("room"), fields.get("identity")
         for name, value, check in (

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import given
+from hypothesis import given, reject
 from schemathesis.checks import CHECKS
 from schemathesis.generation import GenerationMode
 
@@ -149,6 +149,10 @@ def fuzz(
     @given(case=op.as_strategy(generation_mode=mode))
     @budget(examples)
     def run(case: Any) -> None:
+        if mode is GenerationMode.NEGATIVE and any(v == [] for v in (case.query or {}).values()):
+            # A parameter with no values is not sent at all, so the request that reaches the
+            # server is a valid one (a 200 there is no fault: seen as ?limit=1 with an "extra").
+            reject()
         TRIED[name] += 1
         response = case.call_and_validate(base_url=url, headers=auth, checks=checks, timeout=30)
         assert "Traceback" not in response.text

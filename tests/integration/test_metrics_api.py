@@ -168,6 +168,22 @@ async def test_summary_series_and_errors(
     assert [e["component"] for e in only] == ["llm"]
 
 
+async def test_a_parameter_given_twice_is_422_but_a_list_may_repeat(
+    client: httpx.AsyncClient,
+) -> None:
+    """FastAPI keeps the last of a repeated scalar silently: ?agent=a&agent=b is refused."""
+    r = await client.get("/api/sessions", params=[("agent", "a"), ("agent", "b")])
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["error"] == "invalid_query" and body["fields"] == {
+        "agent": "agent: given more than once; give it once"
+    }
+    r = await client.get("/api/errors", params=[("limit", "5"), ("window", "1h"), ("limit", "9")])
+    assert r.status_code == 422 and "limit: given more than once" in r.json()["message"]
+    series = [("metric", "voice_to_voice"), ("metric", "stt_final_delay")]
+    assert (await client.get("/api/metrics/series", params=series)).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("path", "params", "expected"),
     [

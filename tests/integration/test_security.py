@@ -285,3 +285,10 @@ async def test_request_bodies_are_bounded(tmp_path: Path) -> None:
         assert r.status_code == 413 and r.json()["error"] == "body_too_large"
         r = await c.post("/token", json={"room": "r", "identity": "i"})
         assert r.status_code == 503  # within the bound: LiveKit is not configured here
+
+
+async def test_a_query_parameter_given_twice_is_refused(client: httpx.AsyncClient) -> None:
+    """?agent=a&agent=b: FastAPI would keep the last one silently; which agent was meant?"""
+    r = await client.post("/api/offer?agent=a&agent=b", json={"sdp": "v=0", "type": "offer"})
+    assert r.status_code == 422, r.text
+    assert r.json()["fields"] == {"agent": "agent: given more than once; give it once"}

@@ -87,6 +87,12 @@ def test_bad_room_or_identity_is_422_naming_the_field(params: dict[str, str], fi
     assert r.json()["message"].startswith(f"{field}:")
 
 
+def test_a_field_given_twice_is_422_naming_it() -> None:
+    r = client().get("/token", params=[("room", "a"), ("identity", "u"), ("room", "b")])
+    assert r.status_code == 422
+    assert r.json()["field"] == "room" and "given more than once" in r.json()["message"]
+
+
 def test_post_with_bad_body() -> None:
     c = client()
     assert c.post("/token", content=b"not json").status_code == 400
