@@ -160,6 +160,7 @@ async def offer(request: Request, agent: AgentKey = None) -> Response:
             connect_timeout=settings.connect_timeout,
             disconnect_grace=settings.disconnect_grace,
             media_timeout=settings.media_timeout,
+            opus_bitrate=settings.opus_bitrate,
         )
     except ValueError as e:
         slot.release()

@@ -52,6 +52,14 @@ class ServerSettings(BaseSettings):
         description="Seconds without microphone packets before a WebRTC peer counts as gone "
         "(a vanished browser is otherwise noticed by ICE only after ~30 s).",
     )
+    opus_bitrate: int = Field(
+        default=64000,
+        ge=6000,
+        le=510000,
+        description="Bit/s a WebRTC browser is asked to encode its microphone at (Opus "
+        "maxaveragebitrate in the answer). Browsers send ~32 kbit/s unasked, where the "
+        "recognizer misses more words and varies more (docs/PERFORMANCE.md).",
+    )
     max_input_seconds: float = Field(
         default=1.0,
         gt=0,

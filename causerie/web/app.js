@@ -41,6 +41,7 @@ const debug = {
 };
 window.causerie = debug;
 debug.disconnect = () => { if (transport) disconnect(); };
+debug.micStats = async () => (transport && transport.micStats ? transport.micStats() : null);
 
 let transport = null;
 let mic = null;

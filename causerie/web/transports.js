@@ -201,6 +201,17 @@ export class WebRTCTransport extends Transport {
     if (this.dc && this.dc.readyState === "open") this.dc.send(JSON.stringify(event));
   }
 
+  // What the microphone's Opus encoder sends (the server's answer asks for its bitrate).
+  async micStats() {
+    if (!this.pc) return null;
+    for (const s of (await this.pc.getStats()).values()) {
+      if (s.type === "outbound-rtp" && s.kind === "audio") {
+        return { targetBitrate: s.targetBitrate, bytesSent: s.bytesSent, packetsSent: s.packetsSent };
+      }
+    }
+    return null;
+  }
+
   setMuted(muted) {
     // A disabled track sends silence: the server's VAD still sees the end of speech.
     if (this.mic) for (const t of this.mic.getAudioTracks()) t.enabled = !muted;
