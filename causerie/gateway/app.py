@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 
 from ..agent.pipeline import Pipeline, Progress, build_pipeline
 from ..config.loader import LoadedConfig
 from ..providers.registry import Registry
+from ..server.query_params import one_value_each
 from ..server.sessions import keep_stt_ready
 from . import chat, models, speech, transcriptions
 from .auth import ConcurrencyLimiter, KeyRing
@@ -52,7 +53,13 @@ def create_gateway_app(
             if pipeline is None:
                 await built.aclose()
 
-    app = FastAPI(title="Causerie gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Causerie gateway",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(one_value_each)],  # ?model=a&model=b: which one?
+    )
     app.state.gateway = gw
     app.state.keyring = KeyRing(settings.keys())
     app.state.limiter = ConcurrencyLimiter(settings.max_concurrent_per_key, settings.retry_after)

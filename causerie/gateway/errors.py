@@ -96,7 +96,13 @@ def install_handlers(
         first = exc.errors()[0] if exc.errors() else {}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "header")]
         param = ".".join(loc) or None
-        msg = f"{param}: {first.get('msg', 'invalid value')}" if param else "invalid request"
+        text = str(first.get("msg", "invalid value"))
+        if param is None:
+            msg = "invalid request"
+        elif text.startswith(f"{param}:"):  # our own checks name the field already
+            msg = text
+        else:
+            msg = f"{param}: {text}"
         return respond(request, APIError(400, msg, code="invalid_value", param=param))
 
     @app.exception_handler(StarletteHTTPException)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ..agent.faults import Faults
@@ -23,6 +23,7 @@ from ..plugins.stores import PluginStores
 from ..transports.bridge import ToolsFactory
 from .agents_api import agents_router
 from .metrics_api import MetricsApiSettings, metrics_router
+from .query_params import one_value_each
 from .routes import router
 from .security import (
     BodyLimitMiddleware,
@@ -125,7 +126,13 @@ def create_app(
             finally:
                 await recorder.aclose()  # after the sessions: their ends are recorded
 
-    app = FastAPI(title="Causerie", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Causerie",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(one_value_each)],  # ?agent=a&agent=b: which one?
+    )
     app.state.settings = settings
     app.state.loaded = loaded
     app.state.metrics = recorder

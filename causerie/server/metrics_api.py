@@ -61,7 +61,8 @@ from .queries import (
     SessionsQuery,
     SummaryQuery,
 )
-from .security import AdminAuth, APIError, install_error_handlers, one_each, origin_allowed
+from .query_params import one_value_each
+from .security import AdminAuth, APIError, install_error_handlers, origin_allowed
 from .ui import i18n_router
 
 logger = logging.getLogger(__name__)
@@ -156,7 +157,6 @@ def metrics_router(
     router = APIRouter(
         dependencies=[
             Depends(AdminAuth(cfg.admin_token)),
-            Depends(one_each("metric")),
             Depends(_store_errors(store)),
         ],
         responses=documented(401, 422, 503),
@@ -322,7 +322,12 @@ def metrics_app(
 ) -> FastAPI:
     """A FastAPI app with only the metrics surface (tests, or a read-only dashboard host
     over a shared store). The store is opened and closed by the caller."""
-    app = FastAPI(title="Causerie metrics", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Causerie metrics",
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(one_value_each)],  # ?agent=a&agent=b: which one?
+    )
     install_error_handlers(app)
     app.include_router(metrics_router(store, prometheus=prometheus, feed=feed, settings=settings))
     app.include_router(i18n_router())  # the dashboard's strings

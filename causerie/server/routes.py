@@ -7,12 +7,12 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, WebSocket
+from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from ..transports.admission import Busy
 from .api_docs import errors, json_body
-from .security import one_each, origin_allowed
+from .security import origin_allowed
 from .sessions import SessionManager
 from .settings import ServerSettings
 from .token import RateLimiter
@@ -126,7 +126,6 @@ ANSWER = {
     "/api/offer",
     responses={200: ANSWER, **errors(400, 404, 413, 422, 429, 503)},
     openapi_extra=json_body(OFFER_SCHEMA),
-    dependencies=[Depends(one_each())],  # ?agent=a&agent=b: which one?
 )
 async def offer(request: Request, agent: AgentKey = None) -> Response:
     """The browser's SDP offer -> our answer. 400 bad offer, 413 too large, 503 busy."""

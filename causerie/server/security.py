@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -21,7 +20,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
-from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -117,36 +115,6 @@ def _problem(error: Mapping[str, Any]) -> tuple[str, str, str]:
     if text is None:
         text = f"{field or where}: {error.get('msg', 'invalid')}"
     return where, field or where, text
-
-
-def repeated(params: QueryParams, lists: Sequence[str] = ()) -> list[str]:
-    """Query parameters given more than once (``lists``: those that take several values)."""
-    counts = Counter(k for k, _ in params.multi_items())
-    return sorted(k for k, n in counts.items() if n > 1 and k not in lists)
-
-
-def one_each(*lists: str) -> Callable[[Request], None]:
-    """A dependency: a query parameter given twice is refused, as FastAPI would silently keep
-    the last value (``?agent=a&agent=b`` is not a filter on two agents). ``lists``: the
-    parameters that take several values."""
-
-    def check(request: Request) -> None:
-        twice = repeated(request.query_params, lists)
-        if twice:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "value_error",
-                        "loc": ("query", k),
-                        "msg": f"{k}: given more than once; give it once",
-                        "ctx": {"error": f"{k}: given more than once; give it once"},
-                        "input": request.query_params.getlist(k),
-                    }
-                    for k in twice
-                ]
-            )
-
-    return check
 
 
 def install_error_handlers(app: FastAPI) -> None:

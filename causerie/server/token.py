@@ -60,7 +60,8 @@ from ..transports.livekit.tokens import (
     user_token,
 )
 from .api_docs import errors, json_body, query
-from .security import PathCORSMiddleware, repeated
+from .query_params import repeated
+from .security import PathCORSMiddleware
 
 logger = logging.getLogger(__name__)
 

@@ -232,6 +232,13 @@ async def test_no_key_and_wrong_key(gw: Running) -> None:
         assert (await anon.get("/healthz")).status_code == 200
 
 
+async def test_a_query_parameter_given_twice(http: httpx.AsyncClient) -> None:
+    """FastAPI would keep the last value silently; which one was meant?"""
+    r = await http.get("/v1/models", params=[("owned_by", "a"), ("owned_by", "b")])
+    assert_openai_error(r, 400, "invalid_value", "owned_by")
+    assert r.json()["error"]["message"] == "owned_by: given more than once; give it once"
+
+
 async def test_bad_uploads(http: httpx.AsyncClient, question: np.ndarray) -> None:
     r = await _transcribe(http, b"just some text\n" * 100, "notes.txt")
     assert "supported formats" in assert_openai_error(r, 400, "invalid_file_format", "file")

@@ -251,6 +251,16 @@ def test_websocket_from_another_site_is_refused(app: FastAPI) -> None:
     assert refused.value.code == 1008 and "origin" in refused.value.reason
 
 
+def test_websocket_with_its_agent_given_twice_is_refused(app: FastAPI) -> None:
+    client = TestClient(app)
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect("/api/ws?agent=a&agent=b") as ws,
+    ):
+        ws.receive_text()
+    assert refused.value.code == 1008 and refused.value.reason.startswith("agent: given more")
+
+
 async def test_live_feed_from_another_site_is_refused(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "feed.sqlite3")
     app = metrics_app(store, settings=MetricsApiSettings(admin_token=ADMIN))
