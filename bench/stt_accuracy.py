@@ -268,12 +268,12 @@ def human_sessions(data: Path) -> dict[str, list[list[tuple[np.ndarray, str]]]]:
 # and Opus at what browsers send unasked (the talk page's answer asks for 64 kbit/s)
 OPUS_UNASKED = "Opus 32 kbit/s"
 CHANNELS: dict[str, tuple[float | None, int, int]] = {
-    "as recorded": (None, 16000, False),
-    "-30 dBFS": (-30, 16000, False),
-    "-20 dBFS": (-20, 16000, False),
-    "-10 dBFS": (-10, 16000, False),
-    "-3 dBFS": (-3, 16000, False),
-    "44.1 kHz": (None, 44100, False),
+    "as recorded": (None, 16000, 0),
+    "-30 dBFS": (-30, 16000, 0),
+    "-20 dBFS": (-20, 16000, 0),
+    "-10 dBFS": (-10, 16000, 0),
+    "-3 dBFS": (-3, 16000, 0),
+    "44.1 kHz": (None, 44100, 0),
     "48 kHz": (None, 48000, 0),
     "Opus 64 kbit/s": (None, 48000, 64000),
     OPUS_UNASKED: (None, 48000, 32000),

@@ -65,7 +65,8 @@ def one_value_each(conn: HTTPConnection) -> None:
         return
     messages = {k: f"{k}: given more than once; give it once" for k in twice}
     if conn.scope["type"] == "websocket":
-        raise WebSocketException(code=1008, reason="; ".join(messages.values())[:120])
+        reason = "; ".join(messages.values()).encode()[:123]  # a close reason's limit
+        raise WebSocketException(code=1008, reason=reason.decode(errors="ignore"))
     raise RequestValidationError(
         [
             {

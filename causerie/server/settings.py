@@ -57,8 +57,8 @@ class ServerSettings(BaseSettings):
         ge=6000,
         le=510000,
         description="Bit/s a WebRTC browser is asked to encode its microphone at (Opus "
-        "maxaveragebitrate in the answer). Browsers send ~32 kbit/s unasked, where the "
-        "recognizer misses more words and varies more (docs/PERFORMANCE.md).",
+        "maxaveragebitrate in the answer). Browsers send ~32 kbit/s unasked, where what the "
+        "recognizer hears varies more from one encode to the next (docs/PERFORMANCE.md).",
     )
     max_input_seconds: float = Field(
         default=1.0,

@@ -311,7 +311,8 @@ class _InOrderAudio(JitterBuffer):
 def ask_opus_bitrate(sdp: str, bitrate: int) -> str:
     """``sdp`` with every Opus payload's fmtp asking for ``bitrate`` (``maxaveragebitrate``,
     RFC 7587). In an answer it sets what the browser encodes its microphone at: ~32 kbit/s
-    otherwise, where the recognizer misses words it hears at 64 (docs/PERFORMANCE.md)."""
+    otherwise, where a decode of the same speech varies by several points of WER from one
+    encode to the next (docs/PERFORMANCE.md)."""
     lines = sdp.split("\r\n")
     opus = {
         m.group(1)

@@ -105,9 +105,9 @@ async def test_talk_in_the_browser(server: ServerThread, open_page: Any, transpo
     v2v = await page.evaluate("document.getElementById('lat-v2v').textContent")
     assert v2v.endswith(" ms")
     if transport == "webrtc":
-        # The answer asked the browser for the server's Opus bitrate, and chromium took it.
+        # The answer asked the browser for the server's Opus bitrate, and chromium took it
+        # (unasked, chromium targets 32 kbit/s).
         sent = await page.evaluate("window.causerie.micStats()")
-        # (Unasked, chromium targets 32 kbit/s.)
         assert sent["targetBitrate"] == server.settings.opus_bitrate, sent
     await page.click("#connect")  # disconnect
     server.wait_idle()
