@@ -136,6 +136,21 @@ def opus_roundtrip(pcm48: np.ndarray, bitrate: int) -> np.ndarray:
     return np.concatenate(out).astype(np.int16)
 
 
+def livekit_resample(pcm: np.ndarray, src: int, dst: int) -> np.ndarray:
+    """As the agent's STT stream converts its input (livekit's resampler: soxr, which dithers
+    at random, so no two conversions are the same)."""
+    if src == dst:
+        return pcm
+    from livekit import rtc
+
+    rs = rtc.AudioResampler(src, dst, num_channels=1, quality=rtc.AudioResamplerQuality.HIGH)
+    frames = [
+        *rs.push(rtc.AudioFrame(pcm.astype(np.int16).tobytes(), src, 1, len(pcm))),
+        *rs.flush(),
+    ]
+    return np.concatenate([np.frombuffer(f.data, dtype=np.int16) for f in frames])
+
+
 def to_16k(pcm: np.ndarray, rate: int, opus: int) -> np.ndarray:
     """What the STT decodes: the rate livekit converts to (16 kHz), after Opus at ``opus``
     bit/s if any (0: none)."""
@@ -143,7 +158,7 @@ def to_16k(pcm: np.ndarray, rate: int, opus: int) -> np.ndarray:
 
     if opus:
         pcm, rate = opus_roundtrip(resample(pcm, rate, 48000), opus), 48000
-    return resample(pcm, rate, 16000)
+    return livekit_resample(pcm, rate, 16000)
 
 
 def espeak_sessions(quick: bool) -> dict[str, list[list[tuple[np.ndarray, str]]]]:

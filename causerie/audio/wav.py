@@ -30,23 +30,23 @@ class PCM:
 
 
 def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
-    """int16 mono -> int16 mono at ``dst_rate`` (soxr, through livekit's resampler)."""
+    """int16 mono -> int16 mono at ``dst_rate`` (PyAV's swresample). The same input gives the
+    same output: livekit's resampler (soxr) dithers at random, so files, test speech and the
+    benches' corpora would differ from one run to the next."""
     if src_rate == dst_rate or len(samples) == 0:
         return samples.astype(np.int16, copy=False)
-    from livekit import rtc
+    import av
 
-    rs = rtc.AudioResampler(
-        src_rate, dst_rate, num_channels=1, quality=rtc.AudioResamplerQuality.HIGH
-    )
+    rs = av.AudioResampler(format="s16", layout="mono", rate=dst_rate)
     out: list[np.ndarray] = []
     step = src_rate  # one second at a time keeps memory flat for long files
     for i in range(0, len(samples), step):
         chunk = np.ascontiguousarray(samples[i : i + step], dtype=np.int16)
-        for f in rs.push(rtc.AudioFrame(chunk.tobytes(), src_rate, 1, len(chunk))):
-            out.append(np.frombuffer(f.data, dtype=np.int16))
-    for f in rs.flush():
-        out.append(np.frombuffer(f.data, dtype=np.int16))
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.int16)
+        frame = av.AudioFrame.from_ndarray(chunk[None, :], format="s16", layout="mono")
+        frame.sample_rate = src_rate
+        out.extend(f.to_ndarray().reshape(-1) for f in rs.resample(frame))
+    out.extend(f.to_ndarray().reshape(-1) for f in rs.resample(None))
+    return np.concatenate(out).astype(np.int16, copy=False) if out else np.zeros(0, np.int16)
 
 
 def read_wav(path: str | Path, sample_rate: int | None = None) -> PCM:

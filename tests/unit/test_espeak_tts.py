@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 import pytest
@@ -240,3 +241,22 @@ def test_engine_propagates_callback_errors_and_stays_usable() -> None:
         engine.synthesize("Hello.", boom)
     assert engine.synthesize("Hello.", lambda _pcm: None) is True
     assert engine.synthesize("Hello. " * 20, lambda _pcm: False) is False
+
+
+def test_the_same_text_sounds_the_same_in_every_process() -> None:
+    """espeak_Initialize seeds its noise from the clock; the engine seeds it before each
+    synthesis, so test speech and the benches' corpora are the same from run to run."""
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib; from causerie.providers.local.espeak_engine import get_engine; "
+        "e = get_engine(); print(hashlib.md5(e.synthesize_pcm("
+        "'good morning', voice='en-us+f2', rate=160).tobytes()).hexdigest())"
+    )
+    runs = []
+    for _ in range(2):
+        runs.append(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True))
+        time.sleep(1.1)  # the clock's seed is in seconds: the second run gets another one
+    assert runs[0].returncode == 0, runs[0].stderr
+    assert runs[0].stdout.strip() and runs[0].stdout == runs[1].stdout

@@ -18,17 +18,11 @@ from tests.speech import speak
 RATE = 16000
 
 
-@pytest.fixture(scope="module")
-def decoder() -> Decoder:
-    return Decoder(**_DEFAULTS)
-
-
 def pcm(*parts: str | float) -> bytes:
-    """Speech (a text) and silence (seconds), in order."""
-    chunks = [
-        np.zeros(int(p * RATE)) if isinstance(p, float) else speak(p, RATE, voice="en-us+f2")
-        for p in parts
-    ]
+    """Speech (a text) and silence (seconds), in order. Each text is synthesised once: espeak
+    carries state from one synthesis to the next, so a second one would sound different."""
+    said = {p: speak(p, RATE, voice="en-us+f2") for p in parts if isinstance(p, str)}
+    chunks = [np.zeros(int(p * RATE)) if isinstance(p, float) else said[p] for p in parts]
     return np.concatenate(chunks).astype(np.int16).tobytes()
 
 
@@ -45,15 +39,18 @@ def final(decoder: Decoder, audio: bytes) -> tuple[str, int]:
     return texts[0], decoder.n_frames()
 
 
-def test_silence_before_a_late_flush_is_not_decoded(decoder: Decoder) -> None:
-    on_time = final(decoder, pcm(0.5, "good morning", 1.0))
-    late = final(decoder, pcm(0.5, "good morning", 6.0))
+def test_silence_before_a_late_flush_is_not_decoded() -> None:
+    late_audio = pcm(0.5, "good morning", 6.0)
+    on_time_audio = late_audio[: -int(5.0 * RATE) * 2]  # the same, with 1.0 s of silence after
+    # A fresh decoder each: see the next test.
+    on_time = final(Decoder(**_DEFAULTS), on_time_audio)
+    late = final(Decoder(**_DEFAULTS), late_audio)
     assert on_time[0] and on_time[1] < 250  # the words, and 0.3 s of the silence after them
     assert late == on_time  # the same frames searched: 5 s more silence cost nothing
 
 
 def test_speech_after_a_long_pause_is_decoded_with_what_was_held(
-    decoder: Decoder, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     audio = pcm(0.5, "good morning", 1.5, "thank you", 0.35)
     # A fresh decoder each: one that decoded before carries its cepstral mean and the front

@@ -91,3 +91,20 @@ def test_segments_find_utterances(voice: np.ndarray) -> None:
     gap = np.zeros(16000 * 2, dtype=np.int16)
     segs = speech_segments(np.concatenate([gap, voice, gap, voice, gap]), 16000)
     assert len(segs) == 2 and segs[0][0] == pytest.approx(2.0, abs=0.1)
+
+
+@pytest.mark.parametrize(("src", "dst"), [(22050, 16000), (16000, 48000), (44100, 16000)])
+def test_resample_keeps_time_and_gives_the_same_output_every_time(src: int, dst: int) -> None:
+    """Test speech and the benches' corpora are resampled: a random dither (soxr's) made
+    them differ from one run to the next."""
+    from causerie.audio.wav import resample
+
+    t = np.arange(int(src * 1.5)) / src
+    tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+    out = resample(tone, src, dst)
+    assert out.dtype == np.int16 and abs(len(out) - 1.5 * dst) <= 1
+    assert np.array_equal(out, resample(tone, src, dst))
+    # Still the same tone, in phase: no delay added.
+    ref = (8000 * np.sin(2 * np.pi * 440 * np.arange(len(out)) / dst)).astype(np.int16)
+    middle = slice(len(out) // 4, 3 * len(out) // 4)
+    assert np.abs(out[middle].astype(int) - ref[middle]).max() < 200

@@ -21,6 +21,9 @@ _CHARS_UTF8 = 1
 _PARAM_RATE = 1
 _PARAM_VOLUME = 2
 _PARAM_PITCH = 3
+# espeak_Initialize seeds its random noise from the clock (srand(time)); a fixed seed before
+# each synthesis makes the same text sound the same in every process (tests, benches).
+_RAND_SEED = 1
 
 _CALLBACK = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
@@ -103,6 +106,10 @@ class EspeakEngine:
             ctypes.c_void_p,
             ctypes.c_void_p,
         ]
+        # Absent before espeak-ng 1.52: the noise then stays seeded by the clock.
+        self._seed = getattr(self._lib, "espeak_ng_SetRandSeed", None)
+        if self._seed is not None:
+            self._seed.argtypes = [ctypes.c_long]
         self._lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_VoiceStruct))
         self._lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
         self.data_path: str = espeakng_loader.get_data_path()
@@ -218,6 +225,8 @@ class EspeakEngine:
             self._lib.espeak_SetParameter(_PARAM_RATE, int(rate), 0)
             self._lib.espeak_SetParameter(_PARAM_PITCH, int(pitch), 0)
             self._lib.espeak_SetParameter(_PARAM_VOLUME, int(volume), 0)
+            if self._seed is not None:
+                self._seed(_RAND_SEED)
             stopped = False
 
             def guarded(pcm: np.ndarray) -> bool:
