@@ -89,6 +89,7 @@ async def run_one(mode: str, wav: Path) -> dict[str, Any]:
             "v2v": t.voice_to_voice,
             "after_commit": t.after_commit,
             "stt_final": (t.transcript_at - t.user_end) if t.transcript_at and t.user_end else None,
+            "vad_end": (t.vad_end_at - t.user_end) if t.vad_end_at and t.user_end else None,
             "commit": (t.committed_at - t.user_end) if t.committed_at and t.user_end else None,
         }
         for t in result.turns
@@ -108,6 +109,13 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     over = [t["after_commit"] * 1000 for t in res["turns"] if t["after_commit"] is not None]
     stt = [t["stt_final"] * 1000 for t in res["turns"] if t["stt_final"] is not None]
     commit = [t["commit"] * 1000 for t in res["turns"] if t["commit"] is not None]
+    vad = [t["vad_end"] * 1000 for t in res["turns"] if t.get("vad_end") is not None]
+    # The STT's answer to the flush that the VAD's end of speech sends.
+    flush = [
+        (t["stt_final"] - t["vad_end"]) * 1000
+        for t in res["turns"]
+        if t.get("vad_end") is not None and t["stt_final"] is not None
+    ]
     return {
         "n": len(v2v),
         "median": statistics.median(v2v) if v2v else float("nan"),
@@ -115,6 +123,11 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
         "overhead": statistics.median(over) if over else float("nan"),
         "stt_final": statistics.median(stt) if stt else float("nan"),
         "commit": statistics.median(commit) if commit else float("nan"),
+        "vad_end": statistics.median(vad) if vad else float("nan"),
+        "flush": statistics.median(flush) if flush else float("nan"),
+        "flush_p90": pct(flush, 0.9) if flush else float("nan"),
+        "flush_slow": sum(ms > 100 for ms in flush),
+        "flush_n": len(flush),
         "rss_loaded": res["rss_loaded_mb"],
         "rss_peak": res["rss_peak_mb"],
         "workers": res["workers_mb"],
@@ -170,14 +183,16 @@ def main() -> None:
         "-> first audible output sample sent. Both runs use the same providers; "
         "only the turn handling differs.",
         "",
-        "| configuration | turns | median | p90 | STT final after speech "
+        "| configuration | turns | median | p90 | VAD end after speech "
+        "| VAD end -> STT final: p50 / p90 | STT final after speech "
         "| turn committed after speech | commit -> first audio | RSS after load | peak RSS "
         "| + STT worker processes |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in (("Causerie (pinned turn settings)", ours), ("livekit-agents defaults", base)):
         lines.append(
             f"| {name} | {s['n']} | {s['median']:.0f} ms | {s['p90']:.0f} ms "
+            f"| {s['vad_end']:.0f} ms | {s['flush']:.0f} / {s['flush_p90']:.0f} ms "
             f"| {s['stt_final']:.0f} ms | {s['commit']:.0f} ms | {s['overhead']:.0f} ms "
             f"| {s['rss_loaded']:.0f} MB | {s['rss_peak']:.0f} MB | {s['workers']:.0f} MB |"
         )
@@ -185,6 +200,9 @@ def main() -> None:
         "",
         f"Ratio (defaults / Causerie median): **{ratio:.1f}x**. Targets (issue 16): median "
         "<= 200 ms, p90 <= 250 ms; commit -> first audio (LLM + TTS + framework) < 30 ms.",
+        f"Causerie's flush answers over 100 ms: {ours['flush_slow']} of {ours['flush_n']} "
+        "(medians in the table; *VAD end*: the session's VAD says the user stopped, after its "
+        "silence; the STT is flushed then and the turn commits on its final).",
         "Peak RSS is the session's process (models included); the STT decodes in a worker "
         "process, whose RSS is the last column.",
         "",

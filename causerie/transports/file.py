@@ -36,6 +36,8 @@ class Turn:
     agent_text: str = ""
     user_end: float | None = None
     """Wall time the utterance's last loud sample was pushed."""
+    vad_end_at: float | None = None
+    """Wall time the session's VAD said the user stopped (its end of speech)."""
     reply_start: float | None = None
     """Wall time the first audible reply sample left."""
     transcript_at: float | None = None
@@ -138,6 +140,7 @@ async def talk(
 
     current = Turn()
     last_final: list[float] = []
+    vad_ends: list[float] = []
     if collector is not None:
         # here: this task starts the session; the conversation's turn assembler, if any
         collector.attach(session, conversation.mapper.turns if conversation else None)
@@ -146,6 +149,11 @@ async def talk(
     def _on_transcript(ev: Any) -> None:
         if ev.is_final:
             last_final.append(time.time())
+
+    @session.on("user_state_changed")
+    def _on_user_state(ev: Any) -> None:
+        if ev.old_state == "speaking":
+            vad_ends.append(time.time())
 
     @session.on("conversation_item_added")
     def _on_item(ev: ConversationItemAddedEvent) -> None:
@@ -160,6 +168,7 @@ async def talk(
                 user_text=text,
                 user_end=ends[-1] if ends else None,
                 transcript_at=last_final[-1] if last_final else None,
+                vad_end_at=vad_ends[-1] if vad_ends else None,
                 committed_at=time.time(),
             )
             result.turns.append(current)

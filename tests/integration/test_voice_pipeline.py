@@ -68,6 +68,8 @@ async def test_two_turns_heard_and_answered(registry: Registry, pipeline: Pipeli
     assert len(result.utterances) == 2 and len(result.reply_starts) >= 2, lines
     for (start, end), turn in zip(result.utterances, result.turns, strict=True):
         assert start < end == turn.user_end < (turn.reply_start or 0), lines
+        # bench/latency.py's breakdown: the VAD's end of speech falls between the two.
+        assert end < (turn.vad_end_at or 0) <= (turn.committed_at or 0), lines
         assert turn.reply_start in result.reply_starts
     assert any(line.startswith("user: ") for line in lines) and any(
         line.startswith("agent: ") for line in lines
