@@ -109,22 +109,26 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     over = [t["after_commit"] * 1000 for t in res["turns"] if t["after_commit"] is not None]
     stt = [t["stt_final"] * 1000 for t in res["turns"] if t["stt_final"] is not None]
     commit = [t["commit"] * 1000 for t in res["turns"] if t["commit"] is not None]
-    vad = [t["vad_end"] * 1000 for t in res["turns"] if t.get("vad_end") is not None]
+    vad = [t["vad_end"] * 1000 for t in res["turns"] if t["vad_end"] is not None]
     # The STT's answer to the flush that the VAD's end of speech sends.
     flush = [
         (t["stt_final"] - t["vad_end"]) * 1000
         for t in res["turns"]
-        if t.get("vad_end") is not None and t["stt_final"] is not None
+        if t["vad_end"] is not None and t["stt_final"] is not None
     ]
+
+    def median(xs: list[float]) -> float:
+        return statistics.median(xs) if xs else float("nan")
+
     return {
         "n": len(v2v),
-        "median": statistics.median(v2v) if v2v else float("nan"),
+        "median": median(v2v),
         "p90": pct(v2v, 0.9) if v2v else float("nan"),
-        "overhead": statistics.median(over) if over else float("nan"),
-        "stt_final": statistics.median(stt) if stt else float("nan"),
-        "commit": statistics.median(commit) if commit else float("nan"),
-        "vad_end": statistics.median(vad) if vad else float("nan"),
-        "flush": statistics.median(flush) if flush else float("nan"),
+        "overhead": median(over),
+        "stt_final": median(stt),
+        "commit": median(commit),
+        "vad_end": median(vad),
+        "flush": median(flush),
         "flush_p90": pct(flush, 0.9) if flush else float("nan"),
         "flush_slow": sum(ms > 100 for ms in flush),
         "flush_n": len(flush),
