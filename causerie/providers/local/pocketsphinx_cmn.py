@@ -104,6 +104,7 @@ class CmnSeed:
         self._known_n = 0
         self.moved = 0.0  # how far the last settled mean moved from its prior
         self.redecoded = False
+        self.accepted = False  # the last settle took a pass decoded elsewhere (see settle)
         self.first = True  # no utterance settled yet on this stream: the prior is a guess
 
     @property
@@ -122,7 +123,29 @@ class CmnSeed:
         self._decoder.set_cmn(fmt(self._base))
         self._audio, self._samples, self._stage = [], 0, 0
         self._known, self._known_n = [0.0] * len(self._base), 0
-        self.moved, self.redecoded = 0.0, False
+        self.moved, self.redecoded, self.accepted = 0.0, False, False
+
+    @property
+    def mean(self) -> list[float]:
+        """The mean the decoder's sums started from: the last settled one, or the prior."""
+        return self._base
+
+    @property
+    def audio(self) -> list[bytes]:
+        """The utterance's audio decoded so far, while a settle is still to come."""
+        return self._audio or []
+
+    def peek(self) -> tuple[list[float], bool] | None:
+        """Before the first settle: the utterance's own mean so far, and whether settling
+        it now would decode the audio again. None: settled already, or too little audio."""
+        if self._audio is None or self._stage:
+            return None
+        frames = int((self._samples - self._window) / self._shift) + 1
+        if frames < _MIN_FRAMES or frames > _MAX_FRAMES:
+            return None
+        own = [s / frames for s in self._sums(frames)]
+        moved = distance(own, self._base)
+        return own, self.first or (self._redecode is not None and moved > self._redecode)
 
     def fed(self, frames: Sequence[bytes]) -> None:
         """``frames`` were just decoded (before the mean settled)."""
@@ -132,10 +155,18 @@ class CmnSeed:
             self._audio.append(pcm)
             self._samples += len(pcm) // 2
 
-    def settle(self, decode: Callable[[bytes], None], final: bool = False) -> None:
+    def settle(
+        self,
+        decode: Callable[[bytes], None],
+        final: bool = False,
+        accept: Callable[[list[float]], bool] | None = None,
+    ) -> None:
         """Replace the prior with the utterance's own mean so far; re-decode the audio so far
         (with ``decode``, after restarting the utterance) when the mean moved a lot.
-        ``final``: the flush is waiting (a later settle then re-decodes nothing)."""
+        ``final``: the flush is waiting (a later settle then re-decodes nothing).
+        ``accept``: at the first settle, whether a pass already decoded elsewhere under a
+        mean near this one will do instead of the re-decode (``accepted`` then says so)."""
+        self.accepted = False
         audio = self._audio
         if audio is None:
             return
@@ -156,6 +187,8 @@ class CmnSeed:
         if stage == 0:
             first, self.first = self.first, False
             again = first or (self._redecode is not None and self.moved > self._redecode)
+            if again and accept is not None and accept(own):
+                again, self.accepted = False, True
         else:
             limit = self._reseed_redecode
             again = not final and limit is not None and self.moved > limit

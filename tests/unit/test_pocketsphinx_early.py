@@ -1,0 +1,98 @@
+"""A short utterance's re-decode begun at its pause, on the spare (pocketsphinx_worker's early
+pass): the flush finds it done instead of decoding the utterance again.
+
+Real decoders, in this process, through the worker's Recognizer; ``Counting`` (the catch-up
+tests') counts the audio each decoder hears.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from causerie.providers.local import pocketsphinx_worker as pw
+from causerie.providers.local.pocketsphinx_worker import Recognizer
+from tests.speech import speak
+from tests.unit.test_pocketsphinx_catchup import CHUNK, RATE, Counting, final, options
+
+
+class Total(Counting):
+    """Also counts every sample decoded, across utterances."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+
+    def process_raw(self, data: bytes, no_search: bool = False, full_utt: bool = False) -> None:
+        self.total += len(data) // 2
+        super().process_raw(data, no_search, full_utt)
+
+
+@pytest.fixture(scope="module")
+def short_speech() -> bytes:
+    """A short question between 0.5 s of silence and 0.2 s (~the session VAD's): with the
+    worker's 0.3 s pre-roll, shorter than the CMN seed, so its first settle falls at the flush."""
+    pcm = np.concatenate([np.zeros(8000), speak("who are you", RATE), np.zeros(3200)])
+    out = pcm.astype(np.int16).tobytes()  # the worker adds its own noise floor
+    assert len(out) < 1.3 * RATE * 2
+    return out
+
+
+def run(rec: Recognizer, pcm: bytes, *decoders: Total) -> tuple[list[tuple[object, ...]], int]:
+    """``pcm`` in 20 ms requests, then a flush; also the samples decoded by the flush."""
+    events = []
+    for i in range(0, len(pcm), CHUNK):
+        events += rec.process([pcm[i : i + CHUNK]])
+    before = sum(d.total for d in decoders)
+    events += rec.process([None])
+    return events, sum(d.total for d in decoders) - before
+
+
+def test_the_flush_finds_the_redecode_done(short_speech: bytes) -> None:
+    """A stream's first utterance is always decoded again under its own mean: with the early
+    pass that work is done in the pause, and the flush decodes no audio (nor restarts one)."""
+    live, spare = Total(), Total()
+    live.set_cmn("40,3,-1")
+    rec = Recognizer(live, options(), spare)
+    events, at_flush = run(rec, short_speech, live, spare)
+    assert final(events)
+    assert spare.utts == 1 and rec.decoders == (spare, live)  # the early pass answered
+    assert spare.samples >= 0.6 * RATE  # the whole utterance, from its pre-roll
+    assert at_flush < 0.05 * RATE  # what short of a frame was left, at most
+
+    # Without it (the pause never counts), the flush restarts the utterance and decodes it all.
+    live2, spare2 = Total(), Total()
+    live2.set_cmn("40,3,-1")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pw, "EARLY_PAUSE_S", 99.0)
+        events2, at_flush2 = run(Recognizer(live2, options(), spare2), short_speech, live2, spare2)
+    assert final(events2) and spare2.utts == 0
+    assert at_flush2 > 0.6 * RATE
+
+
+def test_a_mean_too_far_from_the_early_one_is_decoded_again(short_speech: bytes) -> None:
+    """The settle takes the early pass only when its own mean lies near the one the pass
+    used; otherwise it re-decodes in line, as without the pass, and drops it."""
+    live, spare = Total(), Total()
+    live.set_cmn("40,3,-1")
+    rec = Recognizer(live, options(), spare)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pw, "EARLY_TOLERANCE", -1.0)
+        events, at_flush = run(rec, short_speech, live, spare)
+    assert final(events)
+    assert spare.utts == 1 and rec.decoders == (live, spare)  # begun, then dropped
+    assert at_flush > 0.6 * RATE
+
+
+def test_speech_that_goes_on_after_the_pause(short_speech: bytes) -> None:
+    """The words resume after the early pass began: the pass keeps level with the live
+    decoder, the seed's settle takes it or drops it, and the next utterance is heard."""
+    live, spare = Total(), Total()
+    live.set_cmn("40,3,-1")
+    rec = Recognizer(live, options(), spare)
+    gap = bytes(int(0.15 * RATE) * 2)
+    head = short_speech[: -int(0.2 * RATE) * 2]
+    events, _ = run(rec, head + gap + short_speech[int(0.5 * RATE) * 2 :], live, spare)
+    assert len(final(events).split()) >= 4
+    events, _ = run(rec, short_speech, live, spare)
+    assert final(events)
