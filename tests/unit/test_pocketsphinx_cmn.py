@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from pocketsphinx import Decoder
 
+from causerie.providers.local import pocketsphinx_worker
 from causerie.providers.local.pocketsphinx_cmn import PRIOR_FRAMES, CmnSeed, parse
 from causerie.providers.local.pocketsphinx_stt import _DEFAULTS
 from causerie.providers.local.pocketsphinx_worker import (
@@ -72,7 +73,11 @@ def test_own_mean_is_recovered_from_the_live_sums(decoder: Decoder) -> None:
     assert PRIOR_FRAMES == 500  # pocketsphinx's CMN_WIN, which the algebra relies on
 
 
-def test_first_utterance_redecoded_later_ones_carry_the_mean(decoder: Decoder) -> None:
+def test_first_utterance_redecoded_later_ones_carry_the_mean(
+    decoder: Decoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The flush's own rule (settling at a pause is test_pocketsphinx_early's).
+    monkeypatch.setattr(pocketsphinx_worker, "EARLY_PAUSE_S", 99.0)
     decoder.set_cmn("40,3,-1")  # as a fresh worker starts
     rec = Recognizer(decoder, RecognizerOptions(RATE, 0.3, None, 0, 30.0))
     first = feed(rec, utterance("good morning"))

@@ -1,5 +1,5 @@
-"""A short utterance's re-decode begun at its pause, on the spare (pocketsphinx_worker's early
-pass): the flush finds it done instead of decoding the utterance again.
+"""A short utterance's first settle begun when its words pause (pocketsphinx_worker's
+EARLY_PAUSE_S): the flush finds its re-decode done instead of decoding the utterance again.
 
 Real decoders, in this process, through the worker's Recognizer; ``Counting`` (the catch-up
 tests') counts the audio each decoder hears.
@@ -49,50 +49,48 @@ def run(rec: Recognizer, pcm: bytes, *decoders: Total) -> tuple[list[tuple[objec
 
 
 def test_the_flush_finds_the_redecode_done(short_speech: bytes) -> None:
-    """A stream's first utterance is always decoded again under its own mean: with the early
-    pass that work is done in the pause, and the flush decodes no audio (nor restarts one)."""
+    """A stream's first utterance is always decoded again under its own mean: settled when
+    the words pause, that is done before the flush, which then decodes no audio again."""
     live, spare = Total(), Total()
     live.set_cmn("40,3,-1")
     rec = Recognizer(live, options(), spare)
     events, at_flush = run(rec, short_speech, live, spare)
-    assert final(events)
-    assert spare.utts == 1 and rec.decoders == (spare, live)  # the early pass answered
-    assert spare.samples >= 0.6 * RATE  # the whole utterance, from its pre-roll
+    assert final(events) == "who are you"
+    assert live.utts == 2  # restarted once, at the pause
     assert at_flush < 0.05 * RATE  # what short of a frame was left, at most
+    assert spare.utts == 0  # the spare (and its memory) is left alone
 
     # Without it (the pause never counts), the flush restarts the utterance and decodes it all.
-    live2, spare2 = Total(), Total()
+    live2 = Total()
     live2.set_cmn("40,3,-1")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pw, "EARLY_PAUSE_S", 99.0)
-        events2, at_flush2 = run(Recognizer(live2, options(), spare2), short_speech, live2, spare2)
-    assert final(events2) and spare2.utts == 0
+        events2, at_flush2 = run(Recognizer(live2, options()), short_speech, live2)
+    assert final(events2) == "who are you"
     assert at_flush2 > 0.6 * RATE
 
 
-def test_a_mean_too_far_from_the_early_one_is_decoded_again(short_speech: bytes) -> None:
-    """The settle takes the early pass only when its own mean lies near the one the pass
-    used; otherwise it re-decodes in line, as without the pass, and drops it."""
-    live, spare = Total(), Total()
+def test_a_mean_that_moved_again_is_decoded_again(short_speech: bytes) -> None:
+    """The first settle proper still comes at the flush, with the pause's mean as its prior:
+    when the mean moved more than ``cmn_redecode`` since, the audio is decoded again there."""
+    live = Total()
     live.set_cmn("40,3,-1")
-    rec = Recognizer(live, options(), spare)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(pw, "EARLY_TOLERANCE", -1.0)
-        events, at_flush = run(rec, short_speech, live, spare)
-    assert final(events)
-    assert spare.utts == 1 and rec.decoders == (live, spare)  # begun, then dropped
+    rec = Recognizer(live, options(cmn_redecode=0.0))
+    events, at_flush = run(rec, short_speech, live)
+    assert final(events) == "who are you"
+    assert live.utts == 3  # at the pause, then at the flush
     assert at_flush > 0.6 * RATE
 
 
 def test_speech_that_goes_on_after_the_pause(short_speech: bytes) -> None:
-    """The words resume after the early pass began: the pass keeps level with the live
-    decoder, the seed's settle takes it or drops it, and the next utterance is heard."""
-    live, spare = Total(), Total()
+    """The words resume after the early settle: the utterance goes on under that mean, is
+    heard whole, and the next utterance is heard too."""
+    live = Total()
     live.set_cmn("40,3,-1")
-    rec = Recognizer(live, options(), spare)
+    rec = Recognizer(live, options())
     gap = bytes(int(0.15 * RATE) * 2)
     head = short_speech[: -int(0.2 * RATE) * 2]
-    events, _ = run(rec, head + gap + short_speech[int(0.5 * RATE) * 2 :], live, spare)
-    assert len(final(events).split()) >= 4
-    events, _ = run(rec, short_speech, live, spare)
-    assert final(events)
+    events, _ = run(rec, head + gap + short_speech[int(0.5 * RATE) * 2 :], live)
+    assert len(final(events).split()) >= 5
+    events, _ = run(rec, short_speech, live)
+    assert final(events) == "who are you"

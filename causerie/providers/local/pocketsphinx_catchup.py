@@ -52,7 +52,6 @@ class CatchUp:
         self._backlog: deque[bytes] = deque()
         self._left = 0  # samples in the backlog
         self.active = False
-        self.early: list[float] | None = None  # an early pass's mean (see ahead)
         self.passes = 0  # passes begun (tests, bench)
 
     def begin(self, cmn: str, audio: Sequence[bytes]) -> None:
@@ -66,14 +65,6 @@ class CatchUp:
         self.active = True
         self.passes += 1
 
-    def ahead(self, mean: list[float], cmn: str, audio: Sequence[bytes]) -> None:
-        """An early pass: a short utterance's re-decode under its mean at a pause (``mean``,
-        as ``cmn``), run at once, then kept level with the live decoder (no swap by itself:
-        the first settle takes it or drops it)."""
-        self.begin(cmn, audio)
-        self._run(self._left)
-        self.early = mean
-
     def feed(self, frames: Sequence[bytes]) -> None:
         if self.active:
             self._backlog.extend(frames)
@@ -82,9 +73,6 @@ class CatchUp:
     def step(self, arrived: int) -> bool:
         """Decode ``ratio`` x ``arrived`` samples of the backlog; True once caught up."""
         if not self.active:
-            return False
-        if self.early is not None:
-            self._run(self._left)
             return False
         self._run(int(arrived * self._ratio))
         return not self._backlog
@@ -103,16 +91,13 @@ class CatchUp:
         self._backlog.clear()
         self._left = 0
         self.active = False
-        self.early = None
 
     def swapped(self, live: Decoder) -> Decoder:
         """The spare has caught up and becomes the live decoder; the old live one (its
         utterance ended) is the spare from now on. Returns the new live decoder."""
         new = self.spare
         live.end_utt()
-        self.spare, self.active, self.early = live, False, None
-        self._backlog.clear()
-        self._left = 0
+        self.spare, self.active = live, False
         return new
 
     def _run(self, budget: int) -> None:

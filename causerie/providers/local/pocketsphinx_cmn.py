@@ -104,7 +104,6 @@ class CmnSeed:
         self._known_n = 0
         self.moved = 0.0  # how far the last settled mean moved from its prior
         self.redecoded = False
-        self.accepted = False  # the last settle took a pass decoded elsewhere (see settle)
         self.first = True  # no utterance settled yet on this stream: the prior is a guess
 
     @property
@@ -123,29 +122,7 @@ class CmnSeed:
         self._decoder.set_cmn(fmt(self._base))
         self._audio, self._samples, self._stage = [], 0, 0
         self._known, self._known_n = [0.0] * len(self._base), 0
-        self.moved, self.redecoded, self.accepted = 0.0, False, False
-
-    @property
-    def mean(self) -> list[float]:
-        """The mean the decoder's sums started from: the last settled one, or the prior."""
-        return self._base
-
-    @property
-    def audio(self) -> list[bytes]:
-        """The utterance's audio decoded so far, while a settle is still to come."""
-        return self._audio or []
-
-    def peek(self) -> tuple[list[float], bool] | None:
-        """Before the first settle: the utterance's own mean so far, and whether settling
-        it now would decode the audio again. None: settled already, or too little audio."""
-        if self._audio is None or self._stage:
-            return None
-        frames = int((self._samples - self._window) / self._shift) + 1
-        if frames < _MIN_FRAMES or frames > _MAX_FRAMES:
-            return None
-        own = [s / frames for s in self._sums(frames)]
-        moved = distance(own, self._base)
-        return own, self.first or (self._redecode is not None and moved > self._redecode)
+        self.moved, self.redecoded = 0.0, False
 
     def fed(self, frames: Sequence[bytes]) -> None:
         """``frames`` were just decoded (before the mean settled)."""
@@ -155,24 +132,30 @@ class CmnSeed:
             self._audio.append(pcm)
             self._samples += len(pcm) // 2
 
+    @property
+    def early(self) -> bool:
+        """The first settle is still to come, and there is enough audio for an early one."""
+        if self._audio is None or self._stage:
+            return False
+        return int((self._samples - self._window) / self._shift) + 1 >= _MIN_FRAMES
+
     def settle(
-        self,
-        decode: Callable[[bytes], None],
-        final: bool = False,
-        accept: Callable[[list[float]], bool] | None = None,
+        self, decode: Callable[[bytes], None], final: bool = False, early: bool = False
     ) -> None:
         """Replace the prior with the utterance's own mean so far; re-decode the audio so far
         (with ``decode``, after restarting the utterance) when the mean moved a lot.
         ``final``: the flush is waiting (a later settle then re-decodes nothing).
-        ``accept``: at the first settle, whether a pass already decoded elsewhere under a
-        mean near this one will do instead of the re-decode (``accepted`` then says so)."""
-        self.accepted = False
+        ``early``: a short utterance's first settle, when its words pause, so that its
+        re-decode is done before the flush. Only when it re-decodes: the first settle proper
+        still follows, with this mean as its prior."""
         audio = self._audio
         if audio is None:
             return
-        stage, self._stage = self._stage, self._stage + 1
-        if final or self._stage >= len(self._points):
-            self._audio = None
+        stage = self._stage
+        if not early:
+            self._stage += 1
+            if final or self._stage >= len(self._points):
+                self._audio = None
         # Every frame counts: the worker's noise floor leaves none at zero energy (which
         # live CMN would skip).
         frames = int((self._samples - self._window) / self._shift) + 1
@@ -183,21 +166,26 @@ class CmnSeed:
         added = self._sums(new)
         total = [k + a for k, a in zip(self._known, added, strict=False)]
         own = [t / frames for t in total]
-        self.moved = distance(own, self._base)
+        moved = distance(own, self._base)
         if stage == 0:
-            first, self.first = self.first, False
-            again = first or (self._redecode is not None and self.moved > self._redecode)
-            if again and accept is not None and accept(own):
-                again, self.accepted = False, True
+            # At a pause, the mean lacks the silence after the words that the prior (the
+            # last utterance's settled mean) holds, so it moves further and re-decodes more
+            # often here: work moved from the flush to the pause (same WER and CPU on the
+            # bench's short utterances, docs/PERFORMANCE.md).
+            again = self.first or (self._redecode is not None and moved > self._redecode)
+            if early and not again:
+                return  # nothing to do before the flush: it settles as usual
+            self.first = False
         else:
             limit = self._reseed_redecode
-            again = not final and limit is not None and self.moved > limit
+            again = not final and limit is not None and moved > limit
             catchup = self._catchup
             if catchup is not None and not final and (again or catchup.active):
                 # The spare decodes it again, in the background (a pass under an older
                 # mean is dropped); the live pass goes on under the new mean meanwhile.
                 catchup.begin(fmt(own), audio)
                 again = False
+        self.moved = moved
         self._base, self._known, self._known_n = own, total, frames
         if again:
             self._decoder.end_utt()

@@ -39,7 +39,7 @@ from operator import add
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .pocketsphinx_catchup import CatchUp
-from .pocketsphinx_cmn import CmnSeed, distance, fmt
+from .pocketsphinx_cmn import CmnSeed
 
 if TYPE_CHECKING:
     from pocketsphinx import Decoder as _Decoder
@@ -52,11 +52,10 @@ PREROLL_S = 0.3  # audio kept from before the gate opens, so the first phone is 
 START_WINDOW, START_FRAMES = 5, 3  # open the gate on 3 speech frames out of 5 (30 ms each)
 DECODE_CHUNK_S = 0.1  # audio per process_raw call (no GIL to share here; keeps calls short)
 HOLD_AFTER_S = 0.3  # an utterance's non-speech past this is held, not decoded (see _frame)
-# A short utterance's first settle falls at the flush, where its re-decode (~0.1-0.2 s) delays
-# the reply. Once the words have paused (each 30 ms frame this far under the loudest so far),
-# the spare decodes it again under its mean at that point; the settle takes that pass when its
-# own mean lies within EARLY_TOLERANCE of it (chosen on the bench's short utterances).
-EARLY_PAUSE_S, EARLY_PAUSE_DB, EARLY_TOLERANCE = 0.09, 30.0, 15.0
+# A short utterance's first settle would fall at the flush, where its re-decode (~0.1-0.2 s)
+# delays the reply. It is begun once the words pause: each 30 ms frame this far under the
+# loudest so far, for this long (chosen on the bench's short utterances).
+EARLY_PAUSE_S, EARLY_PAUSE_DB = 0.09, 30.0
 CMN_SEED_S = 1.2  # see pocketsphinx_cmn; chosen on held-in human speech (not the bench's)
 CMN_REDECODE: float | None = 15.0  # later utterances: when the mean jumped (a new voice, level)
 # A longer utterance's mean, again at each of these (see pocketsphinx_cmn and _catchup).
@@ -102,10 +101,6 @@ class _Utterance:
     quiet: float = 0.0  # trailing frames far under it, seconds
     since_interim: float = 0.0
     last_interim: str = ""
-
-
-def near(own: list[float], early: list[float]) -> bool:
-    return distance(own, early) <= EARLY_TOLERANCE
 
 
 def new_request_id() -> str:
@@ -271,7 +266,7 @@ class Recognizer:
         events.append(("start", self._utt.request_id))
 
     def _pause(self, utt: _Utterance, frame: bytes) -> None:
-        """Begin the early pass (see EARLY_PAUSE_S) once the words pause."""
+        """Settle a short utterance's mean early (see EARLY_PAUSE_S) when its words pause."""
         samples = array("h")
         samples.frombytes(frame)
         energy = sum(x * x for x in samples)
@@ -279,14 +274,14 @@ class Recognizer:
             utt.peak, utt.quiet = max(utt.peak, energy), 0.0
             return
         utt.quiet += self._frame_s
-        catchup = self._catchup
         crossed = utt.quiet - self._frame_s < EARLY_PAUSE_S - 1e-9 <= utt.quiet  # once a pause
-        if catchup is None or catchup.active or not crossed:
+        if not crossed:
             return
-        self._decode_pending()  # the audio so far, in the mean's sums
-        peek = self._cmn.peek()
-        if peek is not None and peek[1]:  # the settle would decode it again
-            catchup.ahead(peek[0], fmt(peek[0]), self._cmn.audio)
+        self._decode_pending()  # the audio so far, in the mean's sums (may settle it)
+        if self._cmn.early:
+            self._cmn.settle(
+                lambda pcm: decode(self._decoder, pcm, self._opts.sample_rate), early=True
+            )
 
     def _decode_pending(self, final: bool = False) -> None:
         if self._pending:
@@ -296,20 +291,9 @@ class Recognizer:
                 self._catchup.feed(self._pending)
             self._pending.clear()
         if self._utt is not None and (final or self._cmn.due):
-            catchup = self._catchup
-            early = None if catchup is None else catchup.early
             self._cmn.settle(
-                lambda pcm: decode(self._decoder, pcm, self._opts.sample_rate),
-                final=final,
-                accept=None if early is None else lambda own: near(own, early),
+                lambda pcm: decode(self._decoder, pcm, self._opts.sample_rate), final=final
             )
-            if catchup is not None and early is not None:
-                if self._cmn.accepted:  # the early pass answers for the re-decode
-                    catchup.step(0)
-                    self._swap()
-                    self._decoder.set_cmn(fmt(self._cmn.mean))
-                else:
-                    catchup.cancel()
 
     def _interim(self, utt: _Utterance, events: list[Event]) -> None:
         self._decode_pending()
