@@ -16,8 +16,9 @@ cepstra it sees on top of a prior worth ``PRIOR_FRAMES`` frames, which we set, s
 
 The own mean is settled once per utterance: after ``seed`` seconds of it (pre-roll
 included), or at the flush of a shorter one. On a stream's first utterance the prior is only
-the model's guess, so the audio so far is decoded again under the own mean (the cost falls
-at the flush for an utterance shorter than the seed: one more decode of it). Later ones are
+the model's guess, so the audio so far is decoded again under the own mean. For an utterance
+shorter than the seed that decode would fall at the flush, where the reply waits; the worker
+settles it early instead, once its words pause (``settle(early=True)``). Later ones are
 re-decoded only when the mean moved by more than ``redecode`` (Euclidean distance over the
 13 coefficients; ``None``: never): the previous utterance's mean, carried over by the live
 CMN, is a good prior for the same speaker and microphone.
