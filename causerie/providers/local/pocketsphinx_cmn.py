@@ -134,11 +134,15 @@ class CmnSeed:
             self._samples += len(pcm) // 2
 
     @property
+    def unsettled(self) -> bool:
+        """The utterance's first settle is still to come."""
+        return self._audio is not None and not self._stage
+
+    @property
     def early(self) -> bool:
-        """The first settle is still to come, and there is enough audio for an early one."""
-        if self._audio is None or self._stage:
-            return False
-        return int((self._samples - self._window) / self._shift) + 1 >= _MIN_FRAMES
+        """Unsettled, and with enough audio for an early settle."""
+        frames = int((self._samples - self._window) / self._shift) + 1
+        return self.unsettled and frames >= _MIN_FRAMES
 
     def settle(
         self, decode: Callable[[bytes], None], final: bool = False, early: bool = False

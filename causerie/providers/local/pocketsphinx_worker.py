@@ -267,6 +267,8 @@ class Recognizer:
 
     def _pause(self, utt: _Utterance, frame: bytes) -> None:
         """Settle a short utterance's mean early (see EARLY_PAUSE_S) when its words pause."""
+        if not self._cmn.unsettled:
+            return  # settled already (or no seed): nothing to watch for
         samples = array("h")
         samples.frombytes(frame)
         energy = sum(x * x for x in samples)
