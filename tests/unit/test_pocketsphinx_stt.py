@@ -305,6 +305,10 @@ def test_build_options(tmp_path) -> None:
     assert s.capabilities.manual_flush  # so the session flushes us on VAD end of speech
     assert s.pool.config["maxhmmpf"] == 20000 and s.pool.config["fwdflat"] is True
     assert build(language="en-GB").model == "en-us"
+    assert build()._opts.defer_first_pass
+    assert not build(defer_first_pass=False)._opts.defer_first_pass
+    with pytest.raises(ProviderError, match="defer_first_pass"):
+        build(defer_first_pass="sometimes")
     with pytest.raises(ProviderError, match="no_such_setting: unknown option 'no_such_setting'"):
         build(no_such_setting=1)
     with pytest.raises(ProviderError, match="beam"):

@@ -158,7 +158,7 @@ async def test_a_worker_killed_mid_utterance_costs_only_that_utterance() -> None
         clock = [time.perf_counter()]
         stream.flush()  # a flushing caller, like the session: its VAD owns the boundaries
         await paced(stream, np.concatenate([silence(0.3), coffee[: len(coffee) // 2]]), clock)
-        await until(lambda: any(ev.type == ET.INTERIM_TRANSCRIPT for ev in events))
+        await until(lambda: any(ev.type == ET.START_OF_SPEECH for ev in events))
         first = stream.worker_pid
         assert first is not None
         os.kill(first, signal.SIGKILL)

@@ -34,6 +34,12 @@ there, in slices, while this decoder goes on under the new mean; :meth:`CmnSeed.
 the sums over when the spare takes its place.
 Past ``_MAX_FRAMES`` the sums are rescaled and nothing more can be told.
 
+With ``defer``, an utterance's first pass runs the front end only (:data:`FRONT_END`, a
+search of one silence word that costs ~1 % of the language model's) until its first settle:
+the sums fill as they would, and the audio is decoded once, at the settle, under the mean
+the settle chose. Short utterances nearly all re-decode there (their mean moves more than
+``redecode`` from the last one's), so that pass was mostly thrown away. No interim until then.
+
 Standard library only: this runs in the worker process (see :mod:`.pocketsphinx_worker`).
 """
 
@@ -54,6 +60,16 @@ if TYPE_CHECKING:
 PRIOR_FRAMES = 500  # pocketsphinx's CMN_WIN: the weight set_cmn() gives the mean it sets
 _MAX_FRAMES = 300  # past 800 frames in all, live CMN rescales its sums (cmn_live_shiftwin)
 _MIN_FRAMES = 20  # fewer cepstra than this (0.2 s) give no usable mean
+FRONT_END = "causerie-front-end"  # the search that only fills the sums (see add_front_end)
+
+
+def add_front_end(decoder: _Decoder) -> None:
+    """Give ``decoder`` the :data:`FRONT_END` search: one state that loops on silence, so the
+    search has next to nothing to score, yet every frame's cepstra reach the live CMN."""
+    if decoder.lookup_word("<sil>") is None:
+        return  # a model without it: its utterances are decoded as they come
+    fsg = decoder.create_fsg(FRONT_END, 0, 0, [(0, 0, 0, "<sil>")])
+    decoder.add_fsg(FRONT_END, fsg)
 
 
 def parse(text: str) -> list[float]:
@@ -82,8 +98,11 @@ class CmnSeed:
         reseed_s: float | Sequence[float] | None = None,
         reseed_redecode: float | None = None,
         catchup: CatchUp | None = None,
+        defer: bool = False,
     ) -> None:
         self._decoder = decoder
+        self._defer = defer and seed_s is not None
+        self._search = ""  # while deferred: the search to go back to; "" when not deferred
         self._rate = rate
         self._on = seed_s is not None  # None: pocketsphinx's own live CMN, untouched
         self._points = [int((seed_s or 0.0) * rate)]
@@ -119,8 +138,16 @@ class CmnSeed:
         """Before ``start_utt``: the prior is the decoder's current mean, with a known weight."""
         if not self._on:
             return
+        self.stop()
         self._base = parse(self._decoder.get_cmn())
         self._decoder.set_cmn(fmt(self._base))
+        if self._defer:
+            try:
+                search = self._decoder.current_search()  # type: ignore[union-attr]
+                self._decoder.activate_search(FRONT_END)  # type: ignore[union-attr]
+                self._search = search
+            except (AttributeError, KeyError):  # not a plain decoder, or none added
+                self._search = ""
         self._audio, self._samples, self._stage = [], 0, 0
         self._known, self._known_n = [0.0] * len(self._base), 0
         self.moved, self.redecoded = 0.0, False
@@ -132,6 +159,11 @@ class CmnSeed:
         for pcm in frames:
             self._audio.append(pcm)
             self._samples += len(pcm) // 2
+
+    @property
+    def deferred(self) -> bool:
+        """The front end only has run on this utterance so far: no words yet."""
+        return bool(self._search)
 
     @property
     def unsettled(self) -> bool:
@@ -167,6 +199,7 @@ class CmnSeed:
         new = frames - self._known_n  # what the sums hold beyond the prior
         if frames < _MIN_FRAMES or new > _MAX_FRAMES:
             self._audio = None  # too little to go on, or past what the sums can tell
+            self._undefer(audio, decode)
             return
         added = self._sums(new)
         total = [k + a for k, a in zip(self._known, added, strict=False)]
@@ -179,8 +212,13 @@ class CmnSeed:
             # bench's short utterances, docs/PERFORMANCE.md).
             again = self.first or (self._redecode is not None and moved > self._redecode)
             if early and not again:
-                return  # nothing to do before the flush: it settles as usual
+                self._undefer(audio, decode)  # the words so far, under the prior
+                return  # nothing more to do before the flush: it settles as usual
             self.first = False
+            if self._search and not again:  # the one pass, under the prior
+                self._undefer(audio, decode)
+                total = self._sums(frames)  # that pass's cepstra
+                own = [t / frames for t in total]
         else:
             limit = self._reseed_redecode
             again = not final and limit is not None and moved > limit
@@ -193,15 +231,34 @@ class CmnSeed:
         self.moved = moved
         self._base, self._known, self._known_n = own, total, frames
         if again:
-            self._decoder.end_utt()
-            self._decoder.set_cmn(fmt(own))
-            self._decoder.start_utt()
+            self._restart(own)
             decode(b"".join(audio))
             self.redecoded = True
             # The second pass's cepstra differ a little from the first's (the front end's
             # noise estimate has moved on): count the ones the decoder used.
             self._known = self._sums(frames)
         self._decoder.set_cmn(fmt(own))  # the sums hold the prior only, from here
+
+    def _restart(self, mean: Sequence[float]) -> None:
+        """The utterance again from its start, under ``mean`` (and the words' search)."""
+        self._decoder.end_utt()
+        if self._search:
+            self._decoder.activate_search(self._search)  # type: ignore[union-attr]
+            self._search = ""
+        self._decoder.set_cmn(fmt(mean))
+        self._decoder.start_utt()
+
+    def _undefer(self, audio: Sequence[bytes], decode: Callable[[bytes], None]) -> None:
+        """Deferred: decode the audio so far, once, under the prior (the sums then hold it)."""
+        if self._search:
+            self._restart(self._base)
+            decode(b"".join(audio))
+
+    def stop(self) -> None:
+        """The utterance ends unsettled (dropped, reset): back to the words' search."""
+        if self._search:
+            self._decoder.activate_search(self._search)  # type: ignore[union-attr]
+            self._search = ""
 
     def adopt(self, decoder: Decoder) -> None:
         """``decoder``, whose pass under the current mean has caught up, takes over from the

@@ -54,6 +54,13 @@ class PocketsphinxOptions(Options):
         "re-decodes a long utterance under its settled mean while the live pass goes on; "
         "false: re-decoded in line, and a final waits for it.",
     )
+    defer_first_pass: bool = Field(
+        default=True,
+        description="Until an utterance's mean settles (cmn_seed s, or its first pause), "
+        "run the front end only and decode the words once, under that mean: ~1/3 less "
+        "decoding on short questions, no interim before then; false: decoded as it comes, "
+        "and most of it again at the settle.",
+    )
     vad_mode: Literal[0, 1, 2, 3] = Field(default=0, description="0 (loose) to 3 (strict).")
     vocabulary: str | Path | list[str] | None = None
     vocabulary_weight: float | None = Field(

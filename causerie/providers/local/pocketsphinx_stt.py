@@ -9,7 +9,9 @@ How an utterance flows:
   has queued up (one request in flight at a time) and passes on the events it answers.
 * pocketsphinx's ``Vad`` gates the decoder (:mod:`.pocketsphinx_worker`): nothing is
   decoded until speech starts (with 0.3 s of pre-roll), so a silent session costs little.
-* INTERIM transcripts come from ``decoder.hyp()`` every ``interim_interval`` s of audio.
+* INTERIM transcripts come from ``decoder.hyp()`` every ``interim_interval`` s of audio,
+  from the utterance's first settle on (``defer_first_pass``: before it, only the front end
+  runs; false: from its start).
 * Each utterance is decoded under its own cepstral mean, as a whole-utterance decode would
   be (:mod:`.pocketsphinx_cmn`): settled after ``cmn_seed`` s of it, or at the flush of a
   shorter one, and again after each of ``cmn_reseed`` s of a longer one; a stream's first
@@ -103,6 +105,7 @@ class _StreamOptions:
     max_utterance_s: float
     cmn_seed_s: float | None = CMN_SEED_S
     cmn_reseed_s: float | tuple[float, ...] | None = CMN_RESEED_S
+    defer_first_pass: bool = True
 
 
 def _event(
@@ -211,6 +214,7 @@ class _Decoding:
                 max_utterance_s=o.max_utterance_s,
                 cmn_seed_s=o.cmn_seed_s,
                 cmn_reseed_s=o.cmn_reseed_s,
+                defer_first_pass=o.defer_first_pass,
                 start_pos=self._samples,
                 flushed=self._flushed,
             )
@@ -345,6 +349,7 @@ class PocketSphinxSTT(BatchSTT):
         cmn_seed: float | None = CMN_SEED_S,
         cmn_reseed: float | tuple[float, ...] | None = CMN_RESEED_S,
         spare_decoder: bool = True,
+        defer_first_pass: bool = True,
     ) -> None:
         super().__init__(
             capabilities=stt.STTCapabilities(
@@ -366,6 +371,7 @@ class PocketSphinxSTT(BatchSTT):
             max_utterance_s=_MAX_UTTERANCE_S,
             cmn_seed_s=cmn_seed,
             cmn_reseed_s=cmn_reseed,
+            defer_first_pass=defer_first_pass,
         )
         self._streams: weakref.WeakSet[PocketSphinxStream] = weakref.WeakSet()
 
@@ -499,6 +505,7 @@ def _build(spec: ProviderSpec, ctx: BuildContext) -> PocketSphinxSTT:
         cmn_seed=opts.cmn_seed,
         cmn_reseed=opts.reseed_points,
         spare_decoder=opts.spare_decoder,
+        defer_first_pass=opts.defer_first_pass,
     )
 
 

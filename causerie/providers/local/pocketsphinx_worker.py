@@ -39,7 +39,7 @@ from operator import add
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .pocketsphinx_catchup import CatchUp
-from .pocketsphinx_cmn import CmnSeed
+from .pocketsphinx_cmn import CmnSeed, add_front_end
 
 if TYPE_CHECKING:
     from pocketsphinx import Decoder as _Decoder
@@ -89,6 +89,8 @@ class RecognizerOptions:
     cmn_reseed_s: float | tuple[float, ...] | None = CMN_RESEED_S
     """Later settles, over this much of a longer utterance (None: none)."""
     cmn_reseed_redecode: float | None = CMN_RESEED_REDECODE
+    defer_first_pass: bool = True
+    """Run the front end only until the first settle, then decode once (see pocketsphinx_cmn)."""
 
 
 @dataclass
@@ -190,6 +192,7 @@ class Recognizer:
             opts.cmn_reseed_s,
             opts.cmn_reseed_redecode,
             self._catchup,
+            defer=opts.defer_first_pass,
         )
 
     def process(self, items: list[bytes | None]) -> list[Event]:
@@ -299,6 +302,8 @@ class Recognizer:
 
     def _interim(self, utt: _Utterance, events: list[Event]) -> None:
         self._decode_pending()
+        if self._cmn.deferred:
+            return  # no words decoded yet
         hyp = self._decoder.hyp()
         text = hyp.hypstr.strip() if hyp is not None else ""
         if text and text != utt.last_interim:
@@ -329,6 +334,7 @@ class Recognizer:
                 self._catchup.cancel()  # too far behind: the live pass answers
         self._utt = None
         self._decoder.end_utt()
+        self._cmn.stop()  # dropped while deferred: the words' search for the next one
         rate = self._opts.sample_rate
         text, start, end, confidence = (
             ("", 0.0, 0.0, 0.0) if drop else result(self._decoder, rate, utt.start)
@@ -352,6 +358,7 @@ class Recognizer:
         if self._utt is not None:
             self._utt = None
             self._decoder.end_utt()
+            self._cmn.stop()
 
 
 def _recognize(decoder: Decoder, pcm: bytes, rate: int) -> tuple[str, float, float, float]:
@@ -390,7 +397,9 @@ def load_decoder(config: Mapping[str, Any]) -> Decoder:
     vocabulary = settings.pop("vocabulary", None)
     if vocabulary:
         return vocabulary_decoder.load(settings, vocabulary)
-    return Decoder(**settings)
+    decoder = Decoder(**settings)
+    add_front_end(decoder)
+    return decoder
 
 
 def main(conn: Connection, config: dict[str, Any]) -> None:
