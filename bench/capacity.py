@@ -181,13 +181,18 @@ def table(levels: list[Level], idle_pss: float) -> str:
 
 
 async def run(
-    levels: list[int], turns: int, base_turns: int, slots: int, profile_at: int
+    levels: list[int],
+    turns: int,
+    base_turns: int,
+    slots: int,
+    profile_at: int,
+    sets: list[str] | None = None,
 ) -> tuple[list[Level], float, str]:
     speech = [speak(p) for p in PHRASES]
     rng = random.Random(7)
     results: list[Level] = []
     profiled = ""
-    with Server(max_sessions=slots) as server:
+    with Server(max_sessions=slots, sets=sets or ()) as server:
         assert server.proc is not None
         progress("warming up")
         async with WsClient(server.ws_url) as c:
@@ -227,13 +232,16 @@ def main() -> None:
     ap.add_argument("--max-sessions", type=int, default=48, help="the server's session slots")
     ap.add_argument("--profile", type=int, default=0, help="py-spy profile at this level")
     ap.add_argument("--quick", action="store_true", help="print only, write nothing")
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="serve --set (a variant)"
+    )
     args = ap.parse_args()
     levels = sorted({int(x) for x in args.levels.split(",")})
     if levels[0] != 1:
         levels.insert(0, 1)  # the single-session median is the yardstick
     load0 = os.getloadavg()[0]
     results, idle_pss, profiled = asyncio.run(
-        run(levels, args.turns, args.base_turns, args.max_sessions, args.profile)
+        run(levels, args.turns, args.base_turns, args.max_sessions, args.profile, args.set)
     )
     load1 = os.getloadavg()[0]
     text = table(results, idle_pss)
@@ -251,6 +259,7 @@ def main() -> None:
         f"python bench/capacity.py --max-sessions {args.max_sessions} --levels {args.levels} "
         f"--turns {args.turns} --base-turns {args.base_turns}"
         + (f" --profile {args.profile}" if args.profile else "")
+        + "".join(f" --set {kv}" for kv in args.set)
     )
     where = (
         f"\n\nWhere the server tree's CPU goes at {args.profile} sessions (py-spy, 20 s; a "

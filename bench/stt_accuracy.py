@@ -366,9 +366,11 @@ def run(
     decoder: dict[str, object] | None = None,
     reseed: float | tuple[float, ...] | Literal["default"] | None = "default",
     spare: bool = True,
+    defer: bool = True,
 ) -> dict[str, Tally]:
     """``decoder``: pocketsphinx settings over Causerie's defaults. ``spare``: the worker's
-    spare decoder, which runs the later settles' re-decodes (False: in line)."""
+    spare decoder, which runs the later settles' re-decodes (False: in line). ``defer``:
+    ``defer_first_pass``."""
     from causerie.providers.local.pocketsphinx_stt import _DEFAULTS
     from causerie.providers.local.pocketsphinx_worker import (
         CMN_RESEED_S,
@@ -383,7 +385,9 @@ def run(
     second = load_decoder(config) if spare else None  # the worker's spare (see catchup)
     default_cmn = streaming.get_cmn()
     reseed = CMN_RESEED_S if reseed == "default" else reseed
-    opts = RecognizerOptions(16000, 0.3, None, 0, 30.0, cmn_seed_s=seed, cmn_reseed_s=reseed)
+    opts = RecognizerOptions(
+        16000, 0.3, None, 0, 30.0, cmn_seed_s=seed, cmn_reseed_s=reseed, defer_first_pass=defer
+    )
     chunk = 320 * 2
     out: dict[str, Tally] = {}
     for name, sessions in subsets.items():

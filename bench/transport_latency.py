@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,10 +93,13 @@ def free_port() -> int:
 class Server:
     """``python -m causerie serve`` in a subprocess; ended by its PID."""
 
-    def __init__(self, max_sessions: int = 8, warm_sessions: int | None = None) -> None:
+    def __init__(
+        self, max_sessions: int = 8, warm_sessions: int | None = None, sets: Sequence[str] = ()
+    ) -> None:
         self.port = free_port()
         self.max_sessions = max_sessions
         self.warm_sessions = warm_sessions
+        self.sets = list(sets)  # KEY=VALUE overrides of the agent (serve --set)
         self.proc: subprocess.Popen[str] | None = None
         self.log: list[str] = []
 
@@ -110,6 +114,7 @@ class Server:
     def __enter__(self) -> Server:
         cmd = [sys.executable, "-m", "causerie", "serve", "--port", str(self.port),
                "--max-sessions", str(self.max_sessions)]  # fmt: skip
+        cmd += [arg for kv in self.sets for arg in ("--set", kv)]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         if self.warm_sessions is not None:
             env["CAUSERIE_WARM_SESSIONS"] = str(self.warm_sessions)

@@ -15,7 +15,9 @@ How an utterance flows:
 * Each utterance is decoded under its own cepstral mean, as a whole-utterance decode would
   be (:mod:`.pocketsphinx_cmn`): settled after ``cmn_seed`` s of it, or at the flush of a
   shorter one, and again after each of ``cmn_reseed`` s of a longer one; a stream's first
-  utterance, and one whose mean jumped, is decoded again. A shorter one is settled early,
+  utterance, and one whose mean jumped, is decoded again (``defer_first_pass``, the default:
+  only the front end runs before the first settle, so that audio is decoded once, under the
+  settled mean). A shorter one is settled early,
   when its words pause, so that its re-decode is done before the flush. The later
   settles' re-decodes run on the worker's spare decoder while the live one goes on
   (``spare_decoder``, :mod:`.pocketsphinx_catchup`): a flush drops one that is far behind
