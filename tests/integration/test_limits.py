@@ -55,6 +55,13 @@ async def test_a_huge_websocket_message_closes_that_socket(server: ServerThread)
     await still_serving(server)
 
 
+async def test_websocket_audio_is_not_deflated(server: ServerThread) -> None:
+    """A client offering permessage-deflate (as browsers and ``websockets`` do) gets none."""
+    async with websockets.connect(server.ws_url) as ws:
+        assert "permessage-deflate" in str(ws.request.headers.get("Sec-WebSocket-Extensions"))
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+
+
 async def test_a_huge_sdp_offer_is_refused(server: ServerThread) -> None:
     big = {"type": "offer", "sdp": OFFER["sdp"] + "a=x\r\n" * 20_000}
     async with httpx.AsyncClient(timeout=60) as http:
