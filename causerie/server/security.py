@@ -203,7 +203,7 @@ def uvicorn_limits(max_header_bytes: int, max_ws_message_bytes: int) -> dict[str
     httptools parser accepts headers of any size), the request head and a WebSocket
     message (a bigger one closes the socket with 1009). No permessage-deflate: a socket's
     zlib state costs memory, and the audio it carries (PCM) hardly compresses, yet every
-    20 ms frame was deflated (~5 % of the server's CPU at 16 sessions, py-spy)."""
+    20 ms frame was deflated (3 % of the server process's CPU at 16 sessions, py-spy)."""
     return {
         "http": "h11",
         "h11_max_incomplete_event_size": max_header_bytes,
