@@ -85,3 +85,25 @@ def connect_attempts(error: BaseException) -> int | None:
     if not isinstance(error, RuntimeError) or found is None:
         return None
     return int(found.group(1))
+
+
+def vectorised_speaking_rate(sync: Any) -> bool:
+    """Give a ``TranscriptSynchronizer`` a speaking-rate estimator that computes livekit's
+    estimate (spectral flux over 25 ms frames of a 1 s window, every 0.1 s of the reply's
+    audio) in one FFT call instead of a Python loop over 79 frames: ~0.9 -> ~0.2 ms a step,
+    which ran on the event loop (13 % of the server process's samples at 16 sessions). The
+    synchronizer makes its detector itself (private ``_opts.speaking_rate_detector``), and
+    its first segment's stream at once: from the second reply on. Returns True when set."""
+    opts = getattr(sync, "_opts", None)
+    if opts is None or not hasattr(opts, "speaking_rate_detector"):
+        warn_broken(
+            "vectorised_speaking_rate", DIST, "TranscriptSynchronizer._opts.speaking_rate_detector"
+        )
+        return False
+    try:
+        from ._speaking_rate import VectorisedDetector
+    except ImportError:
+        warn_broken("vectorised_speaking_rate", DIST, "voice.transcription._speaking_rate")
+        return False
+    opts.speaking_rate_detector = VectorisedDetector()
+    return True

@@ -27,6 +27,7 @@ from livekit.agents.voice.transcription import TranscriptSynchronizer
 
 from ..agent.faults import Faults
 from ..agent.pipeline import Pipeline
+from ..compat.livekit import vectorised_speaking_rate
 from ..config.loader import LoadedConfig
 from ..plugins.stores import PluginStores
 from ..runtime import Conversation, Runtime
@@ -115,6 +116,7 @@ class LiveSession:
         self._sync = TranscriptSynchronizer(
             next_in_chain_audio=self.audio_out, next_in_chain_text=c.mapper.text_output
         )
+        vectorised_speaking_rate(self._sync)  # its estimate ran on the event loop, in a loop
         self.closed = asyncio.Event()
         """Set when the session ended on its own (error) or was closed."""
         self.started_at = time.time()

@@ -137,6 +137,50 @@ def test_connect_attempts_parses_the_error_agent_server_raises() -> None:
     )
 
 
+def test_vectorised_speaking_rate_computes_livekit_estimate() -> None:
+    """The vectorised spectral flux equals livekit's own, on speech-like and silent windows."""
+    from functools import partial
+    from types import SimpleNamespace
+
+    import numpy as np
+    from livekit.agents.voice.transcription._speaking_rate import SpeakingRateStream
+
+    from causerie.compat._speaking_rate import spectral_flux
+
+    own = SimpleNamespace(_stft=partial(SpeakingRateStream._stft, None))  # type: ignore[arg-type]
+    rng = np.random.default_rng(3)
+    for rate, seconds in ((24000, 1.0), (16000, 1.0), (24000, 0.6), (48000, 0.1)):
+        t = np.arange(int(rate * seconds)) / rate
+        audio = (0.3 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 4 * t))).astype(
+            np.float32
+        ) + rng.normal(0, 0.01, len(t)).astype(np.float32)
+        expected = SpeakingRateStream._spectral_flux(own, audio, rate)  # type: ignore[arg-type]
+        assert spectral_flux(audio, rate) == pytest.approx(expected, rel=1e-9)
+    assert spectral_flux(np.zeros(100, np.float32), 24000) == 0.0
+
+
+async def test_vectorised_speaking_rate_reaches_the_synchronizer() -> None:
+    from livekit.agents.voice.transcription import TranscriptSynchronizer
+
+    from causerie.compat._speaking_rate import VectorisedDetector
+    from causerie.transports.audio_io import PacedAudioOutput
+
+    out = PacedAudioOutput(lambda frame: None, sample_rate=24000)
+    sync = TranscriptSynchronizer(next_in_chain_audio=out, next_in_chain_text=None)
+    require(
+        compat_livekit.vectorised_speaking_rate(sync),
+        "vectorised_speaking_rate",
+        "livekit-agents",
+        "TranscriptSynchronizer._opts.speaking_rate_detector is gone",
+    )
+    assert isinstance(sync._opts.speaking_rate_detector, VectorisedDetector)
+    stream = sync._opts.speaking_rate_detector.stream()
+    await stream.aclose()
+    await sync.aclose()
+    with pytest.warns(CompatWarning, match="vectorised_speaking_rate"):
+        assert not compat_livekit.vectorised_speaking_rate(object())
+
+
 def test_paced_output_counts_segments_with_livekit_public_api() -> None:
     """Not a shim: PacedAudioOutput counts finished segments itself against livekit's
     public ``captured_playout_segments``."""
