@@ -481,6 +481,19 @@ def flush_by_length(data: Path, reps: int = 3) -> str:
     return "\n".join(rows)
 
 
+def total(results: dict[str, Tally]) -> Tally:
+    """The subsets' tallies summed (WER, flush times and CPU; not the first utterances')."""
+    t = Tally()
+    for x in results.values():
+        t.stream_err += x.stream_err
+        t.batch_err += x.batch_err
+        t.words += x.words
+        t.flush_ms += x.flush_ms
+        t.cpu_s += x.cpu_s
+        t.audio_s += x.audio_s
+    return t
+
+
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else 0.0
 
@@ -538,14 +551,7 @@ def search_limits(human: Path | None, out: Path | None, seed: float) -> None:
             shop, seed, shop_vocabulary(), decoder=cfg
         )
         for group, res in results.items():
-            t = Tally()
-            for x in res.values():
-                t.stream_err += x.stream_err
-                t.batch_err += x.batch_err
-                t.words += x.words
-                t.flush_ms += x.flush_ms
-                t.cpu_s += x.cpu_s
-                t.audio_s += x.audio_s
+            t = total(res)
             rows.append(
                 f"| {label} | {group} | {t.words} | {100 * t.stream_err / t.words:.1f} % "
                 f"| {100 * t.batch_err / t.words:.1f} % | {pct(t.flush_ms, 50):.0f} / "

@@ -25,12 +25,12 @@ from stt_accuracy import (
     LEAD_S,
     ROOT,
     TAIL_S,
-    Tally,
     at_level,
     espeak_sessions,
     human_sessions,
     pct,
     run,
+    total,
 )
 
 HEADING = "## Speech recognition CPU (deferred first pass)"
@@ -57,18 +57,6 @@ def question_sessions(voices: list[tuple[str, int]]) -> Corpus:
             session.append((np.round(at_level(x, -20)).astype(np.int16), text))
         sessions.append(session)
     return {"short questions, a session per voice": sessions}
-
-
-def total(results: dict[str, Tally]) -> Tally:
-    t = Tally()
-    for x in results.values():
-        t.stream_err += x.stream_err
-        t.batch_err += x.batch_err
-        t.words += x.words
-        t.flush_ms += x.flush_ms
-        t.cpu_s += x.cpu_s
-        t.audio_s += x.audio_s
-    return t
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ the sums over when the spare takes its place.
 Past ``_MAX_FRAMES`` the sums are rescaled and nothing more can be told.
 
 With ``defer``, an utterance's first pass runs the front end only (:data:`FRONT_END`, a
-search of one silence word that costs ~1 % of the language model's) until its first settle:
+search of one silence word that costs ~2 % of the language model's) until its first settle:
 the sums fill as they would, and the audio is decoded once, at the settle, under the mean
 the settle chose. Short utterances nearly all re-decode there (their mean moves more than
 ``redecode`` from the last one's), so that pass was mostly thrown away. No interim until then.
@@ -242,9 +242,7 @@ class CmnSeed:
     def _restart(self, mean: Sequence[float]) -> None:
         """The utterance again from its start, under ``mean`` (and the words' search)."""
         self._decoder.end_utt()
-        if self._search:
-            self._decoder.activate_search(self._search)  # type: ignore[union-attr]
-            self._search = ""
+        self.stop()
         self._decoder.set_cmn(fmt(mean))
         self._decoder.start_utt()
 
@@ -255,7 +253,8 @@ class CmnSeed:
             decode(b"".join(audio))
 
     def stop(self) -> None:
-        """The utterance ends unsettled (dropped, reset): back to the words' search."""
+        """Back to the words' search (after ``end_utt``): the utterance restarts, or ended
+        unsettled (dropped, reset)."""
         if self._search:
             self._decoder.activate_search(self._search)  # type: ignore[union-attr]
             self._search = ""
