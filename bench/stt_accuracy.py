@@ -494,6 +494,15 @@ def total(results: dict[str, Tally]) -> Tally:
     return t
 
 
+def cpu_row(label: str, group: str, t: Tally) -> str:
+    """A row of the CPU sections: configuration, subset, words, WERs, flush, RTF."""
+    return (
+        f"| {label} | {group} | {t.words} | {100 * t.stream_err / t.words:.1f} % "
+        f"| {100 * t.batch_err / t.words:.1f} % | {pct(t.flush_ms, 50):.0f} / "
+        f"{pct(t.flush_ms, 90):.0f} ms | {t.cpu_s / t.audio_s:.3f} |"
+    )
+
+
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else 0.0
 
@@ -552,11 +561,7 @@ def search_limits(human: Path | None, out: Path | None, seed: float) -> None:
         )
         for group, res in results.items():
             t = total(res)
-            rows.append(
-                f"| {label} | {group} | {t.words} | {100 * t.stream_err / t.words:.1f} % "
-                f"| {100 * t.batch_err / t.words:.1f} % | {pct(t.flush_ms, 50):.0f} / "
-                f"{pct(t.flush_ms, 90):.0f} ms | {t.cpu_s / t.audio_s:.3f} |"
-            )
+            rows.append(cpu_row(label, group, t))
             print(rows[-1], flush=True)
     cmd = "python bench/stt_accuracy.py --search" + (
         " --human <pocketsphinx sdist>/test/data" if human else ""

@@ -26,9 +26,9 @@ from stt_accuracy import (
     ROOT,
     TAIL_S,
     at_level,
+    cpu_row,
     espeak_sessions,
     human_sessions,
-    pct,
     run,
     total,
 )
@@ -81,11 +81,7 @@ def main() -> None:
         print(f"{label} ...", file=sys.stderr, flush=True)
         for group, corpus in groups.items():
             t = total(run(corpus, CMN_SEED_S, defer=defer))
-            rows.append(
-                f"| {label} | {group} | {t.words} | {100 * t.stream_err / t.words:.1f} % "
-                f"| {100 * t.batch_err / t.words:.1f} % | {pct(t.flush_ms, 50):.0f} / "
-                f"{pct(t.flush_ms, 90):.0f} ms | {t.cpu_s / t.audio_s:.3f} |"
-            )
+            rows.append(cpu_row(label, group, t))
             print(rows[-1], flush=True)
     cmd = "python bench/stt_cpu.py" + (
         " --human <pocketsphinx sdist>/test/data" if args.human else ""
