@@ -127,11 +127,13 @@ async def run_level(
     async def sample() -> None:
         # Workers end with their sessions (their CPU is nobody's cutime: the fork server
         # ignores SIGCHLD), so each process's CPU is sampled while it lives.
+        # Off the event loop: at 16 sessions one tree_mem (smaps_rollup of every process)
+        # takes 30-130 ms, and in this loop it held every client's audio back that long.
         nonlocal peak
         while not stop.is_set():
-            peak = max(peak, tree_mem(pid)[0].pss)
-            last.update(cpu_by_pid(pid))
-            await asyncio.sleep(0.5)
+            peak = max(peak, (await asyncio.to_thread(tree_mem, pid))[0].pss)
+            last.update(await asyncio.to_thread(cpu_by_pid, pid))
+            await asyncio.sleep(1.0)
 
     sampler = asyncio.create_task(sample(), name="capacity.sampler")
     t0 = time.monotonic()
