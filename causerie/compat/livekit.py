@@ -3,6 +3,7 @@ tests/unit/test_compat.py."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any, Literal
 
@@ -93,7 +94,8 @@ def vectorised_speaking_rate(sync: Any) -> bool:
     audio) in one FFT call instead of a Python loop over 79 frames: ~0.9 -> ~0.2 ms a step,
     which ran on the event loop (13 % of the server process's samples at 16 sessions). The
     synchronizer makes its detector itself (private ``_opts.speaking_rate_detector``), and
-    its first segment's stream at once: from the second reply on. Returns True when set."""
+    its first segment's stream at once (``_impl._audio_data.sr_stream``): that stream is
+    replaced too, so call this before the synchronizer's first await. Returns True when set."""
     opts = getattr(sync, "_opts", None)
     if opts is None or not hasattr(opts, "speaking_rate_detector"):
         warn_broken(
@@ -106,4 +108,12 @@ def vectorised_speaking_rate(sync: Any) -> bool:
         warn_broken("vectorised_speaking_rate", DIST, "voice.transcription._speaking_rate")
         return False
     opts.speaking_rate_detector = VectorisedDetector()
+    data = getattr(getattr(sync, "_impl", None), "_audio_data", None)
+    first = getattr(data, "sr_stream", None)
+    if data is None or first is None:
+        warn_broken("vectorised_speaking_rate", DIST, "_SegmentSynchronizerImpl._audio_data")
+        return True  # later segments are vectorised still
+    data.sr_stream = opts.speaking_rate_detector.stream()
+    closing = asyncio.ensure_future(first.aclose())  # it has heard nothing yet
+    closing.add_done_callback(lambda t: t.cancelled() or t.exception())
     return True

@@ -162,7 +162,7 @@ def test_vectorised_speaking_rate_computes_livekit_estimate() -> None:
 async def test_vectorised_speaking_rate_reaches_the_synchronizer() -> None:
     from livekit.agents.voice.transcription import TranscriptSynchronizer
 
-    from causerie.compat._speaking_rate import VectorisedDetector
+    from causerie.compat._speaking_rate import VectorisedDetector, VectorisedStream
     from causerie.transports.audio_io import PacedAudioOutput
 
     out = PacedAudioOutput(lambda frame: None, sample_rate=24000)
@@ -174,8 +174,8 @@ async def test_vectorised_speaking_rate_reaches_the_synchronizer() -> None:
         "TranscriptSynchronizer._opts.speaking_rate_detector is gone",
     )
     assert isinstance(sync._opts.speaking_rate_detector, VectorisedDetector)
-    stream = sync._opts.speaking_rate_detector.stream()
-    await stream.aclose()
+    # The first reply's stream too: the synchronizer made it in its constructor.
+    assert isinstance(sync._impl._audio_data.sr_stream, VectorisedStream)
     await sync.aclose()
     with pytest.warns(CompatWarning, match="vectorised_speaking_rate"):
         assert not compat_livekit.vectorised_speaking_rate(object())
