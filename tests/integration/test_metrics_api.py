@@ -5,6 +5,7 @@ for malformed queries, and the live feed (server-sent events through a real sock
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -335,6 +336,7 @@ async def test_the_server_records_its_sessions(tmp_path: Path) -> None:
         served(app, lifespan=True) as base,
         httpx.AsyncClient(base_url=base, timeout=60) as http,
     ):
+        assert gc.get_freeze_count() > 0  # startup's objects are out of the collector's way
         async with WsClient(base.replace("http://", "ws://") + "/api/ws") as c:
             sid = (await c.wait_for(lambda e: e["type"] == "ready"))["session_id"]
             await c.stream(speech_frames("what can you do"))
@@ -359,6 +361,7 @@ async def test_the_server_records_its_sessions(tmp_path: Path) -> None:
         assert "causerie_voice_to_voice_seconds_count" in metrics
         dashboard = await http.get("/dashboard")
         assert dashboard.status_code == 200
+    assert gc.get_freeze_count() == 0
 
 
 @pytest.mark.slow
