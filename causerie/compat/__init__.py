@@ -13,7 +13,7 @@ and warns (once per call site); it never raises into a session.
 ``livekit.recorded_events``                the same list, read (tests count it)
 ``livekit.mark_tts_started``               ``SynthesizeStream._mark_started`` (TTS ttfb)
 ``livekit.connect_attempts``               the text of ``AgentServer``'s give-up error
-``livekit.vectorised_speaking_rate``       ``TranscriptSynchronizer._opts`` (and ``_speaking_rate``)
+``livekit.vectorised_speaking_rate``       ``TranscriptSynchronizer._opts`` and ``._impl``
 ``aiortc.allow_loopback_candidates``       process-wide patch of ``aioice.ice``
 ``aiortc.replace_jitter_buffer``           ``RTCRtpReceiver.__jitter_buffer`` (name-mangled)
 ``prometheus.multiprocess_enabled``        ``prometheus_client.values.ValueClass``
