@@ -73,16 +73,25 @@ def test_the_flush_finds_the_redecode_done(short_speech: bytes) -> None:
     assert live2.utts == 2 and at_flush2 > 0.6 * RATE
 
 
-def test_a_mean_that_moved_again_is_decoded_again(short_speech: bytes) -> None:
-    """The first settle proper still comes at the flush, with the pause's mean as its prior:
-    when the mean moved more than ``cmn_redecode`` since, the audio is decoded again there."""
+def test_the_flush_does_not_decode_again_after_the_pause(short_speech: bytes) -> None:
+    """Decoded again at its pause under its own mean, the utterance is not decoded a third
+    time at the flush, however far the silence after its words moved the mean since
+    (``cmn_redecode: 0.0``: any move): that pass would only delay the reply. The flush's
+    mean, silence included, is still the next utterance's prior, and the next utterance
+    settles at its own pause again."""
     live = Total()
     live.set_cmn("40,3,-1")
     rec = Recognizer(live, options(cmn_redecode=0.0))
     events, at_flush = run(rec, short_speech, live)
-    assert final(events)
-    assert live.utts == 3  # at the pause, then at the flush
-    assert at_flush > 0.6 * RATE
+    assert final(events) == "who are you"
+    assert live.utts == 2  # at the pause only
+    assert at_flush < 0.05 * RATE  # what short of a frame was left, at most
+    prior = live.get_cmn()
+
+    events, at_flush = run(rec, short_speech, live)
+    assert final(events) == "who are you"
+    assert live.utts == 4 and at_flush < 0.05 * RATE  # again at its pause, not at the flush
+    assert live.get_cmn() != prior
 
 
 def test_speech_that_goes_on_after_the_pause(short_speech: bytes) -> None:
