@@ -94,6 +94,28 @@ def test_the_flush_does_not_decode_again_after_the_pause(short_speech: bytes) ->
     assert live.get_cmn() != prior
 
 
+def test_a_pause_that_kept_the_prior_is_final_too(short_speech: bytes) -> None:
+    """A later utterance whose mean at the pause stayed within ``cmn_redecode`` of the prior
+    keeps the words decoded under the prior: the flush does not decode them again, even
+    when the silence since moved the mean past the limit (here: set to 0 after the pause)."""
+    live = Total()
+    live.set_cmn("40,3,-1")
+    rec = Recognizer(live, options(cmn_redecode=1e9), None)
+    events, _ = run(rec, short_speech, live)  # the first utterance: always decoded again
+    assert final(events) == "who are you"
+    utts = live.utts
+    events = []
+    for i in range(0, len(short_speech), CHUNK):
+        events += rec.process([short_speech[i : i + CHUNK]])
+    assert live.utts == utts + 1  # the words as they came, under the prior: not restarted
+    assert rec._cmn._paused  # ...and judged at the pause
+    rec._cmn._redecode = 0.0  # any move counts from here on
+    before = live.total
+    events += rec.process([None])
+    assert final(events) == "who are you"
+    assert live.total - before < 0.05 * RATE and live.utts == utts + 1
+
+
 def test_speech_that_goes_on_after_the_pause(short_speech: bytes) -> None:
     """The words resume after the early settle: the utterance goes on under that mean, is
     heard whole, and the next utterance is heard too."""

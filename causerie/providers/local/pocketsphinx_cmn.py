@@ -19,7 +19,8 @@ included), or at the flush of a shorter one. On a stream's first utterance the p
 the model's guess, so the audio so far is decoded again under the own mean. For an utterance
 shorter than the seed that decode would fall at the flush, where the reply waits; the worker
 settles it early instead, once its words pause (``settle(early=True)``), and the flush then
-decodes nothing again (what moved the mean since is the silence after the words). Later ones are
+decodes nothing again (what moved the mean since is the silence after the words), whether the
+pause re-decoded or found the prior close enough. Later ones are
 re-decoded only when the mean moved by more than ``redecode`` (Euclidean distance over the
 13 coefficients; ``None``: never): the previous utterance's mean, carried over by the live
 CMN, is a good prior for the same speaker and microphone.
@@ -126,7 +127,7 @@ class CmnSeed:
         self.moved = 0.0  # how far the last settled mean moved from its prior
         self.redecoded = False
         self.first = True  # no utterance settled yet on this stream: the prior is a guess
-        self._paused = False  # decoded again at its pause, under its own mean (early settle)
+        self._paused = False  # settled early, at its words' pause (see settle)
 
     @property
     def due(self) -> bool:
@@ -215,11 +216,12 @@ class CmnSeed:
             again = self.first or (self._redecode is not None and moved > self._redecode)
             if early and not again:
                 self._undefer(audio, decode)  # the words so far, under the prior
+                self._paused = True
                 return  # nothing more to do before the flush: it settles as usual
             if final and self._paused:
-                # Its words were decoded under their own mean at the pause; what moved it
-                # since is the silence after them. Decoding again would only delay the reply
-                # (~0.15 s: 7 of 12 "who are you" in bench/transport_latency.py).
+                # Judged at the pause (and decoded under its own mean if it moved): what
+                # moved it since is the silence after the words. Decoding again would only
+                # delay the reply (~0.15 s: 7 of 12 "who are you" in transport_latency).
                 again = False
             self._paused = early
             self.first = False
