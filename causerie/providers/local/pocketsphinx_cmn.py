@@ -146,8 +146,8 @@ class CmnSeed:
         self._decoder.set_cmn(fmt(self._base))
         if self._defer:
             try:
-                search = self._decoder.current_search()  # type: ignore[union-attr]
-                self._decoder.activate_search(FRONT_END)  # type: ignore[union-attr]
+                search = self._decoder.current_search()
+                self._decoder.activate_search(FRONT_END)
                 self._search = search
             except (AttributeError, KeyError):  # not a plain decoder, or none added
                 self._search = ""
@@ -266,7 +266,7 @@ class CmnSeed:
         """Back to the words' search (after ``end_utt``): the utterance restarts, or ended
         unsettled (dropped, reset)."""
         if self._search:
-            self._decoder.activate_search(self._search)  # type: ignore[union-attr]
+            self._decoder.activate_search(self._search)
             self._search = ""
 
     def adopt(self, decoder: Decoder) -> None:

@@ -5,7 +5,8 @@ app language model (:mod:`.vocabulary_lm`), a second decoder hears the same audi
 and :class:`DecoderPair` keeps, per utterance, the hypothesis with the better path score:
 pocketsphinx cannot interpolate two models in one search, and the app model alone loses the
 general model's word sequences (measured in docs/PERFORMANCE.md). The price: twice the
-decoding CPU, and two ``end_utt`` at the flush.
+decoding CPU, and two ``end_utt`` at the flush. Both get pocketsphinx_cmn's FRONT_END search,
+so the pair defers an utterance's first pass as a single decoder does.
 
 Standard library and pocketsphinx only: the worker process imports it.
 """
@@ -52,6 +53,14 @@ class DecoderPair:
         self.app.process_raw(data, no_search, full_utt)
         self.general.process_raw(data, no_search, full_utt)
 
+    def current_search(self) -> str:
+        return str(self.general.current_search())
+
+    def activate_search(self, name: str) -> None:
+        """Both at once: the deferred first pass (pocketsphinx_cmn's FRONT_END) and back."""
+        self.general.activate_search(name)
+        self.app.activate_search(name)
+
     def get_cmn(self, update: bool = False) -> str:
         return str(self.general.get_cmn(update))
 
@@ -80,12 +89,16 @@ def load(config: Mapping[str, Any], vocabulary: Mapping[str, Any]) -> Decoder | 
     """The decoder(s) for ``config`` with ``vocabulary`` (see ``vocabulary.compile_vocabulary``)."""
     from pocketsphinx import Decoder
 
+    from .pocketsphinx_cmn import add_front_end
+
     words: Mapping[str, str] = vocabulary.get("words") or {}
     general = Decoder(**config)
     add_words(general, words)
+    add_front_end(general)  # after the words: adding them rebuilds the searches
     app_lm = vocabulary.get("lm")
     if not app_lm:
         return general
     app = Decoder(**{**config, "lm": app_lm})
     add_words(app, words)
+    add_front_end(app)
     return DecoderPair(general, app)
