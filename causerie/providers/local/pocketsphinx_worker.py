@@ -38,6 +38,7 @@ from multiprocessing.connection import Connection
 from operator import add
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from . import vocabulary_process
 from .pocketsphinx_catchup import CatchUp
 from .pocketsphinx_cmn import CmnSeed, add_front_end
 
@@ -419,6 +420,7 @@ def serve(conn: Connection, decoder: Decoder, rate: int, spare: Decoder | None =
     """The request loop, on a loaded decoder (and its spare): until the parent's end of
     ``conn`` closes. Also what a child of the fork server (:mod:`.pocketsphinx_forkserver`)
     runs."""
+    vocabulary_process.split([decoder, spare], close=[conn])  # an app model, on another core
     if not _send(conn, ("ready", os.getpid())):
         return
     recognizer: Recognizer | None = None
