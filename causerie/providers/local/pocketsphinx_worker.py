@@ -20,7 +20,9 @@ Protocol: strict request/reply. After loading, the worker sends ``("ready", pid)
 A request that raises gets ``("error", message)``; the parent then discards this worker.
 The worker exits when the parent's end of the pipe closes (EOF): when the parent closes it,
 or dies. It blocks in ``recv()`` meanwhile, so an idle worker costs no CPU. It runs under
-SCHED_BATCH (see :func:`batch_priority`) and ignores SIGINT (the parent decides).
+SCHED_BATCH (see :func:`batch_priority`) and ignores SIGINT (the parent decides). With an
+app vocabulary's decoder pair it forks once more, before ``ready``: the app decoders run in
+that child, on another core (:mod:`.vocabulary_process`), which ends when the worker does.
 """
 
 from __future__ import annotations

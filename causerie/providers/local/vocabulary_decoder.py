@@ -5,8 +5,9 @@ app language model (:mod:`.vocabulary_lm`), a second decoder hears the same audi
 and :class:`DecoderPair` keeps, per utterance, the hypothesis with the better path score:
 pocketsphinx cannot interpolate two models in one search, and the app model alone loses the
 general model's word sequences (measured in docs/PERFORMANCE.md). The price: twice the
-decoding CPU, and two ``end_utt`` at the flush. Both get pocketsphinx_cmn's FRONT_END search,
-so the pair defers an utterance's first pass as a single decoder does.
+decoding CPU (on two cores, where the worker has them: :mod:`.vocabulary_process`), and two
+``end_utt`` at the flush. Both get pocketsphinx_cmn's FRONT_END search, so the pair defers
+an utterance's first pass as a single decoder does.
 
 Standard library and pocketsphinx only: the worker process imports it.
 """
