@@ -101,11 +101,19 @@ def test_the_child_does_not_hold_the_workers_pipe(config: dict[str, Any]) -> Non
     assert child.close()
 
 
-def test_one_core_or_no_pair_keeps_everything_here(
+def test_one_core_no_pair_or_no_fork_keeps_everything_here(
     config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert split([load_decoder(_DEFAULTS), None]) is None
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     live = pair(config)
+    assert split([live]) is None
+    assert not isinstance(live.app, RemoteDecoder)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)  # the process limit reached
     assert split([live]) is None
     assert not isinstance(live.app, RemoteDecoder)

@@ -134,14 +134,19 @@ class AppProcess:
 
 def split(decoders: Sequence[object], close: Sequence[Connection] = ()) -> AppProcess | None:
     """Move the app decoders of the pairs among ``decoders`` to a child process (forked now);
-    returns it, or None when there is no pair or only one core to run on. The child
-    closes its copies of ``close`` (the worker's own pipe: its parent must see it close when
-    the worker dies)."""
+    returns it, or None when there is no pair, only one core to run on, or no fork to be had
+    (the pair then decodes here, as before). The child closes its copies of ``close`` (the
+    worker's own pipe: its parent must see it close when the worker dies)."""
     pairs = [d for d in decoders if isinstance(d, DecoderPair)]
     if not pairs or len(os.sched_getaffinity(0)) < 2:
         return None
     ours, theirs = Pipe(duplex=True)
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # out of processes or memory: slower, not broken
+        ours.close()
+        theirs.close()
+        return None
     if pid == 0:  # the child: serves the app decoders until the worker's end closes
         code = 0
         try:
