@@ -371,6 +371,8 @@ def run(
     """``decoder``: pocketsphinx settings over Causerie's defaults. ``spare``: the worker's
     spare decoder, which runs the later settles' re-decodes (False: in line). ``defer``:
     ``defer_first_pass``."""
+    from peers.proctree import cpu_seconds  # bench/ is on sys.path
+
     from causerie.providers.local.pocketsphinx_stt import _DEFAULTS
     from causerie.providers.local.pocketsphinx_worker import (
         CMN_RESEED_S,
@@ -404,7 +406,7 @@ def run(
             for i, (pcm, ref) in enumerate(session):
                 raw = pcm.tobytes()
                 events = []
-                start = time.process_time() + (app.cpu_s() if app else 0.0)
+                start = time.process_time() + (cpu_seconds([app.pid]) if app else 0.0)
                 free = 0.0  # when the worker is done with what came so far, on the audio's clock
                 for k in range(0, len(raw), chunk):
                     t0 = time.perf_counter()
@@ -416,7 +418,7 @@ def run(
                 events += rec.process([None])
                 # In real time: a re-decode late in the utterance delays the flush's answer.
                 flush_ms = (max(free, end) + time.perf_counter() - t0 - end) * 1000
-                t.cpu_s += time.process_time() + (app.cpu_s() if app else 0.0) - start
+                t.cpu_s += time.process_time() + (cpu_seconds([app.pid]) if app else 0.0) - start
                 t.audio_s += len(pcm) / 16000
                 hyp = " ".join(e[2] for e in events if e[0] == "final" and e[2])
                 fresh_front_end(whole)  # a decoder of its own, as a whole-utterance decode

@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .vocabulary_decoder import DecoderPair
@@ -115,11 +114,6 @@ class AppProcess:
 
     pid: int
     conn: Connection
-
-    def cpu_s(self) -> float:
-        """CPU seconds it has used (user + system)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def close(self, timeout: float = 5.0) -> bool:
         """End it (as the worker's exit does) and reap it; False if it outlived ``timeout``."""
