@@ -149,7 +149,7 @@ class CmnSeed:
                 search = self._decoder.current_search()
                 self._decoder.activate_search(FRONT_END)
                 self._search = search
-            except (AttributeError, KeyError):  # not a plain decoder, or none added
+            except (AttributeError, KeyError):  # no searches (a stand-in), or none added
                 self._search = ""
         self._audio, self._samples, self._stage = [], 0, 0
         self._known, self._known_n = [0.0] * len(self._base), 0
