@@ -8,8 +8,6 @@ audio each search hears.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -109,35 +107,3 @@ def test_a_decoder_without_the_front_end_decodes_as_it_comes(question: bytes) ->
     plain = BySearch(front_end=False)
     assert final(run(Recognizer(plain, options()), question))
     assert set(plain.heard) == {WORDS}
-
-
-def test_an_app_vocabulary_pair_defers_too(tmp_path: Path) -> None:
-    """With an app language model the worker decodes with two decoders as one
-    (vocabulary_decoder.DecoderPair): both run the front end only until the settle, then
-    the words' search, and the app's new word is heard."""
-    from pocketsphinx import Config
-
-    from causerie.providers.local.pocketsphinx_stt import _DEFAULTS
-    from causerie.providers.local.pocketsphinx_worker import load_decoder
-    from causerie.providers.local.vocabulary import compile_vocabulary, parse_vocabulary
-    from causerie.providers.local.vocabulary_decoder import DecoderPair
-
-    phrase = "tell me about the zorblax"  # in no dictionary
-    vocab = compile_vocabulary(
-        parse_vocabulary([phrase], "test"), Path(Config()["dict"]), cache=tmp_path
-    )
-    pair = load_decoder({**_DEFAULTS, "vocabulary": vocab})
-    assert isinstance(pair, DecoderPair)
-    pcm = np.concatenate([np.zeros(8000), speak(phrase, RATE), np.zeros(3200)])
-    speech = pcm.astype(np.int16).tobytes()
-    rec = Recognizer(pair, options())
-    opened = int(0.75 * RATE) * 2  # the silence, then the words' first 0.25 s (no pause yet)
-    for i in range(0, opened, CHUNK):
-        rec.process([speech[i : i + CHUNK]])
-    searches = {pair.general.current_search(), pair.app.current_search()}
-    assert searches == {FRONT_END}
-    for i in range(opened, len(speech), CHUNK):
-        rec.process([speech[i : i + CHUNK]])
-    text = final(rec.process([None]))
-    assert {pair.general.current_search(), pair.app.current_search()} == {WORDS}
-    assert "zorblax" in text.split(), text

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from pocketsphinx import Config
 
+from causerie.providers.local.pocketsphinx_cmn import FRONT_END
 from causerie.providers.local.pocketsphinx_stt import _DEFAULTS
 from causerie.providers.local.pocketsphinx_worker import Recognizer, load_decoder
 from causerie.providers.local.vocabulary import compile_vocabulary, parse_vocabulary
@@ -19,6 +20,7 @@ from causerie.providers.local.vocabulary_decoder import DecoderPair
 from causerie.providers.local.vocabulary_process import RemoteDecoder, split
 from tests.speech import speak
 from tests.unit.test_pocketsphinx_catchup import CHUNK, RATE, final, options
+from tests.unit.test_pocketsphinx_defer import WORDS
 
 PHRASE = "tell me about the zorblax"  # "zorblax" is in no dictionary
 
@@ -116,3 +118,20 @@ def test_one_core_no_pair_or_no_fork_keeps_everything_here(
     monkeypatch.setattr(os, "fork", no_fork)  # the process limit reached
     assert split([live]) is None
     assert not isinstance(live.app, RemoteDecoder)
+
+
+def test_an_app_vocabulary_pair_defers_too(config: dict[str, Any], speech: bytes) -> None:
+    """Both decoders of the pair run the front end only until the settle (pocketsphinx_cmn's
+    FRONT_END, ``defer_first_pass``), then the words' search, and the app's new word is heard."""
+    live = pair(config)
+    rec = Recognizer(live, options())
+    opened = int(0.75 * RATE) * 2  # the silence, then the words' first 0.25 s (no pause yet)
+    for i in range(0, opened, CHUNK):
+        rec.process([speech[i : i + CHUNK]])
+    searches = {live.general.current_search(), live.app.current_search()}
+    assert searches == {FRONT_END}
+    for i in range(opened, len(speech), CHUNK):
+        rec.process([speech[i : i + CHUNK]])
+    text = final(rec.process([None]))
+    assert {live.general.current_search(), live.app.current_search()} == {WORDS}
+    assert "zorblax" in text.split(), text
