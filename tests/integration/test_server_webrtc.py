@@ -15,6 +15,7 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.slow
 
 SPEECH_LEAD_S = 1.0
+QUESTION = "what can you do"
 
 
 @pytest.fixture(scope="session", name="server")
@@ -80,9 +81,11 @@ async def test_webrtc_conversation(server: ServerThread, baseline: int) -> None:
         assert ready["transport"] == "webrtc"
         assert server.manager.snapshot()["by_transport"] == {"webrtc": 1}
         await asyncio.sleep(SPEECH_LEAD_S)
-        c.mic.say(speak("what can you do"))
+        c.mic.say(speak(QUESTION))
         user = await c.wait_for(lambda e: e["type"] == "user_transcript" and e["final"])
-        assert "do" in user["text"]
+        # The question was heard, not noise. Any of its words: through Opus, espeak's rendition
+        # is sometimes heard as "what u two" (issue 11; accuracy is bench/'s job).
+        assert set(user["text"].split()) & set(QUESTION.split()), user["text"]
         await c.wait_for(lambda e: e["type"] == "agent_state" and e["state"] == "speaking")
         for _ in range(50):  # up to 5 s for half a second of the reply
             if sum(a.audible for a in c.audio) >= 25:
@@ -131,7 +134,7 @@ async def test_peer_vanishes_mid_session(server: ServerThread, baseline: int) ->
         c = RtcClient(server.url)
         await c.__aenter__()
         await c.wait_for(lambda e: e["type"] == "ready")
-        c.mic.say(speak("what can you do")[: 16000 // 2])  # half a second: mid-utterance
+        c.mic.say(speak(QUESTION)[: 16000 // 2])  # half a second: mid-utterance
         await asyncio.sleep(0.6)
         assert server.manager.active == 1
         ice = c.pc.getTransceivers()[0].sender.transport.transport
