@@ -57,7 +57,12 @@ async def run(mode: str, wav: Path) -> dict[str, Any]:
     peak = PeakPss()
     cpu0, t0 = cpu_seconds(tree(os.getpid())), time.perf_counter()
     result = await talk(
-        session, build_agent(loaded, Faults()), pcm, fast=True, printer=lambda s: None
+        session,
+        build_agent(loaded, Faults()),
+        pcm,
+        fast=True,
+        printer=lambda s: None,
+        record=False,  # as the Pipecat stacks: the replies are played, not kept
     )
     cpu = cpu_seconds(tree(os.getpid())) - cpu0
     wall = time.perf_counter() - t0

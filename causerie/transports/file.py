@@ -101,6 +101,10 @@ class _Recorder:
         return PCM(out, self.rate)
 
 
+def _discard(frame: rtc.AudioFrame) -> None:
+    """The output sink of a talk that keeps no audio."""
+
+
 async def talk(
     session: AgentSession,
     agent: object,
@@ -112,11 +116,14 @@ async def talk(
     tail_timeout: float = 20.0,
     collector: SessionCollector | None = None,
     conversation: Conversation | None = None,
+    record: bool = True,
 ) -> TalkResult:
     """Run ``pcm`` (16 kHz mono) through a started-here session; returns turns and audio.
     A ``collector`` records the session, with the voice-to-voice measured here.
     ``conversation``: the one ``session`` and ``agent`` belong to (``causerie talk``): it
-    gets the audio I/O, starts and closes the session (see :func:`talk_conversation`)."""
+    gets the audio I/O, starts and closes the session (see :func:`talk_conversation`).
+    ``record=False``: the agent's audio is played but not kept (``output`` stays None). Kept,
+    it is every reply, then the input's whole length at ``out_rate`` (2.9 MB a minute)."""
     assert pcm.sample_rate == IN_RATE
     spf = IN_RATE * FRAME_MS // 1000
     utterances = speech_segments(pcm.samples, IN_RATE)
@@ -131,7 +138,9 @@ async def talk(
         replies.append(seg)
 
     audio_in = QueueAudioInput(max_seconds=60.0)
-    audio_out = PacedAudioOutput(recorder, sample_rate=out_rate, on_segment_start=on_segment_start)
+    audio_out = PacedAudioOutput(
+        recorder if record else _discard, sample_rate=out_rate, on_segment_start=on_segment_start
+    )
     if conversation is not None:
         conversation.use_audio(audio_in, audio_out)
     else:
@@ -247,7 +256,8 @@ async def talk(
     _match_replies(result.turns, replies)
     result.utterances = list(zip(starts, ends, strict=False))
     result.reply_starts = [r.first_audible_at for r in replies if r.first_audible_at is not None]
-    result.output = recorder.render(int(len(pcm.samples) / IN_RATE * out_rate))
+    if record:
+        result.output = recorder.render(int(len(pcm.samples) / IN_RATE * out_rate))
     result.dropped_frames = audio_in.dropped_frames
     return result
 

@@ -36,6 +36,7 @@ async def _talk(
     utterances: list[str],
     env: dict[str, str] | None = None,
     gap: float = 5.0,
+    record: bool = True,
 ):  # type: ignore[no-untyped-def]
     loaded = load_config(None, environ=env or {}, dotenv=None, registry=registry)
     pcm = PCM(conversation(utterances, IN_RATE, gap=gap, voice=VOICE), IN_RATE)
@@ -46,6 +47,7 @@ async def _talk(
         pcm,
         fast=True,
         printer=lines.append,
+        record=record,
     )
     return result, lines
 
@@ -86,6 +88,15 @@ async def test_reply_audio_sits_after_the_question_on_the_timeline(
     first = int(np.flatnonzero(np.abs(out) > 300)[0]) / result.output.sample_rate
     # Speech starts at 0.5 s and lasts ~1.2 s: the answer must come after it, not over it.
     assert first > 1.2
+
+
+async def test_a_talk_that_keeps_no_audio_still_answers_and_measures(
+    registry: Registry, pipeline: Pipeline
+) -> None:
+    result, lines = await _talk(registry, pipeline, ["What can you do?"], record=False)
+    assert result.output is None  # played, not kept (bench/peers: as the Pipecat stacks)
+    assert len(result.turns) == 1 and result.turns[0].agent_text.startswith("I can"), lines
+    assert len(result.reply_starts) == 1 and result.latencies and result.latencies[0] > 0
 
 
 async def test_silence_gives_no_turn(registry: Registry, pipeline: Pipeline) -> None:
