@@ -56,7 +56,8 @@ CONFIGURATION = [
     "",
     "- **causerie**: `agent.yaml` as shipped (Silero VAD `min_silence_duration` 0.2 s, "
     "`turn.detection: vad`, fixed endpointing 0.2 s, preemptive generation on), through "
-    "`causerie.transports.file.talk`.",
+    "`causerie.transports.file.talk` (since round 15 with `record=False`: the replies are "
+    "played, not kept, as in the Pipecat stacks).",
     "- **livekit-defaults**: `AgentSession(stt, llm, tts, vad=inference.VAD())`, every turn "
     "setting at livekit-agents' default, the same provider objects (as bench/latency.py).",
     "- **pipecat-default**: pipecat-ai 1.14.0 (own venv: `bench/peers/run.py --setup`). "
