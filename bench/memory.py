@@ -9,8 +9,12 @@ fork server's model is counted once, whatever the number of workers; USS is what
 process alone holds (what ending it would free). Idle: the tree's CPU over ``--idle`` s
 with no conversation, and its PSS, with ``--max-sessions`` slots.
 
+A short question never reaches the worker's spare decoder, which runs only once an utterance
+outlasts the first later settle (2.8 s), so ``--long-levels`` repeats the measure with a
+long sentence each (~6 s): what a session costs once its worker has run both decoders.
+
     python bench/memory.py                       # writes "## Memory" in docs/PERFORMANCE.md
-    python bench/memory.py --levels 1,4 --quick
+    python bench/memory.py --levels 1,4 --long-levels 4 --quick
 """
 
 from __future__ import annotations
@@ -26,6 +30,11 @@ from pathlib import Path
 from transport_latency import PHRASES, ROOT, Server, WsClient, progress, speak, write_section
 
 HEADING = "## Memory"
+# ~6 s each at espeak's rate 160: past both later settles (2.8, 4.5 s), so the spare runs.
+LONG_PHRASES = [
+    "i would like to know what you can do for me today and how you could help me with my plans",
+    "tell me about yourself and about the things you can do when i ask you a long question",
+]
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -142,11 +151,20 @@ class Result:
     base: Mem
     """After a warm-up conversation, none open."""
     rows: list[tuple[int, Mem, dict[str, Mem]]]
+    long_rows: list[tuple[int, Mem, dict[str, Mem]]]
+    """The same, each session after a long sentence (its worker's spare decoder ran)."""
 
 
-async def run(levels: list[int], slots: int, idle_s: float) -> Result:
+async def run(
+    levels: list[int],
+    slots: int,
+    idle_s: float,
+    long_levels: list[int] | None = None,
+    sets: list[str] | None = None,
+) -> Result:
     speech = [speak(p) for p in PHRASES]
-    with Server(max_sessions=slots) as server:
+    long_speech = [speak(p) for p in LONG_PHRASES]
+    with Server(max_sessions=slots, sets=sets or ()) as server:
         assert server.proc is not None
         pid = server.proc.pid
         await asyncio.sleep(2.0)
@@ -163,12 +181,22 @@ async def run(levels: list[int], slots: int, idle_s: float) -> Result:
             progress(f"{n} open conversation(s) ...")
             mem, kinds = await level(server, speech, n)
             rows.append((n, mem, kinds))
-            progress(
-                f"  tree PSS {mem.pss:.0f} MB, USS {mem.uss:.0f} MB, RSS {mem.rss:.0f} MB, "
-                f"{mem.processes} processes; per added session PSS "
-                f"{(mem.pss - base.pss) / n:.1f} MB, USS {(mem.uss - base.uss) / n:.1f} MB"
-            )
-    return Result(idle, idle_cpu, base, rows)
+            report(mem, base, n)
+        long_rows = []
+        for n in long_levels or []:
+            progress(f"{n} open conversation(s), a long sentence each ...")
+            mem, kinds = await level(server, long_speech, n)
+            long_rows.append((n, mem, kinds))
+            report(mem, base, n)
+    return Result(idle, idle_cpu, base, rows, long_rows)
+
+
+def report(mem: Mem, base: Mem, n: int) -> None:
+    progress(
+        f"  tree PSS {mem.pss:.0f} MB, USS {mem.uss:.0f} MB, RSS {mem.rss:.0f} MB, "
+        f"{mem.processes} processes; per added session PSS "
+        f"{(mem.pss - base.pss) / n:.1f} MB, USS {(mem.uss - base.uss) / n:.1f} MB"
+    )
 
 
 def table(base: Mem, rows: list[tuple[int, Mem, dict[str, Mem]]]) -> str:
@@ -196,27 +224,42 @@ def table(base: Mem, rows: list[tuple[int, Mem, dict[str, Mem]]]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--levels", default="1,4,8,16", help="comma-separated session counts")
+    ap.add_argument(
+        "--long-levels", default="4,8,16", help="session counts after a long sentence ('': none)"
+    )
     ap.add_argument("--max-sessions", type=int, default=48, help="the server's session slots")
     ap.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measured")
     ap.add_argument("--quick", action="store_true", help="print only, write nothing")
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="serve --set (a variant)"
+    )
     args = ap.parse_args()
     levels = sorted({int(x) for x in args.levels.split(",")})
+    long_levels = sorted({int(x) for x in args.long_levels.split(",") if x.strip()})
     load = os.getloadavg()[0]
-    res = asyncio.run(run(levels, args.max_sessions, args.idle))
+    res = asyncio.run(run(levels, args.max_sessions, args.idle, long_levels, args.set))
     idle = res.idle
     text = table(res.base, res.rows)
+    long_text = (
+        "**After a long sentence each** (~6 s of speech: the worker's spare decoder ran; "
+        "row 0 as above)\n\n" + table(res.base, res.long_rows)
+        if res.long_rows
+        else ""
+    )
     idle_line = (
         f"Idle, {args.max_sessions} session slots and no conversation: {idle.processes} "
         f"processes, tree PSS {idle.pss:.0f} MB (USS {idle.uss:.0f} MB, RSS {idle.rss:.0f} MB), "
         f"CPU {100 * res.idle_cpu:.1f} % of a core over {args.idle:.0f} s."
     )
     print(text)
+    print(long_text)
     print(idle_line)
     if args.quick:
         return
     section = f"""{HEADING}
 
-`python bench/memory.py --max-sessions {args.max_sessions} --levels {args.levels}` on \
+`python bench/memory.py --max-sessions {args.max_sessions} --levels {args.levels} \
+--long-levels {args.long_levels}{"".join(f" --set {kv}" for kv in args.set)}` on \
 {time.strftime("%Y-%m-%d")}, {os.cpu_count()}-core machine, Python {platform.python_version()} \
 (load average {load:.1f} at the start; memory figures do not depend on it). One `causerie serve` \
 (default offline agent); N WebSocket clients each ask one spoken question, hear the reply, \
@@ -226,13 +269,18 @@ clean + private dirty. Row 0: after a warm-up conversation, none open.
 
 {text}
 
+{long_text}
+
 {idle_line}
 
 Every pocketsphinx worker is forked from one fork server that loaded the model once, so the \
 ~90 MB model is shared copy-on-write: a worker's USS is the pages it wrote (search state, \
 Python heap). The pool keeps 2 idle workers (`max_idle`) for the next sessions, so \
 the 1-session row reuses one of them and adds almost nothing; from 4 up each added \
-session is a new worker. Before (one spawned worker per slot, each loading its own model): ~100 MB \
+session is a new worker. A session whose worker heard a sentence past 2.8 s holds more: \
+its spare decoder (which re-decodes the later settles, see "Memory of a speech worker") \
+wrote its own search state too; `stt.options.spare_decoder: false` keeps one decoder per \
+worker. Before (one spawned worker per slot, each loading its own model): ~100 MB \
 per slot, and 48 idle slots held ~5.7 GB RSS.
 """
     write_section(ROOT / "docs" / "PERFORMANCE.md", HEADING, section)
