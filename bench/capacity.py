@@ -77,6 +77,9 @@ class Level:
     """Peak server tree PSS, MB."""
     load: float
     """Cores busy on the machine just before the level (other work included)."""
+    clients: float = 0.0
+    """This process's CPU (the clients, the sampling), in cores, over the level: on one
+    machine it shares the cores with the server."""
 
     @property
     def latencies(self) -> list[float]:
@@ -136,7 +139,7 @@ async def run_level(
             await asyncio.sleep(1.0)
 
     sampler = asyncio.create_task(sample(), name="capacity.sampler")
-    t0 = time.monotonic()
+    t0, own0 = time.monotonic(), time.process_time()
     # Staggered over a reply's length: conversations overlap the way real ones do.
     clients = [
         asyncio.create_task(
@@ -147,10 +150,12 @@ async def run_level(
     ]
     results = await asyncio.gather(*clients)
     last.update(cpu_by_pid(pid))
-    cpu = sum(v - start.get(p, 0.0) for p, v in last.items()) / (time.monotonic() - t0)
+    wall = time.monotonic() - t0
+    cpu = sum(v - start.get(p, 0.0) for p, v in last.items()) / wall
+    clients = (time.process_time() - own0) / wall
     stop.set()
     await sampler
-    return Level(n, [t for r in results for t in r], cpu, peak, load)
+    return Level(n, [t for r in results for t in r], cpu, peak, load, clients)
 
 
 def passes(level: Level, base_median: float, *, underruns_ok: bool = False) -> bool:
@@ -163,9 +168,9 @@ def table(levels: list[Level], idle_pss: float) -> str:
     base = statistics.median(levels[0].latencies)
     out = [
         "| sessions | turns | no reply | v2v median | v2v p90 | underruns | machine busy before "
-        f"| server tree CPU | tree PSS (peak) | PSS per session | p90 <= 2 x {ms(base)} "
-        "| no underrun |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| server tree CPU | clients' CPU | tree PSS (peak) | PSS per session "
+        f"| p90 <= 2 x {ms(base)} | no underrun |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for lv in levels:
         lat = lv.latencies
@@ -174,7 +179,8 @@ def table(levels: list[Level], idle_pss: float) -> str:
         per = (lv.pss - idle_pss) / lv.n
         out.append(
             f"| {lv.n} | {len(lv.turns)} | {lv.missing} | {med} | {p90} | {lv.underruns} | "
-            f"{lv.load:.2f} cores | {lv.cpu * 100:.0f} % of a core | {lv.pss:.0f} MB | "
+            f"{lv.load:.2f} cores | {lv.cpu * 100:.0f} % of a core | "
+            f"{lv.clients * 100:.0f} % of a core | {lv.pss:.0f} MB | "
             f"{per:.0f} MB | "
             f"{'yes' if passes(lv, base, underruns_ok=True) else 'no'} | "
             f"{'yes' if lv.underruns == 0 else 'no'} |"
@@ -210,7 +216,8 @@ async def run(
             progress(
                 f"  median {ms(statistics.median(lat))}, p90 {ms(pct(lat, 0.9))}, "
                 f"no reply {lv.missing}, underruns {lv.underruns}, machine busy before "
-                f"{lv.load:.2f} cores, CPU {lv.cpu * 100:.0f} %, PSS {lv.pss:.0f} MB"
+                f"{lv.load:.2f} cores, CPU {lv.cpu * 100:.0f} % (clients "
+                f"{lv.clients * 100:.0f} %), PSS {lv.pss:.0f} MB"
             )
             await asyncio.sleep(2.0)  # sessions close; workers end or return to the pool
         if profile_at:
@@ -278,8 +285,9 @@ process's CPU over the 3 s before each level, so read each row with it). One `ca
 (default offline agent); N WebSocket clients in the bench's process, starts staggered over \
 4 s, each asking {args.turns} of {len(PHRASES)} espeak questions in real time \
 ({args.base_turns} for the single session, the yardstick) and listening to every reply to its \
-end through the web page's player (40 ms pre-buffer, +20 ms after each underrun). Idle server \
-tree: {idle_pss:.0f} MB PSS.
+end through the web page's player (40 ms pre-buffer, +20 ms after each underrun); *clients' \
+CPU* is the bench's own process over the level (the clients and the sampling), on the same \
+cores as the server. Idle server tree: {idle_pss:.0f} MB PSS.
 
 {text}
 
