@@ -386,3 +386,67 @@ async def test_workers_share_the_fork_servers_model() -> None:
     assert all(_private_mb(p) < 15 for p in pids), [_private_mb(p) for p in pids]
     await engine.aclose()
     assert not any(exists(p) for p in [*pids, server])
+
+
+async def test_a_long_utterance_hands_its_worker_on_to_a_fresh_one() -> None:
+    """After an utterance of ``renew_worker_after`` s the stream ends its worker (what the
+    decode wrote is freed) and hears the next one with a fresh worker, on the same clock."""
+    engine = own_engine(1e-37, renew_worker_after=2.0)
+    engine.preload()
+    coffee = speak("i would like a cup of coffee and a slice of cake please", RATE, voice=VOICE)
+    morning = speak("good morning", RATE, voice=VOICE)  # ~1 s with its gate's margins
+    assert len(coffee) / RATE > 2.5
+    pids: list[int | None] = []
+    async with engine.stream() as stream:
+        events: list[stt.SpeechEvent] = []
+
+        async def read() -> None:
+            async for ev in stream:
+                events.append(ev)
+
+        reader = asyncio.create_task(read(), name="test.read")
+        clock = [time.perf_counter()]
+        stream.flush()
+        for pcm in (coffee, morning, morning):
+            await paced(stream, np.concatenate([silence(0.4), pcm, silence(0.3)]), clock)
+            await until(lambda: stream.worker_pid is not None)
+            pids.append(stream.worker_pid)
+            stream.flush()
+            # one FINAL per flush: the first flush (before any words) is answered empty
+            await until(
+                lambda k=len(pids): sum(ev.type == ET.FINAL_TRANSCRIPT for ev in events) > k
+            )
+        stream.end_input()
+        await asyncio.wait_for(reader, 60)
+
+    finals = [ev for ev in events if ev.type == ET.FINAL_TRANSCRIPT and ev.alternatives[0].text]
+    assert len(finals) == 3, [ev.alternatives[0].text for ev in finals]
+    assert "would like" in finals[0].alternatives[0].text
+    # The long one's worker was ended after it; the short one's is kept for the next.
+    assert pids[0] != pids[1] == pids[2], pids
+    assert pids[0] is not None
+    await until(lambda: not exists(pids[0]))  # type: ignore[arg-type]
+    # The fresh worker goes on on the stream's clock.
+    starts = [ev.alternatives[0].start_time for ev in finals]
+    assert starts[0] < starts[1] < starts[2], starts
+    assert starts[1] > len(coffee) / RATE
+    await engine.aclose()
+
+
+async def test_renewal_off_keeps_the_sessions_worker() -> None:
+    engine = own_engine(1e-36, renew_worker_after=None)
+    engine.preload()
+    coffee = speak("i would like a cup of coffee", RATE, voice=VOICE)
+    async with engine.stream() as stream:
+        clock = [time.perf_counter()]
+        stream.flush()
+        await paced(stream, np.concatenate([silence(0.4), coffee, silence(0.3)]), clock)
+        await until(lambda: stream.worker_pid is not None)
+        first = stream.worker_pid
+        stream.flush()
+        await paced(stream, silence(0.5), clock)
+        assert stream.worker_pid == first
+        stream.end_input()
+        async for _ in stream:
+            pass
+    await engine.aclose()

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from ...config.options import Options
-from .pocketsphinx_worker import CMN_RESEED_S, CMN_SEED_S
+from .pocketsphinx_worker import CMN_RESEED_S, CMN_SEED_S, RENEW_AFTER_S
 
 Scalar = str | int | float | bool
 
@@ -53,6 +53,14 @@ class PocketsphinxOptions(Options):
         description="A second decoder per worker (shared model, in the fork server) that "
         "re-decodes a long utterance under its settled mean while the live pass goes on; "
         "false: re-decoded in line, and a final waits for it.",
+    )
+    renew_worker_after: float | None = Field(
+        default=RENEW_AFTER_S,
+        ge=0.5,
+        description="Seconds of an utterance after which the stream hands its worker back "
+        "to be ended and goes on with a fresh one from the pool, between utterances: the "
+        "pages a long decode wrote (the spare's search state too, ~25 MB each decoder) are "
+        "freed, for a fork; null: a session keeps its worker.",
     )
     defer_first_pass: bool = Field(
         default=True,

@@ -432,6 +432,11 @@ class DecoderPool:
                 return
         self._forget(worker.stop())
 
+    def retire(self, worker: Worker) -> None:
+        """End a sound worker that is not pooled again: what its decodes wrote (its own
+        pages, no longer shared with the fork server) goes back to the system."""
+        self._forget(worker.stop())
+
     def discard(self, worker: Worker) -> None:
         """Kill a worker in an unknown state (it failed, or a stream lost track of it)."""
         self._forget(worker.stop(kill=True))

@@ -44,7 +44,9 @@ How an utterance flows:
 A worker process takes ~0.3 s to start and load, and ~100 MB; so warm workers live in a
 process-wide :class:`DecoderPool` per configuration. A stream borrows one and gives it back
 on close. ``preload()`` (blocking) starts one at process start; ``stt.pool.warm(n)`` keeps
-``n`` ready, e.g. one per session slot.
+``n`` ready, e.g. one per session slot. After an utterance of ``renew_worker_after`` s or
+more, the stream ends its worker and takes a fresh one for the next: what a long decode
+wrote stays the worker's own memory until it exits (~25 MB per decoder that ran).
 """
 
 from __future__ import annotations
@@ -75,7 +77,14 @@ from ..info import BuildContext, ProviderInfo
 from .batch_stt import BatchSTT
 from .pocketsphinx_options import PocketsphinxOptions, options_model
 from .pocketsphinx_pool import DecoderLoadError, DecoderPool, Worker, WorkerDied, get_pool
-from .pocketsphinx_worker import CMN_RESEED_S, CMN_SEED_S, Event, RecognizerOptions, new_request_id
+from .pocketsphinx_worker import (
+    CMN_RESEED_S,
+    CMN_SEED_S,
+    RENEW_AFTER_S,
+    Event,
+    RecognizerOptions,
+    new_request_id,
+)
 from .vocabulary import (
     DEFAULT_WEIGHT,
     VocabularyError,
@@ -108,6 +117,7 @@ class _StreamOptions:
     cmn_seed_s: float | None = CMN_SEED_S
     cmn_reseed_s: float | tuple[float, ...] | None = CMN_RESEED_S
     defer_first_pass: bool = True
+    renew_after_s: float | None = RENEW_AFTER_S
 
 
 def _event(
@@ -168,6 +178,7 @@ class _Decoding:
         self._open: str | None = None  # the utterance the worker has started, if any
         self._skip_to_flush = False  # a crash cut an utterance: drop its rest
         self._crashes = 0
+        self._renew = False  # a long utterance ended: a fresh worker before the next one
 
     @property
     def worker(self) -> Worker | None:
@@ -194,11 +205,19 @@ class _Decoding:
         self._crashes = 0
         self._samples += sum(len(x) for x in items if x is not None) // 2
         self._flushed = self._flushed or None in items
+        renew_after = self._opts.renew_after_s
         for ev in reply[1]:
             if ev[0] == "start":
                 self._open = ev[1]
             elif ev[0] == "end":
                 self._open = None
+            elif ev[0] == "usage" and renew_after is not None and ev[2] >= renew_after:
+                self._renew = True
+        if self._renew and self._open is None:
+            # Between utterances: the next audio goes to a fresh worker, on our clock.
+            self._renew, self._worker = False, None
+            self._pool.retire(worker)
+            self._pool.prewarm()  # its successor forked now, not when the next words come
         events.extend(reply[1])
         return events
 
@@ -352,6 +371,7 @@ class PocketSphinxSTT(BatchSTT):
         cmn_reseed: float | tuple[float, ...] | None = CMN_RESEED_S,
         spare_decoder: bool = True,
         defer_first_pass: bool = True,
+        renew_worker_after: float | None = RENEW_AFTER_S,
     ) -> None:
         super().__init__(
             capabilities=stt.STTCapabilities(
@@ -374,6 +394,7 @@ class PocketSphinxSTT(BatchSTT):
             cmn_seed_s=cmn_seed,
             cmn_reseed_s=cmn_reseed,
             defer_first_pass=defer_first_pass,
+            renew_after_s=renew_worker_after,
         )
         self._streams: weakref.WeakSet[PocketSphinxStream] = weakref.WeakSet()
 
@@ -508,6 +529,7 @@ def _build(spec: ProviderSpec, ctx: BuildContext) -> PocketSphinxSTT:
         cmn_reseed=opts.reseed_points,
         spare_decoder=opts.spare_decoder,
         defer_first_pass=opts.defer_first_pass,
+        renew_worker_after=opts.renew_worker_after,
     )
 
 

@@ -64,6 +64,9 @@ CMN_REDECODE: float | None = 15.0  # later utterances: when the mean jumped (a n
 # A longer utterance's mean, again at each of these (see pocketsphinx_cmn and _catchup).
 CMN_RESEED_S: tuple[float, ...] | None = (2.8, 4.5)
 CMN_RESEED_REDECODE: float | None = 4.0  # ...and its audio re-decoded when the mean moved
+# After an utterance this long the stream replaces its worker (the first settle that can
+# wake the spare): a long decode's written pages are the worker's own until it exits.
+RENEW_AFTER_S: float | None = 2.8
 RECOGNIZE_SEED_S = 2.5  # a whole buffer: its mean over up to this much (see pocketsphinx_cmn)
 
 # Events, as sent to the parent. ``rid`` is the utterance's request id; times are seconds on
