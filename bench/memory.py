@@ -89,6 +89,8 @@ def process_mem(pid: int) -> Mem:
 
 
 KINDS = ("server", "fork server (model)", "workers")
+# sessions, the tree once they are open and idle (by kind), its peak PSS while they spoke
+Row = tuple[int, Mem, dict[str, Mem], float]
 
 
 def tree_mem(pid: int) -> tuple[Mem, dict[str, Mem]]:
@@ -125,21 +127,31 @@ async def hold(url: str, pcm, opened: asyncio.Event, done: asyncio.Event, count:
             await c.silence_until(done.is_set, 5.0)
 
 
-async def level(server: Server, speech: list, n: int) -> tuple[Mem, dict[str, Mem]]:  # type: ignore[type-arg]
+async def level(server: Server, speech: list, n: int) -> Row:  # type: ignore[type-arg]
+    assert server.proc is not None
+    pid = server.proc.pid
     opened, done = asyncio.Event(), asyncio.Event()
     count = [0, n]
+    peak = [0.0]
+
+    async def sample() -> None:  # while they speak: a decode's pages are held then
+        while not opened.is_set():
+            peak[0] = max(peak[0], (await asyncio.to_thread(tree_mem, pid))[0].pss)
+            await asyncio.sleep(0.25)
+
+    sampler = asyncio.create_task(sample())
     clients = [
         asyncio.create_task(hold(server.ws_url, speech[i % len(speech)], opened, done, count))
         for i in range(n)
     ]
     await asyncio.wait_for(opened.wait(), 60 + 10 * n)
+    await sampler
     await asyncio.sleep(1.0)
-    assert server.proc is not None
-    mem = tree_mem(server.proc.pid)
+    mem, kinds = tree_mem(pid)
     done.set()
     await asyncio.gather(*clients)
     await asyncio.sleep(2.0)  # sessions end; their workers are given back or ended
-    return mem
+    return n, mem, kinds, max(peak[0], mem.pss)
 
 
 @dataclass
@@ -150,8 +162,8 @@ class Result:
     """The tree's CPU while idle, in cores."""
     base: Mem
     """After a warm-up conversation, none open."""
-    rows: list[tuple[int, Mem, dict[str, Mem]]]
-    long_rows: list[tuple[int, Mem, dict[str, Mem]]]
+    rows: list[Row]
+    long_rows: list[Row]
     """The same, each session after a long sentence (its worker's spare decoder ran)."""
 
 
@@ -179,35 +191,36 @@ async def run(
         rows = []
         for n in levels:
             progress(f"{n} open conversation(s) ...")
-            mem, kinds = await level(server, speech, n)
-            rows.append((n, mem, kinds))
-            report(mem, base, n)
+            rows.append(await level(server, speech, n))
+            report(rows[-1], base)
         long_rows = []
         for n in long_levels or []:
             progress(f"{n} open conversation(s), a long sentence each ...")
-            mem, kinds = await level(server, long_speech, n)
-            long_rows.append((n, mem, kinds))
-            report(mem, base, n)
+            long_rows.append(await level(server, long_speech, n))
+            report(long_rows[-1], base)
     return Result(idle, idle_cpu, base, rows, long_rows)
 
 
-def report(mem: Mem, base: Mem, n: int) -> None:
+def report(row: Row, base: Mem) -> None:
+    n, mem, _, peak = row
     progress(
         f"  tree PSS {mem.pss:.0f} MB, USS {mem.uss:.0f} MB, RSS {mem.rss:.0f} MB, "
         f"{mem.processes} processes; per added session PSS "
-        f"{(mem.pss - base.pss) / n:.1f} MB, USS {(mem.uss - base.uss) / n:.1f} MB"
+        f"{(mem.pss - base.pss) / n:.1f} MB, USS {(mem.uss - base.uss) / n:.1f} MB; "
+        f"while speaking, peak PSS {(peak - base.pss) / n:.1f} MB"
     )
 
 
-def table(base: Mem, rows: list[tuple[int, Mem, dict[str, Mem]]]) -> str:
+def table(base: Mem, rows: list[Row]) -> str:
     out = [
         "| open sessions | processes | tree RSS | tree PSS | tree USS | server PSS "
-        "| fork server PSS | workers PSS (USS) | PSS per added session | USS per added session |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| fork server PSS | workers PSS (USS) | PSS per added session | USS per added session "
+        "| peak PSS per added session, while speaking |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         f"| 0 | {base.processes} | {base.rss:.0f} MB | {base.pss:.0f} MB | {base.uss:.0f} MB "
-        "| | | | | |",
+        "| | | | | | |",
     ]
-    for n, m, k in rows:
+    for n, m, k, peak in rows:
         srv, fs, wk = (
             k.get("server", Mem()),
             k.get("fork server (model)", Mem()),
@@ -216,7 +229,8 @@ def table(base: Mem, rows: list[tuple[int, Mem, dict[str, Mem]]]) -> str:
         out.append(
             f"| {n} | {m.processes} | {m.rss:.0f} MB | {m.pss:.0f} MB | {m.uss:.0f} MB "
             f"| {srv.pss:.0f} MB | {fs.pss:.0f} MB | {wk.pss:.0f} MB ({wk.uss:.0f} MB) "
-            f"| **{(m.pss - base.pss) / n:.1f} MB** | {(m.uss - base.uss) / n:.1f} MB |"
+            f"| **{(m.pss - base.pss) / n:.1f} MB** | {(m.uss - base.uss) / n:.1f} MB "
+            f"| {(peak - base.pss) / n:.1f} MB |"
         )
     return "\n".join(out)
 
@@ -263,7 +277,8 @@ def main() -> None:
 {time.strftime("%Y-%m-%d")}, {os.cpu_count()}-core machine, Python {platform.python_version()} \
 (load average {load:.1f} at the start; memory figures do not depend on it). One `causerie serve` \
 (default offline agent); N WebSocket clients each ask one spoken question, hear the reply, \
-then keep the session open (streaming silence) while the tree is measured. Memory from \
+then keep the session open (streaming silence) while the tree is measured; its peak PSS \
+while they spoke is sampled every 0.25 s. Memory from \
 `/proc/PID/smaps_rollup` summed over the server and its descendants; USS = private \
 clean + private dirty. Row 0: after a warm-up conversation, none open.
 
