@@ -142,19 +142,24 @@ async def test_decoding_runs_in_the_workers_not_in_the_event_loop_process() -> N
     assert workers > ours, "the decoding ran in the event loop's process"
 
 
+def reading(stream: PocketSphinxStream) -> tuple[list[stt.SpeechEvent], asyncio.Task[None]]:
+    """The stream's events, collected by a task as they come."""
+    events: list[stt.SpeechEvent] = []
+
+    async def read() -> None:
+        async for ev in stream:
+            events.append(ev)
+
+    return events, asyncio.create_task(read(), name="test.read")
+
+
 async def test_a_worker_killed_mid_utterance_costs_only_that_utterance() -> None:
     engine = own_engine(1e-46, interim_interval=0.2)
     engine.preload()
     coffee = speak("i would like a cup of coffee", RATE, voice=VOICE)
     morning = speak("good morning", RATE, voice=VOICE)
     async with engine.stream() as stream:
-        events: list[stt.SpeechEvent] = []
-
-        async def read() -> None:
-            async for ev in stream:
-                events.append(ev)
-
-        reader = asyncio.create_task(read(), name="test.read")
+        events, reader = reading(stream)
         clock = [time.perf_counter()]
         stream.flush()  # a flushing caller, like the session: its VAD owns the boundaries
         await paced(stream, np.concatenate([silence(0.3), coffee[: len(coffee) // 2]]), clock)
@@ -398,13 +403,7 @@ async def test_a_long_utterance_hands_its_worker_on_to_a_fresh_one() -> None:
     assert len(coffee) / RATE > 2.5
     pids: list[int | None] = []
     async with engine.stream() as stream:
-        events: list[stt.SpeechEvent] = []
-
-        async def read() -> None:
-            async for ev in stream:
-                events.append(ev)
-
-        reader = asyncio.create_task(read(), name="test.read")
+        events, reader = reading(stream)
         clock = [time.perf_counter()]
         stream.flush()
         for pcm in (coffee, morning, morning):

@@ -290,6 +290,11 @@ class DecoderPool:
         return self._server.loads if self._server is not None else self._spawned
 
     @property
+    def forks(self) -> bool:
+        """New workers are forked from a loaded model (cheap, pages shared), not spawned."""
+        return self._server is not None
+
+    @property
     def server_pid(self) -> int | None:
         """The fork server's process id (``None`` when there is none, or not yet)."""
         return self._server.pid if self._server is not None else None

@@ -205,7 +205,8 @@ class _Decoding:
         self._crashes = 0
         self._samples += sum(len(x) for x in items if x is not None) // 2
         self._flushed = self._flushed or None in items
-        renew_after = self._opts.renew_after_s
+        # Only a forked worker is worth replacing: a spawned one loads a model of its own.
+        renew_after = self._opts.renew_after_s if self._pool.forks else None
         for ev in reply[1]:
             if ev[0] == "start":
                 self._open = ev[1]
@@ -256,6 +257,7 @@ class _Decoding:
     def _lost(self, items: list[bytes | None], error: WorkerDied) -> list[Event]:
         """The worker died with ``items``: end what it had started, answer the flushes."""
         self._crashes += 1
+        self._renew = False  # its successor is fresh anyway
         worker, self._worker = self._worker, None
         if worker is not None:
             self._pool.discard(worker)
